@@ -1,0 +1,79 @@
+# skewjoin — plain Makefile.
+#
+#   make            build/skewjoin and build/libskewjoin.a
+#   make test       every test: C unit tests (also under ASan+UBSan), then the
+#                   integration tests against numpy, DuckDB and Polars
+#   make bench      benchmarks (make bench-gen: the generator only)
+#
+# -ffp-contract=off: the numpy-exact generator must not fuse multiply-adds.
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+DEFS    := -D_GNU_SOURCE -Iinclude
+ALL_CFLAGS := $(WARN) $(DEFS) $(CFLAGS) -ffp-contract=off -pthread -fPIC
+LIBS    := -lzstd -lsnappy -lm -pthread
+
+SAN_CFLAGS := $(WARN) $(DEFS) -O1 -g -ffp-contract=off -pthread -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+LIB_SRC := $(wildcard src/util/*.c src/pq/*.c src/gen/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+HDRS    := $(wildcard include/*.h src/*/*.h)
+TEST_SRC := $(wildcard tests/*/test_*.c)
+
+B := build
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+SAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
+SAN_CLI_OBJ := $(CLI_SRC:%.c=$(B)/san/%.o)
+TESTS     := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+SAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/san-tests/%)
+
+.PHONY: all test test-c test-integration bench bench-gen clean oracles
+
+all: $(B)/skewjoin $(B)/libskewjoin.a
+
+$(B)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/san/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -c $< -o $@
+
+$(B)/libskewjoin.a: $(LIB_OBJ)
+	@mkdir -p $(B)
+	ar rcs $@ $^
+
+$(B)/skewjoin: $(CLI_OBJ) $(B)/libskewjoin.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libskewjoin.a $(LIBS)
+
+$(B)/skewjoin-san: $(SAN_CLI_OBJ) $(SAN_LIB_OBJ)
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: tests/%.c tests/check.h $(B)/libskewjoin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -Itests -o $@ $< $(B)/libskewjoin.a $(LIBS)
+
+$(B)/san-tests/%: tests/%.c tests/check.h $(SAN_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -Isrc -Itests -o $@ $< $(SAN_LIB_OBJ) $(LIBS)
+
+# Unit tests, plain and sanitized; each prints "N passed, N failed".
+test-c: $(TESTS) $(SAN_TESTS) $(B)/skewjoin $(B)/skewjoin-san
+
+test: all test-c
+	@tests/run
+
+oracles:
+	@tests/oracle/install
+
+bench: all
+	@bench/gen.sh
+
+bench-gen: all
+	@bench/gen.sh
+
+clean:
+	rm -rf $(B)

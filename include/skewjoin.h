@@ -1,0 +1,211 @@
+/*
+** skewjoin.h — the public API of libskewjoin, and the map of the library.
+**
+** skewjoin answers joins on highly imbalanced data (a few keys hold most of
+** the rows).  The library has three parts, each with one prefix:
+**
+**   sj_   errors and small shared helpers            (src/util/)
+**   pq_   Parquet: the writer used by the generator   (src/pq/)
+**         and, later, by the query engine's output
+**   gen_  the dataset generator: the users' notebook  (src/gen/)
+**         reproduced value for value, or in parallel
+**
+** Every function that can fail returns an int status (0 = success) and fills
+** an sj_error with a message that names the file and the column involved.
+** Nothing in the library calls exit(); only src/cli/ decides exit codes.
+*/
+#ifndef SKEWJOIN_H
+#define SKEWJOIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SJ_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+/* Status codes.  The CLI maps SJ_EUSAGE to exit code 2 (bad usage, or input
+** that does not fit), SJ_EINTR to 130, and every other failure to 1. */
+enum {
+  SJ_OK = 0,
+  SJ_EIO = 1,      /* reading or writing a file failed */
+  SJ_EUSAGE = 2,   /* bad parameter or input that does not fit */
+  SJ_ENOMEM = 3,   /* an allocation failed or would exceed a bound */
+  SJ_ECORRUPT = 4, /* a file's bytes contradict themselves */
+  SJ_EINTR = 5     /* the caller asked us to stop (SIGINT, SIGTERM) */
+};
+
+typedef struct sj_error {
+  int code;
+  char msg[1024];
+} sj_error;
+
+/* Sets err (if not NULL) to code and a printf-style message; returns code. */
+int sj_fail(sj_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Cooperative cancellation: a signal handler calls sj_request_stop(); long
+** loops poll sj_stop_requested() and unwind with SJ_EINTR, removing every
+** half-written file on the way out. */
+void sj_request_stop(void);
+int sj_stop_requested(void);
+
+/* --------------------------------------------------------- Parquet writer */
+
+/* Physical types the writer produces. */
+typedef enum { PQ_INT64 = 2, PQ_DOUBLE = 5 } pq_type;
+
+/* Codecs, numbered as in parquet.thrift's CompressionCodec. */
+typedef enum {
+  PQ_CODEC_NONE = 0,
+  PQ_CODEC_SNAPPY = 1,
+  PQ_CODEC_ZSTD = 6
+} pq_codec;
+
+/* How a column's values are laid out in its pages. */
+typedef enum {
+  PQ_ENC_PLAIN,       /* fixed-width little endian: random doubles */
+  PQ_ENC_DELTA,       /* DELTA_BINARY_PACKED: sequences, sorted ids */
+  PQ_ENC_DICTIONARY   /* dictionary page + RLE/bit-packed codes */
+} pq_encoding;
+
+typedef struct pq_column_spec {
+  const char *name;
+  pq_type type;
+  pq_encoding encoding;
+  pq_codec codec;
+} pq_column_spec;
+
+/* A run of one value repeated count times: how a sorted key column is
+** handed to the writer without materialising it row by row. */
+typedef struct pq_run {
+  int64_t value;
+  uint64_t count;
+} pq_run;
+
+/* One column's values for one row group, in the shape that suits it:
+**   PQ_VEC_I64    int64 values (PQ_ENC_PLAIN or PQ_ENC_DELTA)
+**   PQ_VEC_F64    doubles (PQ_ENC_PLAIN)
+**   PQ_VEC_CODES  uint16 codes into dict[0..dict_len), dict strictly
+**                 ascending (PQ_ENC_DICTIONARY)
+**   PQ_VEC_RUNS   runs with strictly ascending values (PQ_ENC_DICTIONARY) */
+typedef enum { PQ_VEC_I64, PQ_VEC_F64, PQ_VEC_CODES, PQ_VEC_RUNS } pq_vec_kind;
+
+typedef struct pq_vector {
+  pq_vec_kind kind;
+  const int64_t *i64;
+  const double *f64;
+  const uint16_t *codes;
+  const int64_t *dict;
+  uint32_t dict_len;
+  const pq_run *runs;
+  size_t run_count;
+} pq_vector;
+
+/* A row group encoded and compressed in memory, ready to be appended to a
+** file.  Produced by pq_rowgroup_encode on any thread; owned by the caller. */
+typedef struct pq_rowgroup pq_rowgroup;
+
+/* Per-thread scratch (compression contexts, page buffers).  One per thread
+** that encodes; never shared. */
+typedef struct pq_scratch pq_scratch;
+
+pq_scratch *pq_scratch_new(void);
+void pq_scratch_free(pq_scratch *s);
+
+/* Encodes `rows` rows of every column (cols[i] matches specs[i]) as one row
+** group: pages of at most PQ_PAGE_ROWS rows, min/max/null-count statistics.
+** Thread-safe: touches only its arguments.  On success *out owns the bytes. */
+int pq_rowgroup_encode(const pq_column_spec *specs, int ncols,
+                       const pq_vector *cols, uint64_t rows, pq_scratch *s,
+                       pq_rowgroup **out, sj_error *err);
+void pq_rowgroup_free(pq_rowgroup *rg);
+uint64_t pq_rowgroup_bytes(const pq_rowgroup *rg);
+
+/* A Parquet file being written.  Bytes go to "PATH.tmp"; pq_file_close
+** writes the footer and renames the file to PATH, so a file appears under
+** its final name only when it is complete.  pq_file_abort removes it. */
+typedef struct pq_file pq_file;
+
+int pq_file_open(pq_file **out, const char *path, const pq_column_spec *specs,
+                 int ncols, sj_error *err);
+/* Appends an encoded row group (whose specs must be the file's). */
+int pq_file_append(pq_file *f, const pq_rowgroup *rg, sj_error *err);
+/* Writes the footer, closes and renames; frees f whatever the outcome. */
+int pq_file_close(pq_file *f, uint64_t *bytes_written, sj_error *err);
+void pq_file_abort(pq_file *f);
+
+#define PQ_PAGE_ROWS 65536u
+
+/* ------------------------------------------------------------- generator */
+
+typedef enum { GEN_RNG_NOTEBOOK, GEN_RNG_PARALLEL } gen_rng;
+typedef enum { GEN_LAYOUT_PER_KEY, GEN_LAYOUT_ROWS, GEN_LAYOUT_SINGLE } gen_layout;
+
+#define GEN_MAX_GROUPS 16
+
+/* A two-exponential mixture: a fraction `major` of the items draw from
+** expon(loc_major, scale_major), the rest from expon(loc_minor, scale_minor). */
+typedef struct gen_mix {
+  double major;
+  double loc_major, scale_major;
+  double loc_minor, scale_minor;
+} gen_mix;
+
+/* Everything that decides the data; defaults are the notebook's. */
+typedef struct gen_params {
+  uint32_t seed;
+  uint64_t keys;
+  uint64_t buckets;
+  int ngroups;
+  uint32_t group_bounds[GEN_MAX_GROUPS]; /* numpy's exclusive `high` */
+  double scale;
+  uint64_t groupings;
+  gen_mix df1_mix, df2_mix;
+  gen_rng rng;
+  gen_layout layout;
+  uint64_t rows_per_file; /* GEN_LAYOUT_ROWS */
+  pq_codec codec;
+  int threads;
+} gen_params;
+
+void gen_params_default(gen_params *p);
+/* Refuses parameters the notebook's code would reject or that we cannot
+** write; the message says which value and why.  Returns SJ_EUSAGE. */
+int gen_params_check(const gen_params *p, sj_error *err);
+
+/* The plan: rows per key (stage 1 of the notebook), and with `full`, the
+** df2 grouping sizes and the exact join size, which need the whole stream. */
+typedef struct gen_plan {
+  uint64_t keys;
+  uint64_t *rows_per_key; /* [keys], key i+1 at index i */
+  uint64_t df1_rows;
+  uint64_t max_key_rows;
+  uint64_t empty_keys;
+  int full;               /* the fields below are set */
+  uint64_t groupings;
+  uint64_t df2_rows;
+  uint64_t join_rows;     /* Σ_k rows1(k)·rows2(k) */
+} gen_plan;
+
+int gen_plan_make(const gen_params *p, int full, gen_plan *plan, sj_error *err);
+void gen_plan_free(gen_plan *plan);
+
+/* Progress and result of a generation run. */
+typedef struct gen_report {
+  uint64_t df1_rows, df2_rows;
+  uint64_t df1_files;
+  uint64_t bytes;
+  double seconds;
+} gen_report;
+
+/* Called now and then from the generating threads (serialised). */
+typedef void (*gen_progress_fn)(void *ctx, uint64_t rows_done, uint64_t rows_total);
+
+/* Writes df1 and df2 under out_dir (which must exist and hold no file of
+** ours unless `force`).  On any failure or stop, removes what it wrote. */
+int gen_run(const gen_params *p, const char *out_dir, int force,
+            gen_progress_fn progress, void *progress_ctx, gen_report *report,
+            sj_error *err);
+
+#endif /* SKEWJOIN_H */

@@ -1,0 +1,37 @@
+/*
+** cli.h — what the command-line front end's files share: argument parsing
+** helpers, the progress bar, and the mapping from status to exit code.
+** Only src/cli/ prints to the terminal or decides how the process exits.
+*/
+#ifndef SJ_CLI_H
+#define SJ_CLI_H
+
+#include "skewjoin.h"
+
+/* Exit codes: 0 success, 1 runtime failure, 2 bad usage, 130 interrupted. */
+int cli_exit_code(int status);
+
+/* Strict number parsing: the whole string, no sign for unsigned values.
+** Return 0 on success, SJ_EUSAGE with a message naming `what` otherwise. */
+int cli_parse_u64(const char *s, const char *what, uint64_t *out, sj_error *err);
+int cli_parse_double(const char *s, const char *what, double *out, sj_error *err);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal. */
+typedef struct cli_progress {
+  int enabled;
+  double start, last;
+  const char *label;
+} cli_progress;
+
+void cli_progress_init(cli_progress *pr, const char *label);
+void cli_progress_update(void *ctx, uint64_t done, uint64_t total);
+void cli_progress_finish(cli_progress *pr);
+
+double cli_now(void);
+
+/* Installs SIGINT/SIGTERM handlers that request a cooperative stop. */
+void cli_handle_signals(void);
+
+int cli_gen(int argc, char **argv);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+** numpy_rng.c — MT19937 and numpy's legacy distributions, exactly.
+**
+** The twist is split into its three index ranges so each loop reads only
+** words it does not write, which lets the compiler vectorise it; tempering
+** is a separate pass over the new state.  Results are bit-identical to the
+** textbook one-word-at-a-time genrand_int32.
+**
+** Floating point: this file is compiled with -ffp-contract=off (see the
+** Makefile), because a fused multiply-add in expon would change the last
+** bit and so, after truncation, an occasional row count.
+*/
+#include "numpy_rng.h"
+
+#include <math.h>
+
+enum { MT_M = 397 };
+#define MT_UPPER 0x80000000u
+#define MT_LOWER 0x7fffffffu
+#define MT_MATRIX 0x9908b0dfu
+
+void np_seed(np_rng *r, uint32_t seed) {
+  for (int i = 0; i < NP_MT_N; i++) {
+    r->mt[i] = seed;
+    seed = 1812433253u * (seed ^ (seed >> 30)) + (uint32_t)i + 1;
+  }
+  r->pos = NP_MT_N;
+}
+
+static inline uint32_t twist(uint32_t cur, uint32_t next, uint32_t far) {
+  uint32_t y = (cur & MT_UPPER) | (next & MT_LOWER);
+  return far ^ (y >> 1) ^ ((0u - (y & 1u)) & MT_MATRIX);
+}
+
+void np_refill(np_rng *r) {
+  uint32_t *mt = r->mt;
+  int i;
+  for (i = 0; i < NP_MT_N - MT_M; i++) mt[i] = twist(mt[i], mt[i + 1], mt[i + MT_M]);
+  for (; i < NP_MT_N - 1; i++) mt[i] = twist(mt[i], mt[i + 1], mt[i + MT_M - NP_MT_N]);
+  mt[NP_MT_N - 1] = twist(mt[NP_MT_N - 1], mt[0], mt[MT_M - 1]);
+  for (i = 0; i < NP_MT_N; i++) {
+    uint32_t y = mt[i];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= y >> 18;
+    r->out[i] = y;
+  }
+  r->pos = 0;
+}
+
+double np_expon(np_rng *r, double loc, double scale) {
+  double e = -log(1.0 - np_next_double(r));
+  return e * scale + loc;
+}
+
+/* The smallest all-ones mask covering max. */
+static uint64_t mask_for(uint64_t max) {
+  uint64_t m = max;
+  m |= m >> 1; m |= m >> 2; m |= m >> 4; m |= m >> 8; m |= m >> 16; m |= m >> 32;
+  return m;
+}
+
+void np_randint_offsets(np_rng *r, uint32_t range, uint16_t *out, size_t n) {
+  if (range == 0) { /* numpy returns `low` without drawing */
+    for (size_t k = 0; k < n; k++) out[k] = 0;
+    return;
+  }
+  uint32_t mask = (uint32_t)mask_for(range);
+  size_t k = 0;
+  while (k < n) {
+    if (r->pos == NP_MT_N) np_refill(r);
+    const uint32_t *src = r->out;
+    int p = r->pos;
+    /* Branch-free compaction: every draw is stored, only accepted ones advance. */
+    while (p < NP_MT_N && k < n) {
+      uint32_t v = src[p++] & mask;
+      out[k] = (uint16_t)v;
+      k += v <= range;
+    }
+    r->pos = p;
+  }
+}
+
+void np_randint_skip(np_rng *r, uint32_t range, uint64_t n) {
+  if (range == 0) return;
+  uint32_t mask = (uint32_t)mask_for(range);
+  uint64_t k = 0;
+  while (k < n) {
+    if (r->pos == NP_MT_N) np_refill(r);
+    int p = r->pos;
+    while (p < NP_MT_N && k < n) k += (r->out[p++] & mask) <= range;
+    r->pos = p;
+  }
+}
+
+void np_random_fill(np_rng *r, double *out, size_t n) {
+  size_t k = 0;
+  while (k < n) {
+    if (r->pos >= NP_MT_N - 1) { /* a double needs two draws, maybe across a refill */
+      out[k++] = np_next_double(r);
+      continue;
+    }
+    const uint32_t *src = r->out;
+    int p = r->pos;
+    size_t pairs = (size_t)(NP_MT_N - p) / 2;
+    if (pairs > n - k) pairs = n - k;
+    for (size_t j = 0; j < pairs; j++, p += 2)
+      out[k + j] = ((src[p] >> 5) * 67108864.0 + (src[p + 1] >> 6)) / 9007199254740992.0;
+    k += pairs;
+    r->pos = p;
+  }
+}
+
+uint64_t np_interval(np_rng *r, uint64_t max) {
+  if (max == 0) return 0;
+  uint64_t mask = mask_for(max), v;
+  do {
+    if (max <= 0xffffffffu) {
+      v = np_next32(r) & mask;
+    } else { /* numpy's next_uint64 for MT19937: high word first */
+      uint64_t hi = np_next32(r);
+      v = ((hi << 32) | np_next32(r)) & mask;
+    }
+  } while (v > max);
+  return v;
+}

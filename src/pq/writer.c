@@ -1,0 +1,544 @@
+/*
+** writer.c — Parquet files: row groups encoded in memory, appended in order,
+** and a footer that describes them.
+**
+** The split matters for speed: pq_rowgroup_encode is pure (any thread may
+** call it), while a pq_file only appends bytes and records offsets, so the
+** generator encodes on every core and writes on one.  Files are written to
+** "PATH.tmp" and renamed on close: a reader never sees a half-written file
+** under its final name.
+**
+** What is written: format version 2 metadata, REQUIRED columns, v1 data
+** pages (read by every engine), a PLAIN dictionary page before
+** RLE_DICTIONARY data pages, statistics with both the legacy min/max and
+** min_value/max_value fields, and TYPE_ORDER column orders so that readers
+** trust those statistics.
+*/
+#include "codec.h"
+#include "encoding.h"
+#include "thrift.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* parquet.thrift enum values used below. */
+enum { PT_DATA_PAGE = 0, PT_DICTIONARY_PAGE = 2 };
+enum { E_PLAIN = 0, E_RLE = 3, E_DELTA_BINARY_PACKED = 5, E_RLE_DICTIONARY = 8 };
+
+typedef struct chunk_meta {
+  uint64_t start;           /* offset of the chunk's first page in the row group's bytes */
+  uint64_t data_page;       /* offset of the first data page, same origin */
+  int has_dictionary;
+  uint64_t compressed, uncompressed; /* page headers included */
+  int has_stats;
+  uint8_t min[8], max[8];   /* PLAIN-encoded */
+  int encoding;             /* the data pages' encoding */
+} chunk_meta;
+
+struct pq_rowgroup {
+  int ncols;
+  uint64_t rows;
+  sj_buf bytes;
+  chunk_meta cols[];
+};
+
+struct pq_scratch {
+  codec_ctx *codec;
+  sj_buf page;      /* an uncompressed page body */
+  sj_buf packed;    /* the compressed body */
+  sj_buf header;
+  uint64_t *counts; /* per-page run lengths */
+  size_t counts_cap;
+};
+
+pq_scratch *pq_scratch_new(void) {
+  pq_scratch *s = calloc(1, sizeof *s);
+  if (s && !(s->codec = codec_ctx_new())) { free(s); return NULL; }
+  return s;
+}
+
+void pq_scratch_free(pq_scratch *s) {
+  if (!s) return;
+  codec_ctx_free(s->codec);
+  sj_buf_free(&s->page);
+  sj_buf_free(&s->packed);
+  sj_buf_free(&s->header);
+  free(s->counts);
+  free(s);
+}
+
+void pq_rowgroup_free(pq_rowgroup *rg) {
+  if (!rg) return;
+  sj_buf_free(&rg->bytes);
+  free(rg);
+}
+
+uint64_t pq_rowgroup_bytes(const pq_rowgroup *rg) { return rg->bytes.len; }
+
+/* Compresses s->page and appends header + body to out.  `dict_values` > 0
+** makes it a dictionary page; otherwise a data page of `values` values. */
+static int put_page(pq_scratch *s, pq_codec codec, int is_dictionary, uint32_t values,
+                    int encoding, sj_buf *out, chunk_meta *m, sj_error *err) {
+  if (s->page.failed) return sj_fail(err, SJ_ENOMEM, "out of memory encoding a page");
+  if (s->page.len > INT32_MAX)
+    return sj_fail(err, SJ_EUSAGE, "page of %zu bytes exceeds Parquet's 2 GiB limit", s->page.len);
+  const sj_buf *body = &s->page;
+  if (codec != PQ_CODEC_NONE) {
+    sj_buf_reset(&s->packed);
+    int rc = codec_compress(s->codec, codec, s->page.data, s->page.len, &s->packed, err);
+    if (rc) return rc;
+    body = &s->packed;
+  }
+  sj_buf_reset(&s->header);
+  thrift_writer w;
+  tw_init(&w, &s->header);
+  tw_struct_begin(&w);
+  tw_i32(&w, 1, is_dictionary ? PT_DICTIONARY_PAGE : PT_DATA_PAGE);
+  tw_i32(&w, 2, (int32_t)s->page.len);
+  tw_i32(&w, 3, (int32_t)body->len);
+  if (is_dictionary) {
+    tw_field(&w, 7, TC_STRUCT);
+    tw_struct_begin(&w);
+    tw_i32(&w, 1, (int32_t)values);
+    tw_i32(&w, 2, E_PLAIN);
+    tw_struct_end(&w);
+  } else {
+    tw_field(&w, 5, TC_STRUCT);
+    tw_struct_begin(&w);
+    tw_i32(&w, 1, (int32_t)values);
+    tw_i32(&w, 2, encoding);
+    tw_i32(&w, 3, E_RLE);
+    tw_i32(&w, 4, E_RLE);
+    tw_struct_end(&w);
+  }
+  tw_struct_end(&w);
+  sj_buf_put(out, s->header.data, s->header.len);
+  sj_buf_put(out, body->data, body->len);
+  if (out->failed || s->header.failed) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  m->compressed += s->header.len + body->len;
+  m->uncompressed += s->header.len + s->page.len;
+  return 0;
+}
+
+static void stats_i64(chunk_meta *m, int64_t lo, int64_t hi) {
+  memcpy(m->min, &lo, 8);
+  memcpy(m->max, &hi, 8);
+  m->has_stats = 1;
+}
+
+static void stats_f64(chunk_meta *m, const double *v, uint64_t n) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (uint64_t i = 0; i < n; i++) {
+    lo = v[i] < lo ? v[i] : lo; /* NaN compares false: never taken */
+    hi = v[i] > hi ? v[i] : hi;
+  }
+  if (lo > hi) return; /* no rows, or only NaN */
+  /* parquet.thrift: a zero minimum is written -0.0, a zero maximum +0.0. */
+  if (lo == 0) lo = -0.0;
+  if (hi == 0) hi = 0.0;
+  memcpy(m->min, &lo, 8);
+  memcpy(m->max, &hi, 8);
+  m->has_stats = 1;
+}
+
+static void minmax_i64(const int64_t *v, uint64_t n, int64_t *lo, int64_t *hi) {
+  int64_t a = INT64_MAX, b = INT64_MIN;
+  for (uint64_t i = 0; i < n; i++) {
+    a = v[i] < a ? v[i] : a;
+    b = v[i] > b ? v[i] : b;
+  }
+  *lo = a;
+  *hi = b;
+}
+
+static int encode_dictionary_page(pq_scratch *s, pq_codec codec, const int64_t *dict,
+                                  size_t n, sj_buf *out, chunk_meta *m, sj_error *err) {
+  sj_buf_reset(&s->page);
+  sj_buf_put(&s->page, dict, n * 8);
+  m->has_dictionary = 1;
+  return put_page(s, codec, 1, (uint32_t)n, E_PLAIN, out, m, err);
+}
+
+/* Dictionary codes given row by row (random small integers). */
+static int encode_codes(const pq_column_spec *sp, const pq_vector *v, uint64_t rows,
+                        pq_scratch *s, sj_buf *out, chunk_meta *m, sj_error *err) {
+  if (v->dict_len == 0 || v->dict_len > 65536)
+    return sj_fail(err, SJ_EUSAGE, "column %s: dictionary of %u values", sp->name, v->dict_len);
+  int rc = encode_dictionary_page(s, sp->codec, v->dict, v->dict_len, out, m, err);
+  if (rc) return rc;
+  m->data_page = out->len;
+  int width = enc_bit_width(v->dict_len - 1);
+  uint16_t lo = UINT16_MAX, hi = 0;
+  for (uint64_t i = 0; i < rows; i++) {
+    uint16_t c = v->codes[i];
+    lo = c < lo ? c : lo;
+    hi = c > hi ? c : hi;
+  }
+  if (rows && hi >= v->dict_len)
+    return sj_fail(err, SJ_EUSAGE, "column %s: code %u outside a dictionary of %u", sp->name,
+                   hi, v->dict_len);
+  if (rows) stats_i64(m, v->dict[lo], v->dict[hi]);
+  for (uint64_t at = 0; at < rows; at += PQ_PAGE_ROWS) {
+    uint32_t n = (uint32_t)(rows - at < PQ_PAGE_ROWS ? rows - at : PQ_PAGE_ROWS);
+    sj_buf_reset(&s->page);
+    sj_buf_byte(&s->page, (uint8_t)width);
+    enc_hybrid_codes(v->codes + at, n, width, &s->page);
+    if ((rc = put_page(s, sp->codec, 0, n, E_RLE_DICTIONARY, out, m, err))) return rc;
+  }
+  return 0;
+}
+
+/* Dictionary codes given as runs of ascending values (a sorted key column). */
+static int encode_runs(const pq_column_spec *sp, const pq_vector *v, uint64_t rows,
+                       pq_scratch *s, sj_buf *out, chunk_meta *m, sj_error *err) {
+  size_t nruns = v->run_count;
+  if (nruns == 0 || nruns > UINT32_MAX)
+    return sj_fail(err, SJ_EUSAGE, "column %s: %zu runs", sp->name, nruns);
+  int64_t *dict = malloc(nruns * sizeof *dict);
+  if (!dict) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  uint64_t total = 0;
+  for (size_t i = 0; i < nruns; i++) {
+    dict[i] = v->runs[i].value;
+    total += v->runs[i].count;
+    assert(i == 0 || dict[i] > dict[i - 1]);
+  }
+  int rc = total == rows ? 0
+                         : sj_fail(err, SJ_EUSAGE, "column %s: runs hold %llu rows, not %llu",
+                                   sp->name, (unsigned long long)total, (unsigned long long)rows);
+  if (!rc) rc = encode_dictionary_page(s, sp->codec, dict, nruns, out, m, err);
+  if (!rc && rows) stats_i64(m, dict[0], dict[nruns - 1]);
+  free(dict);
+  if (rc) return rc;
+  m->data_page = out->len;
+  int width = enc_bit_width(nruns - 1);
+  size_t run = 0;
+  uint64_t used = 0; /* rows of v->runs[run] already in earlier pages */
+  for (uint64_t at = 0; at < rows; at += PQ_PAGE_ROWS) {
+    uint32_t n = (uint32_t)(rows - at < PQ_PAGE_ROWS ? rows - at : PQ_PAGE_ROWS);
+    sj_buf_reset(&s->page);
+    sj_buf_byte(&s->page, (uint8_t)width);
+    uint32_t first = (uint32_t)run;
+    size_t k = 0;
+    for (uint32_t left = n; left > 0; k++) {
+      if (k == s->counts_cap) {
+        size_t cap = s->counts_cap ? 2 * s->counts_cap : 64;
+        uint64_t *c = realloc(s->counts, cap * sizeof *c);
+        if (!c) return sj_fail(err, SJ_ENOMEM, "out of memory");
+        s->counts = c;
+        s->counts_cap = cap;
+      }
+      uint64_t avail = v->runs[run].count - used;
+      uint64_t take = avail < left ? avail : left;
+      s->counts[k] = take;
+      left -= (uint32_t)take;
+      used += take;
+      if (used == v->runs[run].count) { run++; used = 0; }
+    }
+    enc_hybrid_runs(s->counts, k, first, width, &s->page);
+    if ((rc = put_page(s, sp->codec, 0, n, E_RLE_DICTIONARY, out, m, err))) return rc;
+  }
+  return 0;
+}
+
+static int encode_values(const pq_column_spec *sp, const pq_vector *v, uint64_t rows,
+                         pq_scratch *s, sj_buf *out, chunk_meta *m, sj_error *err) {
+  int is_i64 = v->kind == PQ_VEC_I64;
+  if (is_i64) {
+    int64_t lo, hi;
+    minmax_i64(v->i64, rows, &lo, &hi);
+    if (rows) stats_i64(m, lo, hi);
+  } else {
+    stats_f64(m, v->f64, rows);
+  }
+  int delta = sp->encoding == PQ_ENC_DELTA;
+  if (delta && !is_i64)
+    return sj_fail(err, SJ_EUSAGE, "column %s: DELTA_BINARY_PACKED needs integers", sp->name);
+  for (uint64_t at = 0; at < rows; at += PQ_PAGE_ROWS) {
+    uint32_t n = (uint32_t)(rows - at < PQ_PAGE_ROWS ? rows - at : PQ_PAGE_ROWS);
+    sj_buf_reset(&s->page);
+    if (delta)
+      enc_delta_i64(v->i64 + at, n, &s->page);
+    else
+      sj_buf_put(&s->page, is_i64 ? (const void *)(v->i64 + at) : (const void *)(v->f64 + at),
+                 (size_t)n * 8);
+    int rc = put_page(s, sp->codec, 0, n, delta ? E_DELTA_BINARY_PACKED : E_PLAIN, out, m, err);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int check_shape(const pq_column_spec *sp, const pq_vector *v, sj_error *err) {
+  int ok;
+  switch (sp->encoding) {
+    case PQ_ENC_DICTIONARY:
+      ok = sp->type == PQ_INT64 && (v->kind == PQ_VEC_CODES || v->kind == PQ_VEC_RUNS);
+      break;
+    case PQ_ENC_DELTA: ok = sp->type == PQ_INT64 && v->kind == PQ_VEC_I64; break;
+    default:
+      ok = (sp->type == PQ_INT64 && v->kind == PQ_VEC_I64) ||
+           (sp->type == PQ_DOUBLE && v->kind == PQ_VEC_F64);
+  }
+  return ok ? 0 : sj_fail(err, SJ_EUSAGE, "column %s: data does not match its type and encoding",
+                          sp->name);
+}
+
+int pq_rowgroup_encode(const pq_column_spec *specs, int ncols, const pq_vector *cols,
+                       uint64_t rows, pq_scratch *s, pq_rowgroup **out, sj_error *err) {
+  *out = NULL;
+  if (rows > INT32_MAX) return sj_fail(err, SJ_EUSAGE, "row group of %llu rows is too large",
+                                       (unsigned long long)rows);
+  pq_rowgroup *rg = calloc(1, sizeof *rg + (size_t)ncols * sizeof(chunk_meta));
+  if (!rg) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  rg->ncols = ncols;
+  rg->rows = rows;
+  int rc = 0;
+  for (int c = 0; c < ncols && !rc; c++) {
+    chunk_meta *m = &rg->cols[c];
+    m->start = m->data_page = rg->bytes.len;
+    if ((rc = check_shape(&specs[c], &cols[c], err))) break;
+    switch (cols[c].kind) {
+      case PQ_VEC_CODES:
+        m->encoding = E_RLE_DICTIONARY;
+        rc = encode_codes(&specs[c], &cols[c], rows, s, &rg->bytes, m, err);
+        break;
+      case PQ_VEC_RUNS:
+        m->encoding = E_RLE_DICTIONARY;
+        rc = encode_runs(&specs[c], &cols[c], rows, s, &rg->bytes, m, err);
+        break;
+      default:
+        m->encoding = specs[c].encoding == PQ_ENC_DELTA ? E_DELTA_BINARY_PACKED : E_PLAIN;
+        rc = encode_values(&specs[c], &cols[c], rows, s, &rg->bytes, m, err);
+    }
+  }
+  if (rc) { pq_rowgroup_free(rg); return rc; }
+  *out = rg;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ files */
+
+typedef struct placed_rowgroup {
+  uint64_t rows;
+  uint64_t offset; /* of its bytes in the file */
+  chunk_meta *cols;
+} placed_rowgroup;
+
+struct pq_file {
+  char *path, *tmp_path;
+  int fd;
+  uint64_t pos;
+  int ncols;
+  pq_column_spec *specs;
+  placed_rowgroup *rgs;
+  size_t nrgs, cap;
+};
+
+static int write_all(pq_file *f, const void *p, size_t n, sj_error *err) {
+  const uint8_t *b = p;
+  while (n) {
+    ssize_t w = write(f->fd, b, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return sj_fail(err, SJ_EIO, "%s: write failed: %s", f->path, strerror(errno));
+    b += w;
+    n -= (size_t)w;
+    f->pos += (uint64_t)w;
+  }
+  return 0;
+}
+
+static void file_free(pq_file *f) {
+  if (!f) return;
+  if (f->fd >= 0) close(f->fd);
+  for (size_t i = 0; i < f->nrgs; i++) free(f->rgs[i].cols);
+  free(f->rgs);
+  if (f->specs)
+    for (int c = 0; c < f->ncols; c++) free((char *)f->specs[c].name);
+  free(f->specs);
+  free(f->path);
+  free(f->tmp_path);
+  free(f);
+}
+
+int pq_file_open(pq_file **out, const char *path, const pq_column_spec *specs, int ncols,
+                 sj_error *err) {
+  *out = NULL;
+  pq_file *f = calloc(1, sizeof *f);
+  if (!f) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  f->fd = -1;
+  f->ncols = ncols;
+  size_t plen = strlen(path);
+  f->path = strdup(path);
+  f->tmp_path = malloc(plen + 5);
+  f->specs = calloc((size_t)ncols, sizeof *f->specs);
+  if (!f->path || !f->tmp_path || !f->specs) { file_free(f); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
+  memcpy(f->tmp_path, path, plen);
+  memcpy(f->tmp_path + plen, ".tmp", 5);
+  for (int c = 0; c < ncols; c++) {
+    f->specs[c] = specs[c];
+    if (!(f->specs[c].name = strdup(specs[c].name))) {
+      file_free(f);
+      return sj_fail(err, SJ_ENOMEM, "out of memory");
+    }
+  }
+  f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f->fd < 0) {
+    int rc = sj_fail(err, SJ_EIO, "%s: cannot create: %s", f->tmp_path, strerror(errno));
+    file_free(f);
+    return rc;
+  }
+  int rc = write_all(f, "PAR1", 4, err);
+  if (rc) { pq_file_abort(f); return rc; }
+  *out = f;
+  return 0;
+}
+
+int pq_file_append(pq_file *f, const pq_rowgroup *rg, sj_error *err) {
+  assert(rg->ncols == f->ncols);
+  if (f->nrgs == f->cap) {
+    size_t cap = f->cap ? 2 * f->cap : 8;
+    placed_rowgroup *r = realloc(f->rgs, cap * sizeof *r);
+    if (!r) return sj_fail(err, SJ_ENOMEM, "out of memory");
+    f->rgs = r;
+    f->cap = cap;
+  }
+  placed_rowgroup *p = &f->rgs[f->nrgs];
+  p->rows = rg->rows;
+  p->offset = f->pos;
+  p->cols = malloc((size_t)rg->ncols * sizeof(chunk_meta));
+  if (!p->cols) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  memcpy(p->cols, rg->cols, (size_t)rg->ncols * sizeof(chunk_meta));
+  f->nrgs++;
+  return write_all(f, rg->bytes.data, rg->bytes.len, err);
+}
+
+static void put_statistics(thrift_writer *w, const chunk_meta *m) {
+  tw_field(w, 12, TC_STRUCT);
+  tw_struct_begin(w);
+  if (m->has_stats) {
+    tw_binary(w, 1, m->max, 8);
+    tw_binary(w, 2, m->min, 8);
+  }
+  tw_i64(w, 3, 0);
+  if (m->has_stats) {
+    tw_binary(w, 5, m->max, 8);
+    tw_binary(w, 6, m->min, 8);
+  }
+  tw_struct_end(w);
+}
+
+static void put_column_chunk(thrift_writer *w, const pq_column_spec *sp, const chunk_meta *m,
+                             uint64_t base, uint64_t rows) {
+  tw_struct_begin(w);
+  tw_i64(w, 2, 0); /* file_offset: no metadata outside the footer */
+  tw_field(w, 3, TC_STRUCT);
+  tw_struct_begin(w);
+  tw_i32(w, 1, sp->type);
+  if (m->has_dictionary) {
+    tw_list(w, 2, TC_I32, 3);
+    tw_elem_i32(w, E_PLAIN);
+    tw_elem_i32(w, E_RLE);
+    tw_elem_i32(w, E_RLE_DICTIONARY);
+  } else {
+    tw_list(w, 2, TC_I32, 2);
+    tw_elem_i32(w, m->encoding);
+    tw_elem_i32(w, E_RLE);
+  }
+  tw_list(w, 3, TC_BINARY, 1);
+  tw_elem_string(w, sp->name);
+  tw_i32(w, 4, sp->codec);
+  tw_i64(w, 5, (int64_t)rows);
+  tw_i64(w, 6, (int64_t)m->uncompressed);
+  tw_i64(w, 7, (int64_t)m->compressed);
+  tw_i64(w, 9, (int64_t)(base + m->data_page));
+  if (m->has_dictionary) tw_i64(w, 11, (int64_t)(base + m->start));
+  put_statistics(w, m);
+  tw_struct_end(w);
+  tw_struct_end(w);
+}
+
+static void put_footer(const pq_file *f, sj_buf *out) {
+  thrift_writer w;
+  tw_init(&w, out);
+  tw_struct_begin(&w);
+  tw_i32(&w, 1, 2);
+  tw_list(&w, 2, TC_STRUCT, (uint32_t)f->ncols + 1);
+  tw_struct_begin(&w);
+  tw_string(&w, 4, "schema");
+  tw_i32(&w, 5, f->ncols);
+  tw_struct_end(&w);
+  for (int c = 0; c < f->ncols; c++) {
+    tw_struct_begin(&w);
+    tw_i32(&w, 1, f->specs[c].type);
+    tw_i32(&w, 3, 0); /* REQUIRED */
+    tw_string(&w, 4, f->specs[c].name);
+    tw_struct_end(&w);
+  }
+  uint64_t total_rows = 0;
+  for (size_t i = 0; i < f->nrgs; i++) total_rows += f->rgs[i].rows;
+  tw_i64(&w, 3, (int64_t)total_rows);
+  tw_list(&w, 4, TC_STRUCT, (uint32_t)f->nrgs);
+  for (size_t i = 0; i < f->nrgs; i++) {
+    const placed_rowgroup *r = &f->rgs[i];
+    uint64_t comp = 0, uncomp = 0;
+    tw_struct_begin(&w);
+    tw_list(&w, 1, TC_STRUCT, (uint32_t)f->ncols);
+    for (int c = 0; c < f->ncols; c++) {
+      put_column_chunk(&w, &f->specs[c], &r->cols[c], r->offset, r->rows);
+      comp += r->cols[c].compressed;
+      uncomp += r->cols[c].uncompressed;
+    }
+    tw_i64(&w, 2, (int64_t)uncomp);
+    tw_i64(&w, 3, (int64_t)r->rows);
+    tw_i64(&w, 5, (int64_t)r->offset);
+    tw_i64(&w, 6, (int64_t)comp);
+    if (i <= INT16_MAX) {
+      tw_field(&w, 7, TC_I16);
+      sj_buf_uvarint(out, sj_zigzag64((int64_t)i));
+    }
+    tw_struct_end(&w);
+  }
+  tw_string(&w, 6, "skewjoin version " SJ_VERSION);
+  tw_list(&w, 7, TC_STRUCT, (uint32_t)f->ncols);
+  for (int c = 0; c < f->ncols; c++) {
+    tw_struct_begin(&w);
+    tw_empty_struct(&w, 1); /* TYPE_ORDER */
+    tw_struct_end(&w);
+  }
+  tw_struct_end(&w);
+}
+
+int pq_file_close(pq_file *f, uint64_t *bytes_written, sj_error *err) {
+  sj_buf footer = {0};
+  put_footer(f, &footer);
+  int rc = footer.failed ? sj_fail(err, SJ_ENOMEM, "out of memory writing a footer") : 0;
+  if (!rc && footer.len > UINT32_MAX) rc = sj_fail(err, SJ_EUSAGE, "%s: footer too large", f->path);
+  if (!rc) rc = write_all(f, footer.data, footer.len, err);
+  if (!rc) {
+    uint8_t tail[8];
+    uint32_t n = (uint32_t)footer.len;
+    memcpy(tail, &n, 4);
+    memcpy(tail + 4, "PAR1", 4);
+    rc = write_all(f, tail, 8, err);
+  }
+  sj_buf_free(&footer);
+  if (!rc && close(f->fd) != 0) rc = sj_fail(err, SJ_EIO, "%s: close failed: %s", f->path, strerror(errno));
+  f->fd = -1;
+  if (!rc && rename(f->tmp_path, f->path) != 0)
+    rc = sj_fail(err, SJ_EIO, "%s: rename failed: %s", f->path, strerror(errno));
+  if (rc) unlink(f->tmp_path);
+  else if (bytes_written) *bytes_written = f->pos;
+  file_free(f);
+  return rc;
+}
+
+void pq_file_abort(pq_file *f) {
+  if (!f) return;
+  if (f->fd >= 0) close(f->fd);
+  f->fd = -1;
+  unlink(f->tmp_path);
+  file_free(f);
+}
