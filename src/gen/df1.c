@@ -148,7 +148,7 @@ typedef struct pipeline {
   const char *dir;
   int ncols;
   pq_column_spec specs[GEN_MAX_GROUPS + 3];
-  char names[GEN_MAX_GROUPS][16];
+  char names[GEN_MAX_GROUPS][24];
   int64_t *dict[GEN_MAX_GROUPS]; /* 1..bound-1 */
 
   pthread_mutex_t mu;

@@ -52,7 +52,7 @@ int gen_df2_walk(const gen_params *p, np_rng *rng, gen_df2_visit visit, void *ct
     for (uint64_t k = 0; k < keys; k++) perm[k] = (uint32_t)k;
     if (notebook) {
       for (uint64_t j = keys - 1; j >= 1; j--) {
-        uint64_t r = np_interval(rng, j);
+        uint64_t r = np_interval(rng, (uint32_t)j);
         uint32_t t = perm[j];
         perm[j] = perm[r];
         perm[r] = t;

@@ -112,16 +112,9 @@ void np_random_fill(np_rng *r, double *out, size_t n) {
   }
 }
 
-uint64_t np_interval(np_rng *r, uint64_t max) {
+uint32_t np_interval(np_rng *r, uint32_t max) {
   if (max == 0) return 0;
-  uint64_t mask = mask_for(max), v;
-  do {
-    if (max <= 0xffffffffu) {
-      v = np_next32(r) & mask;
-    } else { /* numpy's next_uint64 for MT19937: high word first */
-      uint64_t hi = np_next32(r);
-      v = ((hi << 32) | np_next32(r)) & mask;
-    }
-  } while (v > max);
+  uint32_t mask = (uint32_t)mask_for(max), v;
+  while ((v = np_next32(r) & mask) > max) {}
   return v;
 }

@@ -52,7 +52,8 @@ void np_randint_skip(np_rng *r, uint32_t range, uint64_t n);
 /* random(n). */
 void np_random_fill(np_rng *r, double *out, size_t n);
 
-/* numpy's random_interval(max): uniform in [0, max] by masked rejection. */
-uint64_t np_interval(np_rng *r, uint64_t max);
+/* numpy's random_interval(max): uniform in [0, max] by masked rejection.
+** (numpy switches to 64-bit draws above 2^32−1; our key counts never get there.) */
+uint32_t np_interval(np_rng *r, uint32_t max);
 
 #endif
