@@ -8,7 +8,7 @@
 # -ffp-contract=off: the numpy-exact generator must not fuse multiply-adds.
 
 CC      ?= cc
-CFLAGS  ?= -O2 -g
+CFLAGS  ?= -O3 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 DEFS    := -D_GNU_SOURCE -Iinclude
 ALL_CFLAGS := $(WARN) $(DEFS) $(CFLAGS) -ffp-contract=off -pthread -fPIC

@@ -322,32 +322,38 @@ static void scratch_done(worker_scratch *w) {
   free(w->bucket);
 }
 
-/* Encodes and writes tasks until none is left (wait = 1) or none is ready
-** now (wait = 0, the single-threaded producer draining its own work). */
-static void work(pipeline *pl, worker_scratch *w, int wait) {
+/* Fills (parallel mode), encodes and writes task t, which the caller has
+** taken.  Called with the lock held; returns with it held. */
+static void process_locked(pipeline *pl, gen_task *t, worker_scratch *w) {
+  t->state = T_ENCODING;
+  pthread_mutex_unlock(&pl->mu);
+  sj_error e;
+  int rc = 0;
+  if (pl->p->rng == GEN_RNG_PARALLEL) {
+    for (int g = 0; g < pl->p->ngroups && !rc; g++)
+      if (t->rows && !(t->codes[g] = malloc(t->rows * sizeof(uint16_t))))
+        rc = sj_fail(&e, SJ_ENOMEM, "out of memory");
+    if (!rc) rc = fill_parallel(pl, t, &e);
+  }
+  if (!rc) rc = encode_task(pl, t, w->pq, w->bucket, &e);
+  /* The raw columns are not needed once encoded: free them early. */
+  for (int g = 0; g < GEN_MAX_GROUPS; g++) { free(t->codes[g]); t->codes[g] = NULL; }
+  free(t->value);
+  t->value = NULL;
+  pthread_mutex_lock(&pl->mu);
+  if (rc) {
+    fail_locked(pl, &e);
+    return;
+  }
+  t->state = T_ENCODED;
+  write_ready_locked(pl);
+}
+
+/* A worker thread's loop: encode and write tasks until none is left. */
+static void work(pipeline *pl, worker_scratch *w) {
   pthread_mutex_lock(&pl->mu);
   gen_task *t;
-  while ((t = take_locked(pl, wait))) {
-    t->state = T_ENCODING;
-    pthread_mutex_unlock(&pl->mu);
-    sj_error e;
-    int rc = 0;
-    if (pl->p->rng == GEN_RNG_PARALLEL) {
-      for (int g = 0; g < pl->p->ngroups && !rc; g++)
-        if (t->rows && !(t->codes[g] = malloc(t->rows * sizeof(uint16_t))))
-          rc = sj_fail(&e, SJ_ENOMEM, "out of memory");
-      if (!rc) rc = fill_parallel(pl, t, &e);
-    }
-    if (!rc) rc = encode_task(pl, t, w->pq, w->bucket, &e);
-    /* The raw columns are not needed once encoded: free them early. */
-    for (int g = 0; g < GEN_MAX_GROUPS; g++) { free(t->codes[g]); t->codes[g] = NULL; }
-    free(t->value);
-    t->value = NULL;
-    pthread_mutex_lock(&pl->mu);
-    if (rc) { fail_locked(pl, &e); break; }
-    t->state = T_ENCODED;
-    write_ready_locked(pl);
-  }
+  while ((t = take_locked(pl, 1))) process_locked(pl, t, w);
   pthread_mutex_unlock(&pl->mu);
 }
 
@@ -359,7 +365,7 @@ static void *worker_main(void *arg) {
     sj_fail(&e, SJ_ENOMEM, "out of memory");
     fail(pl, &e);
   } else {
-    work(pl, &w, 1);
+    work(pl, &w);
   }
   scratch_done(&w);
   return NULL;
@@ -367,18 +373,25 @@ static void *worker_main(void *arg) {
 
 /* ------------------------------------------------------ notebook producer */
 
-/* Marks READY every task that ends at or before row `upto`, in order. */
+/* Marks READY every task that ends at or before row `upto`, in order.  When
+** the queue is full (or there is no worker at all) the producer encodes
+** READY tasks itself rather than sleeping: with two cores, drawing alone
+** would leave one of them half idle. */
 static gen_task *release(pipeline *pl, gen_task *open, uint64_t upto, int nworkers,
                          worker_scratch *self) {
-  while (open && open->row0 + open->rows <= upto && open->state == T_FILLING) {
+  while (open && open->row0 + open->rows <= upto) {
     pthread_mutex_lock(&pl->mu);
-    while (nworkers && pl->waiting >= pl->limit && !pl->failed) pthread_cond_wait(&pl->cv, &pl->mu);
     open->state = T_READY;
     pl->waiting++;
-    gen_task *next = open->next;
+    gen_task *next = open->next; /* read under the lock: a worker may free open */
     pthread_cond_broadcast(&pl->cv);
+    while (!pl->failed && (pl->waiting >= pl->limit || nworkers == 0)) {
+      gen_task *t = take_locked(pl, 0);
+      if (t) process_locked(pl, t, self);
+      else if (nworkers == 0) break;
+      else pthread_cond_wait(&pl->cv, &pl->mu);
+    }
     pthread_mutex_unlock(&pl->mu);
-    if (!nworkers) work(pl, self, 0);
     open = next;
   }
   return open;
@@ -481,7 +494,7 @@ int gen_write_df1(const gen_params *p, np_rng *rng, const uint64_t *rows, uint64
     }
   if (!rc && p->rng == GEN_RNG_NOTEBOOK) {
     worker_scratch self = {0};
-    if (nworkers == 0 && scratch_init(&self)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    if (scratch_init(&self)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
     if (!rc) rc = produce_notebook(pl, rng, rows, nworkers, &self, err);
     if (rc) fail(pl, err);
     scratch_done(&self);

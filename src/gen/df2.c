@@ -51,12 +51,7 @@ int gen_df2_walk(const gen_params *p, np_rng *rng, gen_df2_visit visit, void *ct
     if (sj_stop_requested()) { rc = sj_fail(err, SJ_EINTR, "interrupted"); break; }
     for (uint64_t k = 0; k < keys; k++) perm[k] = (uint32_t)k;
     if (notebook) {
-      for (uint64_t j = keys - 1; j >= 1; j--) {
-        uint64_t r = np_interval(rng, (uint32_t)j);
-        uint32_t t = perm[j];
-        perm[j] = perm[r];
-        perm[r] = t;
-      }
+      np_shuffle_prefix(rng, perm, (uint32_t)keys);
     } else {
       uint64_t s = cs_stream(p->seed, CS_TABLE_DF2, i + 1);
       for (uint64_t j = 0; j < sizes[i] && j + 1 < keys; j++) {

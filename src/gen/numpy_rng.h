@@ -52,8 +52,10 @@ void np_randint_skip(np_rng *r, uint32_t range, uint64_t n);
 /* random(n). */
 void np_random_fill(np_rng *r, double *out, size_t n);
 
-/* numpy's random_interval(max): uniform in [0, max] by masked rejection.
-** (numpy switches to 64-bit draws above 2^32−1; our key counts never get there.) */
-uint32_t np_interval(np_rng *r, uint32_t max);
+/* numpy's legacy shuffle of x[0..n): for i from n−1 down to 1, swap x[i]
+** with x[j], j uniform in [0, i] by masked rejection on 32-bit draws (numpy's
+** random_interval; it switches to 64-bit draws above 2^32−1, which our key
+** counts never reach).  choice(a, k, replace=False) is the first k. */
+void np_shuffle_prefix(np_rng *r, uint32_t *x, uint32_t n);
 
 #endif

@@ -13,30 +13,35 @@ int enc_bit_width(uint64_t max_value) {
   return max_value ? 64 - __builtin_clzll(max_value) : 0;
 }
 
+/* Packs groups of 8 values of a compile-time width W: 8·W bits = W bytes,
+** assembled in a 128-bit word so the compiler unrolls each group. */
+static inline void pack8_groups(const uint16_t *v, size_t groups, const int W, uint8_t *p) {
+  for (size_t g = 0; g < groups; g++, v += 8, p += W) {
+    unsigned __int128 acc = 0;
+    for (int i = 0; i < 8; i++) acc |= (unsigned __int128)v[i] << (W * i);
+    memcpy(p, &acc, (size_t)W); /* little endian: the low W bytes */
+  }
+}
+
 void enc_bitpack_u16(const uint16_t *v, size_t n, int width, sj_buf *out) {
   assert(width >= 0 && width <= 16);
-  size_t padded = (n + 7) & ~(size_t)7;
-  size_t bytes = padded / 8 * (size_t)width;
-  if (width == 0 || sj_buf_reserve(out, bytes + 8)) return;
+  size_t groups = (n + 7) / 8, bytes = groups * (size_t)width;
+  if (width == 0 || sj_buf_reserve(out, bytes + 16)) return;
   uint8_t *p = out->data + out->len;
-  uint64_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    acc |= (uint64_t)v[i] << bits;
-    bits += width;
-    if (bits >= 32) {
-      uint32_t w = (uint32_t)acc;
-      memcpy(p, &w, 4);
-      p += 4;
-      acc >>= 32;
-      bits -= 32;
-    }
+  size_t full = n / 8;
+  switch (width) {
+#define PACK_CASE(W) case W: pack8_groups(v, full, W, p); break;
+    PACK_CASE(1) PACK_CASE(2) PACK_CASE(3) PACK_CASE(4) PACK_CASE(5) PACK_CASE(6)
+    PACK_CASE(7) PACK_CASE(8) PACK_CASE(9) PACK_CASE(10) PACK_CASE(11) PACK_CASE(12)
+    PACK_CASE(13) PACK_CASE(14) PACK_CASE(15) PACK_CASE(16)
+#undef PACK_CASE
   }
-  /* Padding values are zero, so the tail is just the accumulator's bytes. */
-  uint8_t *end = out->data + out->len + bytes;
-  while (p < end) {
-    *p++ = (uint8_t)acc;
-    acc >>= 8;
+  if (full < groups) { /* the last group, padded with zero values */
+    uint16_t last[8] = {0};
+    memcpy(last, v + full * 8, (n - full * 8) * sizeof *v);
+    unsigned __int128 acc = 0;
+    for (int i = 0; i < 8; i++) acc |= (unsigned __int128)last[i] << (width * i);
+    memcpy(p + full * (size_t)width, &acc, (size_t)width);
   }
   out->len += bytes;
 }
@@ -68,11 +73,13 @@ static void put_rle_run(sj_buf *out, uint64_t count, uint32_t value, int width) 
 
 void enc_hybrid_codes(const uint16_t *codes, size_t n, int width, sj_buf *out) {
   if (n == 0) return;
-  size_t runs = 1;
-  for (size_t i = 1; i < n; i++) runs += codes[i] != codes[i - 1];
+  /* RLE wins only with few runs: count them, but stop as soon as there are
+  ** too many for RLE to be smaller (random codes stop within a few %). */
   size_t packed_bytes = (n + 7) / 8 * (size_t)width + 5;
-  size_t rle_bytes = runs * (size_t)(3 + (width + 7) / 8);
-  if (rle_bytes < packed_bytes) {
+  size_t run_bytes = (size_t)(3 + (width + 7) / 8);
+  size_t max_runs = packed_bytes / run_bytes, runs = 1;
+  for (size_t i = 1; i < n && runs <= max_runs; i++) runs += codes[i] != codes[i - 1];
+  if (runs <= max_runs) {
     size_t start = 0;
     for (size_t i = 1; i <= n; i++) {
       if (i == n || codes[i] != codes[start]) {

@@ -79,27 +79,30 @@ void pq_rowgroup_free(pq_rowgroup *rg) {
 
 uint64_t pq_rowgroup_bytes(const pq_rowgroup *rg) { return rg->bytes.len; }
 
-/* Compresses s->page and appends header + body to out.  `dict_values` > 0
-** makes it a dictionary page; otherwise a data page of `values` values. */
-static int put_page(pq_scratch *s, pq_codec codec, int is_dictionary, uint32_t values,
-                    int encoding, sj_buf *out, chunk_meta *m, sj_error *err) {
-  if (s->page.failed) return sj_fail(err, SJ_ENOMEM, "out of memory encoding a page");
-  if (s->page.len > INT32_MAX)
-    return sj_fail(err, SJ_EUSAGE, "page of %zu bytes exceeds Parquet's 2 GiB limit", s->page.len);
-  const sj_buf *body = &s->page;
+/* Compresses the page body raw[0..raw_len) (usually s->page) and appends
+** header + body to out: a dictionary page, or a data page of `values`
+** values in `encoding`. */
+static int put_page_from(pq_scratch *s, const uint8_t *raw, size_t raw_len, pq_codec codec,
+                         int is_dictionary, uint32_t values, int encoding, sj_buf *out,
+                         chunk_meta *m, sj_error *err) {
+  if (raw_len > INT32_MAX)
+    return sj_fail(err, SJ_EUSAGE, "page of %zu bytes exceeds Parquet's 2 GiB limit", raw_len);
+  const uint8_t *body = raw;
+  size_t body_len = raw_len;
   if (codec != PQ_CODEC_NONE) {
     sj_buf_reset(&s->packed);
-    int rc = codec_compress(s->codec, codec, s->page.data, s->page.len, &s->packed, err);
+    int rc = codec_compress(s->codec, codec, raw, raw_len, &s->packed, err);
     if (rc) return rc;
-    body = &s->packed;
+    body = s->packed.data;
+    body_len = s->packed.len;
   }
   sj_buf_reset(&s->header);
   thrift_writer w;
   tw_init(&w, &s->header);
   tw_struct_begin(&w);
   tw_i32(&w, 1, is_dictionary ? PT_DICTIONARY_PAGE : PT_DATA_PAGE);
-  tw_i32(&w, 2, (int32_t)s->page.len);
-  tw_i32(&w, 3, (int32_t)body->len);
+  tw_i32(&w, 2, (int32_t)raw_len);
+  tw_i32(&w, 3, (int32_t)body_len);
   if (is_dictionary) {
     tw_field(&w, 7, TC_STRUCT);
     tw_struct_begin(&w);
@@ -117,11 +120,19 @@ static int put_page(pq_scratch *s, pq_codec codec, int is_dictionary, uint32_t v
   }
   tw_struct_end(&w);
   sj_buf_put(out, s->header.data, s->header.len);
-  sj_buf_put(out, body->data, body->len);
+  sj_buf_put(out, body, body_len);
   if (out->failed || s->header.failed) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  m->compressed += s->header.len + body->len;
-  m->uncompressed += s->header.len + s->page.len;
+  m->compressed += s->header.len + body_len;
+  m->uncompressed += s->header.len + raw_len;
   return 0;
+}
+
+/* The common case: the body is the page just encoded into s->page. */
+static int put_page(pq_scratch *s, pq_codec codec, int is_dictionary, uint32_t values,
+                    int encoding, sj_buf *out, chunk_meta *m, sj_error *err) {
+  if (s->page.failed) return sj_fail(err, SJ_ENOMEM, "out of memory encoding a page");
+  return put_page_from(s, s->page.data, s->page.len, codec, is_dictionary, values, encoding,
+                       out, m, err);
 }
 
 static void stats_i64(chunk_meta *m, int64_t lo, int64_t hi) {
@@ -259,13 +270,15 @@ static int encode_values(const pq_column_spec *sp, const pq_vector *v, uint64_t 
     return sj_fail(err, SJ_EUSAGE, "column %s: DELTA_BINARY_PACKED needs integers", sp->name);
   for (uint64_t at = 0; at < rows; at += PQ_PAGE_ROWS) {
     uint32_t n = (uint32_t)(rows - at < PQ_PAGE_ROWS ? rows - at : PQ_PAGE_ROWS);
-    sj_buf_reset(&s->page);
-    if (delta)
+    int rc;
+    if (delta) {
+      sj_buf_reset(&s->page);
       enc_delta_i64(v->i64 + at, n, &s->page);
-    else
-      sj_buf_put(&s->page, is_i64 ? (const void *)(v->i64 + at) : (const void *)(v->f64 + at),
-                 (size_t)n * 8);
-    int rc = put_page(s, sp->codec, 0, n, delta ? E_DELTA_BINARY_PACKED : E_PLAIN, out, m, err);
+      rc = put_page(s, sp->codec, 0, n, E_DELTA_BINARY_PACKED, out, m, err);
+    } else { /* PLAIN is the values' own bytes (little endian): no staging copy */
+      const void *src = is_i64 ? (const void *)(v->i64 + at) : (const void *)(v->f64 + at);
+      rc = put_page_from(s, src, (size_t)n * 8, sp->codec, 0, n, E_PLAIN, out, m, err);
+    }
     if (rc) return rc;
   }
   return 0;

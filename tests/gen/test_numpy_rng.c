@@ -45,11 +45,7 @@ static void test_legacy_draws(void) {
   /* permutation(10): the legacy shuffle from the top down. */
   uint32_t p[10];
   for (int i = 0; i < 10; i++) p[i] = (uint32_t)i;
-  for (int j = 9; j >= 1; j--) {
-    uint32_t k = np_interval(&r, (uint32_t)j), t = p[j];
-    p[j] = p[k];
-    p[k] = t;
-  }
+  np_shuffle_prefix(&r, p, 10);
   const uint32_t perm[10] = {4, 2, 0, 8, 9, 6, 5, 3, 7, 1};
   CHECK(memcmp(p, perm, sizeof p) == 0, "permutation(10)");
   double e0 = np_expon(&r, 0, 1), e1 = np_expon(&r, 0, 1);
