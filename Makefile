@@ -70,10 +70,10 @@ oracles:
 	@tests/oracle/install
 
 bench: all
-	@bench/gen.sh
+	@/usr/bin/python3 bench/gen.py
 
 bench-gen: all
-	@bench/gen.sh
+	@/usr/bin/python3 bench/gen.py
 
 clean:
 	rm -rf $(B)

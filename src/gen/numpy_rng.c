@@ -12,6 +12,10 @@
 */
 #include "numpy_rng.h"
 
+#include <stdlib.h>
+
+#include <immintrin.h>
+#include <stdatomic.h>
 #include <math.h>
 
 enum { MT_M = 397 };
@@ -34,7 +38,7 @@ static inline uint32_t twist(uint32_t cur, uint32_t next, uint32_t far) {
 
 /* Hot: one call per 624 draws.  Cloned for AVX2 where the CPU has it (the
 ** twist and tempering loops vectorise 8 words wide); same results either way. */
-__attribute__((target_clones("avx2", "default"), optimize("O3")))
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
 void np_refill(np_rng *r) {
   uint32_t *mt = r->mt;
   int i;
@@ -64,15 +68,43 @@ static uint64_t mask_for(uint64_t max) {
   return m;
 }
 
+/* The accepted draws of src[*pos..NP_MT_N) appended to out[*k..n), 16 at a
+** time with AVX-512's compress-store, while at least 16 slots remain. */
+__attribute__((target("avx512f")))
+static void randint_avx512(const uint32_t *src, int *pos, uint32_t range, uint32_t mask,
+                           uint16_t *out, size_t *k, size_t n) {
+  const __m512i vmask = _mm512_set1_epi32((int)mask), vrange = _mm512_set1_epi32((int)range);
+  int p = *pos;
+  size_t kk = *k;
+  while (p + 16 <= NP_MT_N && n - kk >= 16) {
+    __m512i v = _mm512_and_si512(_mm512_loadu_si512(src + p), vmask);
+    __mmask16 ok = _mm512_cmple_epu32_mask(v, vrange);
+    __m256i packed = _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(ok, v));
+    _mm256_storeu_si256((__m256i *)(out + kk), packed);
+    kk += (size_t)__builtin_popcount(ok);
+    p += 16;
+  }
+  *pos = p;
+  *k = kk;
+}
+
 void np_randint_offsets(np_rng *r, uint32_t range, uint16_t *out, size_t n) {
   if (range == 0) { /* numpy returns `low` without drawing */
     for (size_t k = 0; k < n; k++) out[k] = 0;
     return;
   }
+  /* SKEWJOIN_NO_SIMD=1 forces the portable path (the tests run both). */
+  static atomic_int simd = -1;
+  int use_avx512 = atomic_load_explicit(&simd, memory_order_relaxed);
+  if (use_avx512 < 0) {
+    use_avx512 = __builtin_cpu_supports("avx512f") && !getenv("SKEWJOIN_NO_SIMD");
+    atomic_store_explicit(&simd, use_avx512, memory_order_relaxed);
+  }
   uint32_t mask = (uint32_t)mask_for(range);
   size_t k = 0;
   while (k < n) {
     if (r->pos == NP_MT_N) np_refill(r);
+    if (use_avx512) randint_avx512(r->out, &r->pos, range, mask, out, &k, n);
     const uint32_t *src = r->out;
     int p = r->pos;
     /* Branch-free compaction: every draw is stored, only accepted ones advance. */
@@ -117,19 +149,27 @@ void np_random_fill(np_rng *r, double *out, size_t n) {
 
 void np_shuffle_prefix(np_rng *r, uint32_t *x, uint32_t n) {
   if (n < 2) return;
+  /* Two passes: first every swap partner j[i] (a rejection loop on
+  ** registers only), then the swaps.  Fused, each draw would wait for the
+  ** previous swap's stores; split, both loops run at full speed. */
+  enum { CHUNK = 4096 };
+  uint32_t partner[CHUNK];
   uint32_t i = n - 1, mask = (uint32_t)mask_for(i);
-  /* One iteration per draw, without branches on the random outcome: a
-  ** rejected draw swaps x[i] with itself and leaves i in place.  The mask
-  ** only changes at powers of two, so it is tracked rather than recomputed. */
   while (i >= 1) {
-    if (r->pos == NP_MT_N) np_refill(r);
-    uint32_t j = r->out[r->pos++] & mask;
-    uint32_t accept = j <= i;
-    uint32_t k = accept ? j : i;
-    uint32_t t = x[i];
-    x[i] = x[k];
-    x[k] = t;
-    i -= accept;
-    mask = i <= mask >> 1 ? mask >> 1 : mask;
+    uint32_t top = i, count = i < CHUNK ? i : CHUNK;
+    uint32_t stop = i - count; /* this chunk handles i = top .. stop+1 */
+    while (i > stop) {
+      if (r->pos == NP_MT_N) np_refill(r);
+      uint32_t j = r->out[r->pos++] & mask;
+      uint32_t accept = j <= i;
+      partner[top - i] = j; /* overwritten until accepted */
+      i -= accept;
+      mask = i <= mask >> 1 ? mask >> 1 : mask;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+      uint32_t a = top - k, b = partner[k], t = x[a];
+      x[a] = x[b];
+      x[b] = t;
+    }
   }
 }

@@ -141,29 +141,54 @@ static void stats_i64(chunk_meta *m, int64_t lo, int64_t hi) {
   m->has_stats = 1;
 }
 
+/* Min and max in four independent lanes: one chain of dependent compares
+** per value would make this loop the writer's slowest. */
 static void stats_f64(chunk_meta *m, const double *v, uint64_t n) {
-  double lo = INFINITY, hi = -INFINITY;
-  for (uint64_t i = 0; i < n; i++) {
-    lo = v[i] < lo ? v[i] : lo; /* NaN compares false: never taken */
-    hi = v[i] > hi ? v[i] : hi;
+  double lo[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
+  double hi[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  uint64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; k++) {
+      lo[k] = v[i + k] < lo[k] ? v[i + k] : lo[k]; /* NaN compares false: skipped */
+      hi[k] = v[i + k] > hi[k] ? v[i + k] : hi[k];
+    }
+  for (; i < n; i++) {
+    lo[0] = v[i] < lo[0] ? v[i] : lo[0];
+    hi[0] = v[i] > hi[0] ? v[i] : hi[0];
   }
-  if (lo > hi) return; /* no rows, or only NaN */
+  double a = lo[0], b = hi[0];
+  for (int k = 1; k < 4; k++) {
+    a = lo[k] < a ? lo[k] : a;
+    b = hi[k] > b ? hi[k] : b;
+  }
+  if (a > b) return; /* no rows, or only NaN */
   /* parquet.thrift: a zero minimum is written -0.0, a zero maximum +0.0. */
-  if (lo == 0) lo = -0.0;
-  if (hi == 0) hi = 0.0;
-  memcpy(m->min, &lo, 8);
-  memcpy(m->max, &hi, 8);
+  if (a == 0) a = -0.0;
+  if (b == 0) b = 0.0;
+  memcpy(m->min, &a, 8);
+  memcpy(m->max, &b, 8);
   m->has_stats = 1;
 }
 
 static void minmax_i64(const int64_t *v, uint64_t n, int64_t *lo, int64_t *hi) {
-  int64_t a = INT64_MAX, b = INT64_MIN;
-  for (uint64_t i = 0; i < n; i++) {
-    a = v[i] < a ? v[i] : a;
-    b = v[i] > b ? v[i] : b;
+  int64_t a[4] = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+  int64_t b[4] = {INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN};
+  uint64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; k++) {
+      a[k] = v[i + k] < a[k] ? v[i + k] : a[k];
+      b[k] = v[i + k] > b[k] ? v[i + k] : b[k];
+    }
+  for (; i < n; i++) {
+    a[0] = v[i] < a[0] ? v[i] : a[0];
+    b[0] = v[i] > b[0] ? v[i] : b[0];
   }
-  *lo = a;
-  *hi = b;
+  for (int k = 1; k < 4; k++) {
+    a[0] = a[k] < a[0] ? a[k] : a[0];
+    b[0] = b[k] > b[0] ? b[k] : b[0];
+  }
+  *lo = a[0];
+  *hi = b[0];
 }
 
 static int encode_dictionary_page(pq_scratch *s, pq_codec codec, const int64_t *dict,

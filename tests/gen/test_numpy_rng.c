@@ -66,6 +66,28 @@ static void test_skip_matches_draw(void) {
   CHECK(np_next32(&a) == np_next32(&b), "randint with one value draws nothing");
 }
 
+/* The vectorised randint must equal the definition, draw for draw: the
+** first 32-bit draw whose masked value is <= range, over long arrays. */
+static void test_randint_long(void) {
+  static uint16_t got[100003];
+  const uint32_t ranges[] = {8, 18, 28, 38, 299, 65534};
+  for (size_t t = 0; t < sizeof ranges / sizeof *ranges; t++) {
+    uint32_t range = ranges[t], mask = 1;
+    while (mask < range) mask = mask << 1 | 1;
+    np_rng a, b;
+    np_seed(&a, 99 + (uint32_t)t);
+    np_seed(&b, 99 + (uint32_t)t);
+    np_randint_offsets(&a, range, got, 100003);
+    int ok = 1;
+    for (size_t i = 0; i < 100003 && ok; i++) {
+      uint32_t v;
+      while ((v = np_next32(&b) & mask) > range) {}
+      ok = got[i] == v;
+    }
+    CHECK(ok && np_next32(&a) == np_next32(&b), "randint over 100003 values, range %u", range);
+  }
+}
+
 static void test_reference_plan(void) {
   gen_params p;
   gen_params_default(&p);
@@ -95,6 +117,7 @@ int main(void) {
   test_mt19937();
   test_legacy_draws();
   test_skip_matches_draw();
+  test_randint_long();
   test_reference_plan();
   test_minor_fraction();
   return check_summary("numpy_rng");
