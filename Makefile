@@ -4,6 +4,7 @@
 #   make test       every test: C unit tests (also under ASan+UBSan), then the
 #                   integration tests against numpy, DuckDB and Polars
 #   make bench      benchmarks (make bench-gen: the generator only)
+#   make fuzz       libFuzzer on the Parquet reader (FUZZ_SECONDS=60)
 #
 # -ffp-contract=off: the numpy-exact generator must not fuse multiply-adds.
 
@@ -12,7 +13,7 @@ CFLAGS  ?= -O3 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 DEFS    := -D_GNU_SOURCE -Iinclude
 ALL_CFLAGS := $(WARN) $(DEFS) $(CFLAGS) -ffp-contract=off -pthread -fPIC
-LIBS    := -lzstd -lsnappy -lm -pthread
+LIBS    := -lzstd -lsnappy -lz -llz4 -lm -pthread
 
 SAN_CFLAGS := $(WARN) $(DEFS) -O1 -g -ffp-contract=off -pthread -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -30,7 +31,7 @@ SAN_CLI_OBJ := $(CLI_SRC:%.c=$(B)/san/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 SAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/san-tests/%)
 
-.PHONY: all test test-c test-integration bench bench-gen clean oracles
+.PHONY: all test test-c test-integration bench bench-gen clean oracles fuzz
 
 all: $(B)/skewjoin $(B)/libskewjoin.a
 
@@ -74,6 +75,10 @@ bench: all
 
 bench-gen: all
 	@/usr/bin/python3 bench/gen.py
+
+# libFuzzer on the reader for FUZZ_SECONDS (default 60): fuzz/run.
+fuzz:
+	@fuzz/run
 
 clean:
 	rm -rf $(B)

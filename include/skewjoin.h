@@ -5,8 +5,8 @@
 ** the rows).  The library has three parts, each with one prefix:
 **
 **   sj_   errors and small shared helpers            (src/util/)
-**   pq_   Parquet: the writer used by the generator   (src/pq/)
-**         and, later, by the query engine's output
+**   pq_   Parquet, both directions: the reader behind  (src/pq/)
+**         cat/schema and the engine, the writer behind gen
 **   gen_  the dataset generator: the users' notebook  (src/gen/)
 **         reproduced value for value, or in parallel
 **
@@ -50,17 +50,106 @@ int sj_fail(sj_error *err, int code, const char *fmt, ...)
 void sj_request_stop(void);
 int sj_stop_requested(void);
 
-/* --------------------------------------------------------- Parquet writer */
+/* ------------------------------------------------------- Parquet: common */
 
-/* Physical types the writer produces. */
-typedef enum { PQ_INT64 = 2, PQ_DOUBLE = 5 } pq_type;
+/* Physical types, numbered as in parquet.thrift.  The writer produces
+** INT64 and DOUBLE; the reader reads all of them. */
+typedef enum {
+  PQ_BOOLEAN = 0,
+  PQ_INT32 = 1,
+  PQ_INT64 = 2,
+  PQ_INT96 = 3,
+  PQ_FLOAT = 4,
+  PQ_DOUBLE = 5,
+  PQ_BYTE_ARRAY = 6,
+  PQ_FIXED_LEN_BYTE_ARRAY = 7
+} pq_type;
 
-/* Codecs, numbered as in parquet.thrift's CompressionCodec. */
+/* Codecs, numbered as in parquet.thrift's CompressionCodec.  The writer
+** produces NONE, SNAPPY and ZSTD; the reader also GZIP and both LZ4s. */
 typedef enum {
   PQ_CODEC_NONE = 0,
   PQ_CODEC_SNAPPY = 1,
-  PQ_CODEC_ZSTD = 6
+  PQ_CODEC_GZIP = 2,
+  PQ_CODEC_LZ4 = 5,     /* legacy: Hadoop-framed or raw LZ4 blocks */
+  PQ_CODEC_ZSTD = 6,
+  PQ_CODEC_LZ4_RAW = 7
 } pq_codec;
+
+const char *pq_type_name(pq_type t);
+const char *pq_codec_name(pq_codec c);
+
+/* --------------------------------------------------------- Parquet reader */
+
+/* An open Parquet file, mapped read-only.  Opening decodes and checks the
+** footer; after that the reader is immutable, so any number of threads may
+** read different row groups or columns of one file at once. */
+typedef struct pq_reader pq_reader;
+
+/* A leaf column of a flat schema. */
+typedef struct pq_column_info {
+  const char *name;
+  pq_type type;
+  int32_t type_length;  /* FIXED_LEN_BYTE_ARRAY's width */
+  int optional;         /* may hold nulls */
+  int is_text;          /* BYTE_ARRAY annotated STRING/UTF8, ENUM or JSON */
+  int is_unsigned;      /* UINT_8..UINT_64 or INTEGER(isSigned = false) */
+  char logical[48];     /* the annotation, for people: "STRING", "DECIMAL(4,2)", "" */
+} pq_column_info;
+
+/* Statistics of one column chunk, as the file states them (PLAIN-encoded
+** bounds; byte arrays without length prefix). */
+typedef struct pq_stats {
+  int has_min_max;
+  const uint8_t *min, *max;
+  size_t min_len, max_len;
+  int has_null_count;
+  int64_t null_count;
+} pq_stats;
+
+typedef struct pq_chunk_info {
+  pq_codec codec;
+  int64_t num_values;
+  int64_t compressed_size, uncompressed_size;
+  uint32_t encodings; /* bit e set for each Encoding e listed */
+  pq_stats stats;
+} pq_chunk_info;
+
+/* Opens and checks a file; a nested schema, an encrypted footer or any
+** inconsistency is refused with a message naming the file (and column). */
+int pq_open(pq_reader **out, const char *path, sj_error *err);
+void pq_close(pq_reader *r);
+
+const char *pq_path(const pq_reader *r);
+int pq_ncols(const pq_reader *r);
+const pq_column_info *pq_col(const pq_reader *r, int col);
+int pq_find_column(const pq_reader *r, const char *name); /* index, or -1 */
+int64_t pq_nrows(const pq_reader *r);
+int pq_nrowgroups(const pq_reader *r);
+int64_t pq_rowgroup_rows(const pq_reader *r, int rg);
+const pq_chunk_info *pq_chunk(const pq_reader *r, int rg, int col);
+const char *pq_created_by(const pq_reader *r); /* "" if absent */
+
+/* One column of one row group, decoded:
+**   values   rows entries of the physical type's width: BOOLEAN 1 byte,
+**            INT32/FLOAT 4, INT64/DOUBLE 8, INT96 12, FIXED type_length;
+**            a null row holds zeros
+**   offsets  BYTE_ARRAY only: rows + 1 offsets into data
+**   valid    NULL when no row is null; else one byte per row, 1 = present */
+typedef struct pq_column {
+  pq_type type;
+  int32_t width;
+  uint64_t rows;
+  uint8_t *values;
+  uint64_t *offsets;
+  uint8_t *data;
+  uint8_t *valid;
+} pq_column;
+
+int pq_read(const pq_reader *r, int rg, int col, pq_column *out, sj_error *err);
+void pq_column_free(pq_column *c);
+
+/* --------------------------------------------------------- Parquet writer */
 
 /* How a column's values are laid out in its pages. */
 typedef enum {

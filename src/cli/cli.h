@@ -8,6 +8,8 @@
 
 #include "skewjoin.h"
 
+#include <stdio.h>
+
 /* Exit codes: 0 success, 1 runtime failure, 2 bad usage, 130 interrupted. */
 int cli_exit_code(int status);
 
@@ -33,5 +35,11 @@ double cli_now(void);
 void cli_handle_signals(void);
 
 int cli_gen(int argc, char **argv);
+int cli_cat(int argc, char **argv);
+int cli_schema(int argc, char **argv);
+
+/* Value formatting (format.c), in the conformance corpus's conventions. */
+void cli_put_csv_text(FILE *f, const char *s, size_t n);
+void cli_put_value(FILE *f, const pq_column_info *ci, const uint8_t *p, size_t n);
 
 #endif

@@ -22,6 +22,8 @@ static const char usage[] =
     "commands:\n"
     "  gen      write the imbalanced-join notebook's datasets (df1, df2) as Parquet,\n"
     "           value for value as numpy would, at any scale\n"
+    "  cat      print a Parquet file as CSV\n"
+    "  schema   print a Parquet file's schema, row groups, encodings and statistics\n"
     "\n"
     "  skewjoin COMMAND --help explains a command.\n"
     "\n"
@@ -126,7 +128,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "gen")) return cli_gen(argc - 1, argv + 1);
-  if (!strcmp(cmd, "query") || !strcmp(cmd, "cat") || !strcmp(cmd, "schema")) {
+  if (!strcmp(cmd, "cat")) return cli_cat(argc - 1, argv + 1);
+  if (!strcmp(cmd, "schema")) return cli_schema(argc - 1, argv + 1);
+  if (!strcmp(cmd, "query")) {
     fprintf(stderr, "skewjoin: '%s' is not built yet in this version (%s); see the README's "
                     "roadmap\n", cmd, SJ_VERSION);
     return 2;

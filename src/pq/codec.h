@@ -1,5 +1,7 @@
 /*
-** codec.h — page compression through Debian's libraries (zstd, snappy).
+** codec.h — page compression through Debian's libraries: zstd, snappy,
+** zlib (gzip) and lz4.  Compression for the writer; decompression, bounded
+** by the sizes the page header declares, for the reader.
 **
 ** A codec_ctx holds the reusable state of one thread (a zstd context), so
 ** compressing a page allocates nothing after the first page.
@@ -19,6 +21,9 @@ void codec_ctx_free(codec_ctx *c);
 int codec_compress(codec_ctx *c, pq_codec codec, const uint8_t *src, size_t n,
                    sj_buf *out, sj_error *err);
 
-const char *codec_name(pq_codec codec);
+/* Decompresses exactly `expect` bytes of `codec` from src into dst; anything
+** else (a short or long result, a corrupt stream) is an SJ_ECORRUPT. */
+int codec_decompress(pq_codec codec, const uint8_t *src, size_t n, uint8_t *dst, size_t expect,
+                     sj_error *err);
 
 #endif
