@@ -3,7 +3,7 @@
 #   make            build/skewjoin and build/libskewjoin.a
 #   make test       every test: C unit tests (also under ASan+UBSan), then the
 #                   integration tests against numpy, DuckDB and Polars
-#   make bench      benchmarks (make bench-gen: the generator only)
+#   make bench      benchmarks (bench-gen: the generator; bench-scan: the reader)
 #   make fuzz       libFuzzer on the Parquet reader (FUZZ_SECONDS=60)
 #
 # -ffp-contract=off: the numpy-exact generator must not fuse multiply-adds.
@@ -31,7 +31,7 @@ SAN_CLI_OBJ := $(CLI_SRC:%.c=$(B)/san/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 SAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/san-tests/%)
 
-.PHONY: all test test-c test-integration bench bench-gen clean oracles fuzz
+.PHONY: all test test-c test-integration bench bench-gen bench-scan clean oracles fuzz
 
 all: $(B)/skewjoin $(B)/libskewjoin.a
 
@@ -49,6 +49,9 @@ $(B)/libskewjoin.a: $(LIB_OBJ)
 
 $(B)/skewjoin: $(CLI_OBJ) $(B)/libskewjoin.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libskewjoin.a $(LIBS)
+
+$(B)/bench-scan: bench/scan.c $(B)/libskewjoin.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libskewjoin.a $(LIBS)
 
 $(B)/skewjoin-san: $(SAN_CLI_OBJ) $(SAN_LIB_OBJ)
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
@@ -70,8 +73,12 @@ test: all test-c
 oracles:
 	@tests/oracle/install
 
-bench: all
+bench: all $(B)/bench-scan
 	@/usr/bin/python3 bench/gen.py
+	@/usr/bin/python3 bench/scan.py
+
+bench-scan: all $(B)/bench-scan
+	@/usr/bin/python3 bench/scan.py
 
 bench-gen: all
 	@/usr/bin/python3 bench/gen.py

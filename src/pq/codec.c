@@ -8,6 +8,7 @@
 #include "codec.h"
 
 #include <lz4.h>
+#include <pthread.h>
 #include <snappy-c.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -123,6 +124,22 @@ static int lz4_legacy(const uint8_t *src, size_t n, uint8_t *dst, size_t expect,
   return 0;
 }
 
+/* One zstd decompression context per thread, made on first use and freed
+** when the thread exits: ZSTD_decompress would build and zero a fresh one
+** (~160 KB) for every page, which dominated scans of small pages. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+
+static void dctx_free(void *p) { ZSTD_freeDCtx(p); }
+static void dctx_key_make(void) { pthread_key_create(&dctx_key, dctx_free); }
+
+static ZSTD_DCtx *thread_dctx(void) {
+  pthread_once(&dctx_once, dctx_key_make);
+  ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+  if (!d && (d = ZSTD_createDCtx())) pthread_setspecific(dctx_key, d);
+  return d;
+}
+
 int codec_decompress(pq_codec codec, const uint8_t *src, size_t n, uint8_t *dst, size_t expect,
                      sj_error *err) {
   switch (codec) {
@@ -141,7 +158,9 @@ int codec_decompress(pq_codec codec, const uint8_t *src, size_t n, uint8_t *dst,
     }
     case PQ_CODEC_GZIP: return gunzip(src, n, dst, expect, err);
     case PQ_CODEC_ZSTD: {
-      size_t got = ZSTD_decompress(dst, expect, src, n);
+      ZSTD_DCtx *d = thread_dctx();
+      if (!d) return sj_fail(err, SJ_ENOMEM, "out of memory (zstd context)");
+      size_t got = ZSTD_decompressDCtx(d, dst, expect, src, n);
       if (ZSTD_isError(got))
         return sj_fail(err, SJ_ECORRUPT, "zstd data is corrupt (%s)", ZSTD_getErrorName(got));
       if (got != expect) return sj_fail(err, SJ_ECORRUPT, "zstd gave %zu bytes, the page says %zu", got, expect);

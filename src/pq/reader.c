@@ -715,9 +715,12 @@ static int store_fixed(colread *cr, uint64_t row, const uint8_t *src) {
   return 0;
 }
 
-/* rows[i] is the output row of the page's i-th non-null value. */
+/* The output row of the page's i-th present value: rows[i], or base + i
+** when the page has no nulls (rows == NULL). */
+#define ROW(i) (rows ? rows[i] : base + (i))
+
 static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, const uint64_t *rows,
-                         uint64_t count) {
+                         uint64_t base, uint64_t count) {
   const uint8_t *end = p + len;
   pq_type t = cr->ci->type;
   int w = cr->width;
@@ -726,7 +729,7 @@ static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, con
     case E_PLAIN:
       if (t == PQ_BOOLEAN) {
         if ((count + 7) / 8 > len) return cfail(cr, SJ_ECORRUPT, "a page's values run past its end");
-        for (uint64_t i = 0; i < count; i++) o->values[rows[i]] = (p[i >> 3] >> (i & 7)) & 1;
+        for (uint64_t i = 0; i < count; i++) o->values[ROW(i)] = (p[i >> 3] >> (i & 7)) & 1;
         return 0;
       }
       if (t == PQ_BYTE_ARRAY) {
@@ -744,6 +747,10 @@ static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, con
         return 0;
       }
       if ((uint64_t)w * count > len) return cfail(cr, SJ_ECORRUPT, "a page's values run past its end");
+      if (!rows) { /* no nulls: the page's bytes are the values */
+        memcpy(o->values + base * (uint64_t)w, p, count * (uint64_t)w);
+        return 0;
+      }
       for (uint64_t i = 0; i < count; i++) store_fixed(cr, rows[i], p + i * (uint64_t)w);
       return 0;
     case E_PLAIN_DICTIONARY:
@@ -762,8 +769,10 @@ static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, con
             uint64_t a = cr->dict_offsets[idx[j]], b = cr->dict_offsets[idx[j] + 1];
             int rc = stage_put(cr, cr->dict + a, (size_t)(b - a));
             if (rc) return rc;
+          } else if (w == 8) { /* the common case, kept free of a variable-size copy */
+            memcpy(o->values + ROW(i + j) * 8, cr->dict + (uint64_t)idx[j] * 8, 8);
           } else {
-            store_fixed(cr, rows[i + j], cr->dict + (uint64_t)idx[j] * (uint64_t)w);
+            store_fixed(cr, ROW(i + j), cr->dict + (uint64_t)idx[j] * (uint64_t)w);
           }
         }
         i += m;
@@ -782,7 +791,7 @@ static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, con
       for (uint64_t i = 0; i < count;) {
         uint64_t m = count - i < 1024 ? count - i : 1024;
         if (hybrid_get(&h, v, m)) return cfail(cr, SJ_ECORRUPT, "RLE booleans end early");
-        for (uint64_t j = 0; j < m; j++) o->values[rows[i + j]] = (uint8_t)v[j];
+        for (uint64_t j = 0; j < m; j++) o->values[ROW(i + j)] = (uint8_t)v[j];
         i += m;
       }
       return 0;
@@ -798,9 +807,9 @@ static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, con
       for (uint64_t i = 0; i < count; i++) {
         if (t == PQ_INT32) {
           int32_t x = (int32_t)(uint32_t)v[i];
-          memcpy(o->values + rows[i] * 4, &x, 4);
+          memcpy(o->values + ROW(i) * 4, &x, 4);
         } else {
-          memcpy(o->values + rows[i] * 8, &v[i], 8);
+          memcpy(o->values + ROW(i) * 8, &v[i], 8);
         }
       }
       free(v);
@@ -830,7 +839,7 @@ static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, con
           if (stage_put(cr, prev, total)) { bad = 2; break; }
         } else {
           if (total != (size_t)w) { bad = 1; break; }
-          store_fixed(cr, rows[i], prev);
+          store_fixed(cr, ROW(i), prev);
         }
       }
       free(prefix);
@@ -849,7 +858,7 @@ static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, con
       uint64_t stride = len / (uint64_t)w;
       if (stride < count) return cfail(cr, SJ_ECORRUPT, "BYTE_STREAM_SPLIT streams too short");
       for (uint64_t i = 0; i < count; i++)
-        for (int b = 0; b < w; b++) o->values[rows[i] * (uint64_t)w + (uint64_t)b] = p[(uint64_t)b * stride + i];
+        for (int b = 0; b < w; b++) o->values[ROW(i) * (uint64_t)w + (uint64_t)b] = p[(uint64_t)b * stride + i];
       return 0;
     }
   }
@@ -1028,9 +1037,10 @@ static int read_data_page(colread *cr, const page_header *h, const uint8_t *raw,
       body_len -= 4 + (size_t)n;
     }
   }
-  /* rows[i]: where the i-th present value goes. */
-  uint64_t *rows = malloc(((uint64_t)nv ? (uint64_t)nv : 1) * sizeof *rows);
-  if (!rows) return cfail(cr, SJ_ENOMEM, "out of memory");
+  /* rows[i]: where the i-th present value goes (only needed with nulls). */
+  uint64_t *rows = NULL;
+  if (optional && !(rows = malloc(((uint64_t)nv ? (uint64_t)nv : 1) * sizeof *rows)))
+    return cfail(cr, SJ_ENOMEM, "out of memory");
   uint64_t present = 0, base = cr->done;
   if (optional) {
     if (grow((void **)&cr->levels, &cr->levels_cap, (size_t)nv * 4 + 4, 1)) {
@@ -1054,12 +1064,11 @@ static int read_data_page(colread *cr, const page_header *h, const uint8_t *raw,
       return cfail(cr, SJ_ECORRUPT, "the page's null count disagrees with its levels");
     }
   } else {
-    for (int64_t i = 0; i < nv; i++) rows[i] = base + (uint64_t)i;
     present = (uint64_t)nv;
   }
   int rc = 0;
   cr->stage_len = cr->stage_n = 0;
-  if (present) rc = decode_values(cr, h->encoding, body, body_len, rows, present);
+  if (present) rc = decode_values(cr, h->encoding, body, body_len, rows, base, present);
   if (!rc && cr->ci->type == PQ_BYTE_ARRAY) {
     if (cr->stage_n != present) rc = cfail(cr, SJ_ECORRUPT, "a page decodes to the wrong number of values");
     uint64_t k = 0;
