@@ -21,14 +21,8 @@ static const char help[] =
     "with a message naming the file and the problem (exit 2 or 1).\n";
 
 int cli_cat(int argc, char **argv) {
-  if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-    fputs(help, stdout);
-    return 0;
-  }
-  if (argc != 2) {
-    fputs("skewjoin cat: expects one FILE (see skewjoin cat --help)\n", stderr);
-    return 2;
-  }
+  int done = cli_one_file(argc, argv, "cat", help);
+  if (done >= 0) return done;
   cli_handle_signals();
   sj_error err = {0};
   pq_reader *r;

@@ -31,6 +31,10 @@ void cli_progress_finish(cli_progress *pr);
 
 double cli_now(void);
 
+/* For commands that take exactly one FILE: prints the help for -h/--help
+** (returns 0) or a usage error (returns 2); returns -1 to go on. */
+int cli_one_file(int argc, char **argv, const char *cmd, const char *help);
+
 /* Installs SIGINT/SIGTERM handlers that request a cooperative stop. */
 void cli_handle_signals(void);
 

@@ -94,6 +94,18 @@ void cli_progress_finish(cli_progress *pr) {
   if (pr->enabled) fprintf(stderr, "\r%*s\r", 100, "");
 }
 
+int cli_one_file(int argc, char **argv, const char *cmd, const char *help) {
+  if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    fputs(help, stdout);
+    return 0;
+  }
+  if (argc != 2) {
+    fprintf(stderr, "skewjoin %s: expects one FILE (see skewjoin %s --help)\n", cmd, cmd);
+    return 2;
+  }
+  return -1;
+}
+
 static void on_signal(int sig) {
   (void)sig;
   sj_request_stop();

@@ -19,14 +19,8 @@ static const char *encoding_names[] = {"PLAIN", "?1", "PLAIN_DICTIONARY", "RLE",
                                        "DELTA_BYTE_ARRAY", "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
 
 int cli_schema(int argc, char **argv) {
-  if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-    fputs(help, stdout);
-    return 0;
-  }
-  if (argc != 2) {
-    fputs("skewjoin schema: expects one FILE (see skewjoin schema --help)\n", stderr);
-    return 2;
-  }
+  int done = cli_one_file(argc, argv, "schema", help);
+  if (done >= 0) return done;
   sj_error err = {0};
   pq_reader *r;
   int rc = pq_open(&r, argv[1], &err);

@@ -25,37 +25,19 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import notebook  # noqa: E402
+from harness import ORACLE, SKEWJOIN, Checks, duck  # noqa: E402
 
-SKEWJOIN = os.environ.get("SKEWJOIN", os.path.join(ROOT, "build", "skewjoin"))
-ORACLE = os.path.join(ROOT, "tests", "oracle")
 QUICK = os.environ.get("SKEWJOIN_QUICK") == "1"  # the sanitizer pass: fewer, smaller cases
-
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}", file=sys.stderr)
-    return cond
+check = Checks("gen")
 
 
 def gen(out, *args, env=None):
     p = subprocess.run([SKEWJOIN, "gen", *args] + ([out] if out else []),
                        capture_output=True, text=True, env=env)
     return p.returncode, p.stdout, p.stderr
-
-
-def duck(*sql):
-    p = subprocess.run(["node", os.path.join(ORACLE, "q.mjs"), *sql],
-                       capture_output=True, text=True, check=True)
-    return [json.loads(line) for line in p.stdout.splitlines()]
 
 
 def polars(*args):
@@ -308,10 +290,8 @@ def test_interrupted_run():
 
 
 def main():
-    if not os.access(SKEWJOIN, os.X_OK):
-        print(f"gen: {SKEWJOIN} is not built", file=sys.stderr)
-        print("gen: 0 passed, 1 failed")
-        return 1
+    if not check(os.access(SKEWJOIN, os.X_OK), f"{SKEWJOIN} is not built"):
+        return check.summary()
     test_reference_figures()
     test_bad_parameters()
     test_interrupted_run()
@@ -339,8 +319,7 @@ def main():
     test_engines_agree_with_plan()
     test_parallel_mode()
     test_notebook_threads()
-    print(f"gen: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

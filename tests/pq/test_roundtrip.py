@@ -11,32 +11,17 @@ Prints "roundtrip: N passed, N failed" last.
 """
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+from harness import ORACLE, SKEWJOIN, Checks, duck  # noqa: E402
 from test_corpus import compare  # noqa: E402
 
-SKEWJOIN = os.environ.get("SKEWJOIN", os.path.join(ROOT, "build", "skewjoin"))
-ORACLE = os.path.join(ROOT, "tests", "oracle")
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}", file=sys.stderr)
-
-
-def duck(*sql):
-    subprocess.run(["node", os.path.join(ORACLE, "q.mjs"), *sql], check=True, capture_output=True)
+check = Checks("roundtrip")
 
 
 TABLE = """SELECT
@@ -60,9 +45,12 @@ def expected_csv(path, tmp):
     return open(out, encoding="utf-8").read()
 
 
-def cat(path):
+def reads_like_duckdb(name, path, tmp):
+    """skewjoin cat prints what DuckDB reads from path."""
     p = subprocess.run([SKEWJOIN, "cat", path], capture_output=True)
-    return p.returncode, p.stdout.decode("utf-8", errors="replace"), p.stderr.decode(errors="replace")
+    if check(p.returncode == 0, f"{name}: exit {p.returncode} {p.stderr.decode(errors='replace')}"):
+        problem = compare(p.stdout.decode("utf-8", errors="replace"), expected_csv(path, tmp), {3, 4})
+        check(problem is None, f"{name}: {problem}")
 
 
 def test_duckdb_files(tmp):
@@ -74,12 +62,7 @@ def test_duckdb_files(tmp):
                 if not dictionary:
                     opts += ", DICTIONARY_SIZE_LIMIT 1"
                 duck(f"COPY ({TABLE}) TO '{path}' ({opts})")
-                rc, got, err = cat(path)
-                name = f"DuckDB {codec} {version} dictionary={dictionary}"
-                if not check(rc == 0, f"{name}: exit {rc} {err}"):
-                    continue
-                problem = compare(got, expected_csv(path, tmp), {3, 4})
-                check(problem is None, f"{name}: {problem}")
+                reads_like_duckdb(f"DuckDB {codec} {version} dictionary={dictionary}", path, tmp)
 
 
 def test_polars_files(tmp):
@@ -92,13 +75,8 @@ def test_polars_files(tmp):
             const df = pl.readParquet({src!r});
             df.writeParquet({path!r}, {{compression: {codec!r}}});"""],
                            cwd=ORACLE, capture_output=True, text=True)
-        if not check(p.returncode == 0, f"Polars could not write {codec}: {p.stderr[-300:]}"):
-            continue
-        rc, got, err = cat(path)
-        if not check(rc == 0, f"Polars {codec}: exit {rc} {err}"):
-            continue
-        problem = compare(got, expected_csv(path, tmp), {3, 4})
-        check(problem is None, f"Polars {codec}: {problem}")
+        if check(p.returncode == 0, f"Polars could not write {codec}: {p.stderr[-300:]}"):
+            reads_like_duckdb(f"Polars {codec}", path, tmp)
 
 
 def test_generated_files(tmp):
@@ -108,13 +86,12 @@ def test_generated_files(tmp):
     files = sorted(os.listdir(os.path.join(out, "df1")))
     for f in files[:4] + [os.path.join("..", "df2.parquet")]:
         path = os.path.join(out, "df1", f)
-        rc, got, err = cat(path)
-        if not check(rc == 0, f"gen {f}: exit {rc} {err}"):
-            continue
-        want = os.path.join(tmp, "gen.csv")
-        duck(f"COPY (SELECT * FROM read_parquet('{path}')) TO '{want}' (HEADER true)")
-        problem = compare(got, open(want).read(), {6})
-        check(problem is None, f"gen {f}: {problem}")
+        p = subprocess.run([SKEWJOIN, "cat", path], capture_output=True, text=True)
+        if check(p.returncode == 0, f"gen {f}: exit {p.returncode} {p.stderr}"):
+            want = os.path.join(tmp, "gen.csv")
+            duck(f"COPY (SELECT * FROM read_parquet('{path}')) TO '{want}' (HEADER true)")
+            problem = compare(p.stdout, open(want).read(), {6})
+            check(problem is None, f"gen {f}: {problem}")
 
 
 def main():
@@ -125,8 +102,7 @@ def main():
         test_generated_files(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"roundtrip: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

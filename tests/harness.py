@@ -1,0 +1,35 @@
+"""What the Python test suites share: paths, the binary under test, the
+DuckDB oracle, and pass/fail counting that ends in "suite: N passed, N failed".
+"""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SKEWJOIN = os.environ.get("SKEWJOIN", os.path.join(ROOT, "build", "skewjoin"))
+ORACLE = os.path.join(ROOT, "tests", "oracle")
+
+
+class Checks:
+    def __init__(self, suite):
+        self.suite, self.passed, self.failed = suite, 0, 0
+
+    def __call__(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {what}", file=sys.stderr)
+        return cond
+
+    def summary(self):
+        print(f"{self.suite}: {self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
+
+
+def duck(*sql):
+    """Runs SQL in DuckDB; returns one list of row objects per statement."""
+    p = subprocess.run(["node", os.path.join(ORACLE, "q.mjs"), *sql],
+                       capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in p.stdout.splitlines()]
