@@ -149,6 +149,20 @@ typedef struct pq_column {
 int pq_read(const pq_reader *r, int rg, int col, pq_column *out, sj_error *err);
 void pq_column_free(pq_column *c);
 
+/* A dictionary-encoded column chunk as codes into its dictionary, without
+** gathering: codes[i] indexes dict (a pq_column of dict.rows values; for
+** nulls codes[i] = 0 and valid[i] = 0).  Fails with SJ_EUSAGE when any
+** data page of the chunk is not dictionary-encoded; callers then pq_read. */
+typedef struct pq_codes {
+  uint64_t rows;
+  uint32_t *codes;
+  uint8_t *valid;
+  pq_column dict;
+} pq_codes;
+
+int pq_read_codes(const pq_reader *r, int rg, int col, pq_codes *out, sj_error *err);
+void pq_codes_free(pq_codes *c);
+
 /* --------------------------------------------------------- Parquet writer */
 
 /* How a column's values are laid out in its pages. */

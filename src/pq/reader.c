@@ -492,6 +492,7 @@ typedef struct colread {
   size_t stage_len, stage_cap;
   uint64_t *stage_off;
   size_t stage_n, stage_off_cap;
+  uint32_t *codes;        /* pq_read_codes: indexes are stored here, not gathered */
 } colread;
 
 static int cfail(colread *cr, int code, const char *what) {
@@ -715,6 +716,30 @@ static int store_fixed(colread *cr, uint64_t row, const uint8_t *src) {
   return 0;
 }
 
+/* pq_read_codes: a dictionary page's indexes, checked, stored as codes. */
+static int decode_codes(colread *cr, const uint8_t *p, size_t len, const uint64_t *rows,
+                        uint64_t base, uint64_t count) {
+  if (len < 1 || p[0] > 32) return cfail(cr, SJ_ECORRUPT, "bad dictionary index width");
+  hybrid h;
+  hybrid_init(&h, p + 1, len - 1, p[0]);
+  if (rows) {
+    uint32_t idx[1024];
+    for (uint64_t i = 0; i < count;) {
+      uint64_t m = count - i < 1024 ? count - i : 1024;
+      if (hybrid_get(&h, idx, m)) return cfail(cr, SJ_ECORRUPT, "dictionary indexes end early");
+      for (uint64_t j = 0; j < m; j++) cr->codes[rows[i + j]] = idx[j];
+      i += m;
+    }
+  } else if (hybrid_get(&h, cr->codes + base, count)) {
+    return cfail(cr, SJ_ECORRUPT, "dictionary indexes end early");
+  }
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t row = rows ? rows[i] : base + i;
+    if (cr->codes[row] >= cr->dict_n) return cfail(cr, SJ_ECORRUPT, "dictionary index out of range");
+  }
+  return 0;
+}
+
 /* The output row of the page's i-th present value: rows[i], or base + i
 ** when the page has no nulls (rows == NULL). */
 #define ROW(i) (rows ? rows[i] : base + (i))
@@ -725,6 +750,8 @@ static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, con
   pq_type t = cr->ci->type;
   int w = cr->width;
   pq_column *o = cr->out;
+  if (cr->codes && enc != E_PLAIN_DICTIONARY && enc != E_RLE_DICTIONARY)
+    return cfail(cr, SJ_EUSAGE, "a page is not dictionary-encoded; read its values instead");
   switch (enc) {
     case E_PLAIN:
       if (t == PQ_BOOLEAN) {
@@ -756,6 +783,7 @@ static int decode_values(colread *cr, int enc, const uint8_t *p, size_t len, con
     case E_PLAIN_DICTIONARY:
     case E_RLE_DICTIONARY: {
       if (!cr->has_dict) return cfail(cr, SJ_ECORRUPT, "dictionary-encoded page without a dictionary");
+      if (cr->codes) return decode_codes(cr, p, len, rows, base, count);
       if (len < 1 || p[0] > 32) return cfail(cr, SJ_ECORRUPT, "bad dictionary index width");
       hybrid h;
       hybrid_init(&h, p + 1, len - 1, p[0]);
@@ -1069,7 +1097,7 @@ static int read_data_page(colread *cr, const page_header *h, const uint8_t *raw,
   int rc = 0;
   cr->stage_len = cr->stage_n = 0;
   if (present) rc = decode_values(cr, h->encoding, body, body_len, rows, base, present);
-  if (!rc && cr->ci->type == PQ_BYTE_ARRAY) {
+  if (!rc && cr->ci->type == PQ_BYTE_ARRAY && !cr->codes) {
     if (cr->stage_n != present) rc = cfail(cr, SJ_ECORRUPT, "a page decodes to the wrong number of values");
     uint64_t k = 0;
     for (int64_t i = 0; i < nv && !rc; i++) {
@@ -1096,19 +1124,61 @@ void pq_column_free(pq_column *c) {
   memset(c, 0, sizeof *c);
 }
 
+static int read_chunk(const pq_reader *r, int rg, int col, pq_column *out, uint32_t *codes,
+                      pq_column *dict_out, sj_error *err);
+
 int pq_read(const pq_reader *r, int rg, int col, pq_column *out, sj_error *err) {
+  return read_chunk(r, rg, col, out, NULL, NULL, err);
+}
+
+void pq_codes_free(pq_codes *c) {
+  if (!c) return;
+  free(c->codes);
+  free(c->valid);
+  pq_column_free(&c->dict);
+  memset(c, 0, sizeof *c);
+}
+
+int pq_read_codes(const pq_reader *r, int rg, int col, pq_codes *out, sj_error *err) {
+  memset(out, 0, sizeof *out);
+  if (rg < 0 || rg >= r->nrgs || col < 0 || col >= r->ncols)
+    return sj_fail(err, SJ_EUSAGE, "%s: no row group %d, column %d", r->path, rg, col);
+  uint64_t rows = (uint64_t)r->rg_rows[rg];
+  uint32_t *codes = calloc(rows ? rows : 1, sizeof *codes);
+  if (!codes) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  pq_column shape; /* levels and bookkeeping; holds no values in codes mode */
+  int rc = read_chunk(r, rg, col, &shape, codes, &out->dict, err);
+  if (rc) {
+    free(codes);
+    return rc;
+  }
+  out->rows = rows;
+  out->codes = codes;
+  out->valid = shape.valid;
+  shape.valid = NULL;
+  pq_column_free(&shape);
+  return 0;
+}
+
+/* Walks one column chunk's pages.  With codes != NULL, dictionary indexes
+** go to codes and the dictionary to *dict_out instead of being gathered. */
+static int read_chunk(const pq_reader *r, int rg, int col, pq_column *out, uint32_t *codes,
+                      pq_column *dict_out, sj_error *err) {
   memset(out, 0, sizeof *out);
   if (rg < 0 || rg >= r->nrgs || col < 0 || col >= r->ncols)
     return sj_fail(err, SJ_EUSAGE, "%s: no row group %d, column %d", r->path, rg, col);
   const chunk *ch = &r->chunks[(size_t)rg * (size_t)r->ncols + (size_t)col];
-  colread cr = {.r = r, .ci = &r->cols[col], .codec = ch->info.codec, .err = err, .out = out};
+  colread cr = {.r = r, .ci = &r->cols[col], .codec = ch->info.codec, .err = err, .out = out,
+                .codes = codes};
   cr.width = type_width(cr.ci->type, cr.ci->type_length);
   uint64_t rows = (uint64_t)r->rg_rows[rg];
   out->type = cr.ci->type;
   out->width = cr.width;
   out->rows = rows;
   int rc = 0;
-  if (cr.ci->type == PQ_BYTE_ARRAY) {
+  if (codes) {
+    /* codes mode: no values to gather */
+  } else if (cr.ci->type == PQ_BYTE_ARRAY) {
     out->offsets = calloc(rows + 1, sizeof *out->offsets);
     if (!out->offsets) rc = cfail(&cr, SJ_ENOMEM, "out of memory");
   } else {
@@ -1150,6 +1220,22 @@ int pq_read(const pq_reader *r, int rg, int col, pq_column *out, sj_error *err) 
     } else if (h.type != PT_INDEX_PAGE) {
       rc = cfail(&cr, SJ_ECORRUPT, "unknown page type");
     }
+  }
+  if (!rc && codes && !cr.has_dict && rows)
+    rc = cfail(&cr, SJ_EUSAGE, "the chunk has no dictionary; read its values instead");
+  if (!rc && codes) { /* hand the dictionary over as a column of its own */
+    memset(dict_out, 0, sizeof *dict_out);
+    dict_out->type = cr.ci->type;
+    dict_out->width = cr.width;
+    dict_out->rows = cr.dict_n;
+    if (cr.ci->type == PQ_BYTE_ARRAY) {
+      dict_out->data = cr.dict;
+      dict_out->offsets = cr.dict_offsets;
+    } else {
+      dict_out->values = cr.dict;
+    }
+    cr.dict = NULL;
+    cr.dict_offsets = NULL;
   }
   free(cr.dict);
   free(cr.dict_offsets);

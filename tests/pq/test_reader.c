@@ -1,0 +1,88 @@
+/*
+** test_reader.c — the reader's API on a file the writer makes: values read
+** back equal to what was written, for every vector kind the writer takes;
+** pq_read_codes hands back the very codes and dictionary; statistics are
+** as written; and bad arguments are refused.  (Files from other writers:
+** tests/pq/test_corpus.py and test_roundtrip.py.)
+*/
+#include "check.h"
+#include "skewjoin.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { ROWS = 150000 }; /* more than two pages */
+
+int main(void) {
+  static uint16_t codes[ROWS];
+  static int64_t seq[ROWS];
+  static double val[ROWS];
+  int64_t dict[40];
+  for (int i = 0; i < 40; i++) dict[i] = 100 + 3 * i;
+  for (int i = 0; i < ROWS; i++) {
+    codes[i] = (uint16_t)((i * 7919u) % 40);
+    seq[i] = (i % 1000) - 500;
+    val[i] = i * 0.25 - 7;
+  }
+  pq_run runs[3] = {{5, 1000}, {6, 100000}, {9, ROWS - 101000}};
+  pq_column_spec specs[4] = {{"k", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_ZSTD},
+                             {"g", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_SNAPPY},
+                             {"s", PQ_INT64, PQ_ENC_DELTA, PQ_CODEC_NONE},
+                             {"v", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_ZSTD}};
+  pq_vector v[4] = {{.kind = PQ_VEC_RUNS, .runs = runs, .run_count = 3},
+                    {.kind = PQ_VEC_CODES, .codes = codes, .dict = dict, .dict_len = 40},
+                    {.kind = PQ_VEC_I64, .i64 = seq},
+                    {.kind = PQ_VEC_F64, .f64 = val}};
+  char path[] = "/tmp/sj-test-reader-XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  sj_error err;
+  pq_scratch *s = pq_scratch_new();
+  pq_rowgroup *rg;
+  pq_file *f;
+  int ok = pq_rowgroup_encode(specs, 4, v, ROWS, s, &rg, &err) == 0 &&
+           pq_file_open(&f, path, specs, 4, &err) == 0 && pq_file_append(f, rg, &err) == 0 &&
+           pq_file_append(f, rg, &err) == 0 && pq_file_close(f, NULL, &err) == 0;
+  CHECK(ok, "write: %s", err.msg);
+  pq_rowgroup_free(rg);
+  pq_scratch_free(s);
+
+  pq_reader *r;
+  CHECK(pq_open(&r, path, &err) == 0, "open: %s", err.msg);
+  CHECK(pq_ncols(r) == 4 && pq_nrowgroups(r) == 2 && pq_nrows(r) == 2 * ROWS, "shape");
+  CHECK(pq_find_column(r, "v") == 3 && pq_find_column(r, "nope") == -1, "find column");
+  CHECK(!strncmp(pq_created_by(r), "skewjoin version", 16), "created_by");
+  for (int g = 0; g < 2; g++) {
+    pq_column c[4];
+    for (int i = 0; i < 4; i++) CHECK(pq_read(r, g, i, &c[i], &err) == 0, "read column %d: %s", i, err.msg);
+    const int64_t *k = (const int64_t *)c[0].values, *gg = (const int64_t *)c[1].values;
+    const int64_t *sq = (const int64_t *)c[2].values;
+    const double *vv = (const double *)c[3].values;
+    int same = c[0].rows == ROWS && !c[0].valid;
+    for (int i = 0; i < ROWS && same; i++)
+      same = k[i] == (i < 1000 ? 5 : i < 101000 ? 6 : 9) && gg[i] == dict[codes[i]] && sq[i] == seq[i] &&
+             vv[i] == val[i];
+    CHECK(same, "row group %d reads back what was written", g);
+    for (int i = 0; i < 4; i++) pq_column_free(&c[i]);
+  }
+  pq_codes pc;
+  CHECK(pq_read_codes(r, 1, 1, &pc, &err) == 0, "codes: %s", err.msg);
+  int same = pc.rows == ROWS && pc.dict.rows == 40 && !pc.valid;
+  for (int i = 0; i < ROWS && same; i++) same = pc.codes[i] == codes[i];
+  CHECK(same && !memcmp(pc.dict.values, dict, sizeof dict), "codes and dictionary as written");
+  pq_codes_free(&pc);
+  CHECK(pq_read_codes(r, 0, 3, &pc, &err) == SJ_EUSAGE, "codes of a PLAIN column are refused");
+  const pq_chunk_info *ci = pq_chunk(r, 0, 2);
+  int64_t lo, hi;
+  memcpy(&lo, ci->stats.min, 8);
+  memcpy(&hi, ci->stats.max, 8);
+  CHECK(ci->stats.has_min_max && lo == -500 && hi == 499 && ci->stats.null_count == 0, "statistics");
+  pq_column c;
+  CHECK(pq_read(r, 2, 0, &c, &err) == SJ_EUSAGE, "a row group that does not exist");
+  pq_close(r);
+  unlink(path);
+  CHECK(pq_open(&r, "/nonexistent/x.parquet", &err) != 0 && strstr(err.msg, "/nonexistent/x.parquet"),
+        "a missing file is named in the error");
+  return check_summary("pq_reader");
+}
