@@ -18,7 +18,7 @@ LIBS    := -lzstd -lsnappy -lz -llz4 -lm -pthread
 SAN_CFLAGS := $(WARN) $(DEFS) -O1 -g -ffp-contract=off -pthread -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-LIB_SRC := $(wildcard src/util/*.c src/pq/*.c src/gen/*.c)
+LIB_SRC := $(wildcard src/util/*.c src/pq/*.c src/gen/*.c src/query/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 HDRS    := $(wildcard include/*.h src/*/*.h)
 TEST_SRC := $(wildcard tests/*/test_*.c)

@@ -35,24 +35,32 @@ def sync():
     subprocess.run(["sync"], check=True)
 
 
-def dd(nbytes, fdatasync):
-    path = os.path.join(bench_dir, "dd.bin")
+def dd(nbytes, fdatasync, name):
+    path = os.path.join(bench_dir, name)
     mb = (nbytes + (1 << 20) - 1) >> 20
     cmd = ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={mb}", "status=none"]
     sync()
     secs, _ = timed(cmd + (["conv=fdatasync"] if fdatasync else []))
-    os.remove(path)
     sync()
     return secs
 
 
+def clear():
+    """Deleting gigabytes makes the next writes on this disk slower for a
+    while (measured: 4x), so nothing is deleted between measurements of a
+    scale: every run writes to fresh space, then all is removed at once."""
+    shutil.rmtree(bench_dir, ignore_errors=True)
+    sync()
+    time.sleep(5)
+    os.makedirs(bench_dir, exist_ok=True)
+
+
 rows = []
 for s in scales:
-    numpy_s = None
+    clear()
     results = []
     for rng in ("notebook", "parallel"):
-        out = os.path.join(bench_dir, "gen")
-        shutil.rmtree(out, ignore_errors=True)
+        out = os.path.join(bench_dir, f"gen-{rng}")
         sync()
         t0 = time.perf_counter()
         p = subprocess.run([SJ, "gen", "--scale", s, "--rng", rng, out], check=True,
@@ -61,9 +69,8 @@ for s in scales:
         sync()
         disk_s = time.perf_counter() - t0
         summary = json.loads(p.stdout)
-        shutil.rmtree(out, ignore_errors=True)
         results.append((rng, summary["df1_rows"], summary["bytes"], gen_s, disk_s,
-                        dd(summary["bytes"], False), dd(summary["bytes"], True)))
+                        dd(summary["bytes"], False, f"dd-{rng}"), dd(summary["bytes"], True, f"dd-sync-{rng}")))
     numpy_s, out = timed(["/usr/bin/python3", os.path.join(ROOT, "bench", "numpy_peer.py"), s])
     numpy_rows = json.loads(out)["rows"]
     for rng, n, b, g, d, dd_s, ddd in results:
@@ -78,7 +85,8 @@ report = f"""# skewjoin gen benchmark
 "gen s" is the command's wall time (its files may still be in the page cache); "to disk s" adds
 the `sync` after it. Floors: `dd` of the same bytes to the same directory, plain (page cache) and
 with `conv=fdatasync`. numpy: the notebook's df1 loop (`bench/numpy_peer.py`), draws only, no
-Parquet, so a lower bound on the notebook's time. "vs numpy" = numpy s / gen s.
+Parquet, so a lower bound on the notebook's time. "vs numpy" = numpy s / gen s. Nothing is
+deleted between the runs of one scale (deleting gigabytes slows this disk's next writes).
 
 | scale | rng | df1 rows | MB | gen s | M rows/s | MB/s | to disk s | dd s | dd to disk s | gen / dd | to disk / dd to disk | vs numpy |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|
@@ -86,5 +94,6 @@ Parquet, so a lower bound on the notebook's time. "vs numpy" = numpy s / gen s.
 os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
 with open(os.path.join(ROOT, "bench", "results", "gen.md"), "w") as f:
     f.write(report)
+clear()
 shutil.rmtree(bench_dir, ignore_errors=True)
 print(report)

@@ -9,6 +9,8 @@
 **         cat/schema and the engine, the writer behind gen
 **   gen_  the dataset generator: the users' notebook  (src/gen/)
 **         reproduced value for value, or in parallel
+**   sj_query  the join and its GROUP BY, by eager       (src/query/)
+**         aggregation: never building the joined rows
 **
 ** Every function that can fail returns an int status (0 = success) and fills
 ** an sj_error with a message that names the file and the column involved.
@@ -19,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SJ_VERSION "0.1.0"
 
@@ -49,6 +52,12 @@ int sj_fail(sj_error *err, int code, const char *fmt, ...)
 ** half-written file on the way out. */
 void sj_request_stop(void);
 int sj_stop_requested(void);
+
+/* CSV output (src/util/csv.c): a text field, quoted only where RFC 4180
+** needs it; a double as %.17g (nan, inf, -inf); an exact 128-bit integer. */
+void sj_csv_text(FILE *f, const char *s, size_t n);
+void sj_csv_double(FILE *f, double v);
+void sj_csv_int128(FILE *f, __int128 v);
 
 /* ------------------------------------------------------- Parquet: common */
 
@@ -177,6 +186,7 @@ typedef struct pq_column_spec {
   pq_type type;
   pq_encoding encoding;
   pq_codec codec;
+  int optional;  /* may hold nulls (PQ_ENC_PLAIN only); the vector's valid says which */
 } pq_column_spec;
 
 /* A run of one value repeated count times: how a sorted key column is
@@ -203,6 +213,7 @@ typedef struct pq_vector {
   uint32_t dict_len;
   const pq_run *runs;
   size_t run_count;
+  const uint8_t *valid; /* optional columns: 1 = present; NULL = all present */
 } pq_vector;
 
 /* A row group encoded and compressed in memory, ready to be appended to a
@@ -310,5 +321,42 @@ typedef void (*gen_progress_fn)(void *ctx, uint64_t rows_done, uint64_t rows_tot
 int gen_run(const gen_params *p, const char *out_dir, int force,
             gen_progress_fn progress, void *progress_ctx, gen_report *report,
             sj_error *err);
+
+/* ----------------------------------------------------------------- query */
+
+/* SELECT by…, aggs FROM left JOIN right USING (on) GROUP BY by… ORDER BY by…
+** left/right: a Parquet file, a directory of them, or a glob.  by: column
+** names (either side; `on` means the join key), comma-separated, may be
+** empty.  aggs: count(*), count(c), sum(c), min(c), max(c), avg(c). */
+typedef struct sj_query {
+  const char *left, *right, *on, *by, *aggs;
+  int threads;           /* 0: all cores */
+  uint64_t memory_limit; /* bytes the answer's groups may take; 0: a safe share of RAM */
+} sj_query;
+
+/* The answer: columns of `rows` values, sorted by the by-columns. */
+typedef enum { SJ_COL_INT, SJ_COL_HUGEINT, SJ_COL_DOUBLE } sj_col_kind;
+
+typedef struct sj_result_col {
+  char name[96];
+  sj_col_kind kind;
+  int64_t *i;     /* SJ_COL_INT */
+  __int128 *h;    /* SJ_COL_HUGEINT: exact integer sums */
+  double *d;      /* SJ_COL_DOUBLE */
+  uint8_t *valid; /* NULL: no nulls */
+} sj_result_col;
+
+typedef struct sj_result {
+  int ncols;
+  uint64_t rows;
+  sj_result_col *cols;
+  char plan[4096]; /* the plan with estimated and actual sizes (--explain) */
+} sj_result;
+
+int sj_query_run(const sj_query *q, sj_result *out, sj_error *err);
+void sj_result_free(sj_result *r);
+/* Writes the answer as CSV to f, or to path as .csv or .parquet, atomically. */
+int sj_result_write_csv(const sj_result *r, FILE *f, sj_error *err);
+int sj_result_write_file(const sj_result *r, const char *path, sj_error *err);
 
 #endif /* SKEWJOIN_H */

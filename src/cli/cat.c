@@ -37,7 +37,7 @@ int cli_cat(int argc, char **argv) {
   for (int c = 0; c < ncols; c++) {
     if (c) putchar(',');
     const char *name = pq_col(r, c)->name;
-    cli_put_csv_text(stdout, name, strlen(name));
+    sj_csv_text(stdout, name, strlen(name));
   }
   putchar('\n');
   pq_column *cols = calloc((size_t)ncols ? (size_t)ncols : 1, sizeof *cols);

@@ -41,9 +41,9 @@ void cli_handle_signals(void);
 int cli_gen(int argc, char **argv);
 int cli_cat(int argc, char **argv);
 int cli_schema(int argc, char **argv);
+int cli_query(int argc, char **argv);
 
 /* Value formatting (format.c), in the conformance corpus's conventions. */
-void cli_put_csv_text(FILE *f, const char *s, size_t n);
 void cli_put_value(FILE *f, const pq_column_info *ci, const uint8_t *p, size_t n);
 
 #endif

@@ -7,7 +7,6 @@
 #include "cli.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <string.h>
 
 static void put_hex(FILE *f, const uint8_t *p, size_t n) {
@@ -18,27 +17,6 @@ static void put_hex(FILE *f, const uint8_t *p, size_t n) {
   }
 }
 
-void cli_put_csv_text(FILE *f, const char *s, size_t n) {
-  int quote = n == 0;
-  for (size_t i = 0; i < n && !quote; i++)
-    quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
-  if (!quote) {
-    fwrite(s, 1, n, f);
-    return;
-  }
-  putc('"', f);
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '"') putc('"', f);
-    putc(s[i], f);
-  }
-  putc('"', f);
-}
-
-static void put_double(FILE *f, double v) {
-  if (isnan(v)) fputs("nan", f);
-  else if (isinf(v)) fputs(v > 0 ? "inf" : "-inf", f);
-  else fprintf(f, "%.17g", v);
-}
 
 void cli_put_value(FILE *f, const pq_column_info *ci, const uint8_t *p, size_t n) {
   switch (ci->type) {
@@ -60,18 +38,18 @@ void cli_put_value(FILE *f, const pq_column_info *ci, const uint8_t *p, size_t n
     case PQ_FLOAT: {
       float v;
       memcpy(&v, p, 4);
-      put_double(f, (double)v);
+      sj_csv_double(f, (double)v);
       return;
     }
     case PQ_DOUBLE: {
       double v;
       memcpy(&v, p, 8);
-      put_double(f, v);
+      sj_csv_double(f, v);
       return;
     }
     case PQ_BYTE_ARRAY:
       if (ci->is_text) {
-        cli_put_csv_text(f, (const char *)p, n);
+        sj_csv_text(f, (const char *)p, n);
         return;
       }
       __attribute__((fallthrough)); /* binary prints as hex */

@@ -22,6 +22,7 @@ static const char usage[] =
     "commands:\n"
     "  gen      write the imbalanced-join notebook's datasets (df1, df2) as Parquet,\n"
     "           value for value as numpy would, at any scale\n"
+    "  query    the join of two tables and its GROUP BY, without building the join\n"
     "  cat      print a Parquet file as CSV\n"
     "  schema   print a Parquet file's schema, row groups, encodings and statistics\n"
     "\n"
@@ -142,11 +143,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "gen")) return cli_gen(argc - 1, argv + 1);
   if (!strcmp(cmd, "cat")) return cli_cat(argc - 1, argv + 1);
   if (!strcmp(cmd, "schema")) return cli_schema(argc - 1, argv + 1);
-  if (!strcmp(cmd, "query")) {
-    fprintf(stderr, "skewjoin: '%s' is not built yet in this version (%s); see the README's "
-                    "roadmap\n", cmd, SJ_VERSION);
-    return 2;
-  }
+  if (!strcmp(cmd, "query")) return cli_query(argc - 1, argv + 1);
   fprintf(stderr, "skewjoin: unknown command '%s'\n\n%s", cmd, usage);
   return 2;
 }

@@ -37,6 +37,7 @@ typedef struct chunk_meta {
   int has_stats;
   uint8_t min[8], max[8];   /* PLAIN-encoded */
   int encoding;             /* the data pages' encoding */
+  int64_t nulls;
 } chunk_meta;
 
 struct pq_rowgroup {
@@ -53,6 +54,9 @@ struct pq_scratch {
   sj_buf header;
   uint64_t *counts; /* per-page run lengths */
   size_t counts_cap;
+  uint16_t *levels; /* a page's definition levels */
+  uint8_t *present; /* a page's non-null values, packed */
+  size_t levels_cap, present_cap;
 };
 
 pq_scratch *pq_scratch_new(void) {
@@ -68,6 +72,8 @@ void pq_scratch_free(pq_scratch *s) {
   sj_buf_free(&s->packed);
   sj_buf_free(&s->header);
   free(s->counts);
+  free(s->levels);
+  free(s->present);
   free(s);
 }
 
@@ -280,8 +286,69 @@ static int encode_runs(const pq_column_spec *sp, const pq_vector *v, uint64_t ro
   return 0;
 }
 
+/* An OPTIONAL column's page: definition levels (4-byte length, then the
+** hybrid with bit width 1), then the PLAIN values of the present rows. */
+static int encode_optional(const pq_column_spec *sp, const pq_vector *v, uint64_t rows, pq_scratch *s,
+                           sj_buf *out, chunk_meta *m, sj_error *err) {
+  int is_i64 = v->kind == PQ_VEC_I64;
+  const uint8_t *src = is_i64 ? (const uint8_t *)v->i64 : (const uint8_t *)v->f64;
+  int have = 0;
+  double flo = 0, fhi = 0;
+  int64_t ilo = 0, ihi = 0;
+  if (s->levels_cap < PQ_PAGE_ROWS) {
+    uint16_t *l = realloc(s->levels, PQ_PAGE_ROWS * sizeof *l);
+    uint8_t *p = realloc(s->present, PQ_PAGE_ROWS * 8);
+    if (l) s->levels = l;
+    if (p) s->present = p;
+    if (!l || !p) return sj_fail(err, SJ_ENOMEM, "out of memory");
+    s->levels_cap = PQ_PAGE_ROWS;
+  }
+  for (uint64_t at = 0; at < rows; at += PQ_PAGE_ROWS) {
+    uint32_t n = (uint32_t)(rows - at < PQ_PAGE_ROWS ? rows - at : PQ_PAGE_ROWS), k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      int ok = !v->valid || v->valid[at + i];
+      s->levels[i] = (uint16_t)ok;
+      if (!ok) { m->nulls++; continue; }
+      memcpy(s->present + (size_t)k * 8, src + (at + i) * 8, 8);
+      k++;
+      if (is_i64) {
+        int64_t x = v->i64[at + i];
+        if (!have || x < ilo) ilo = x;
+        if (!have || x > ihi) ihi = x;
+      } else {
+        double x = v->f64[at + i];
+        if (x != x) continue; /* NaN stays out of the bounds */
+        if (!have || x < flo) flo = x;
+        if (!have || x > fhi) fhi = x;
+      }
+      have = 1;
+    }
+    sj_buf_reset(&s->page);
+    sj_buf_le32(&s->page, 0);
+    size_t start = s->page.len;
+    enc_hybrid_codes(s->levels, n, 1, &s->page);
+    if (!s->page.failed) {
+      uint32_t len = (uint32_t)(s->page.len - start);
+      memcpy(s->page.data, &len, 4);
+    }
+    sj_buf_put(&s->page, s->present, (size_t)k * 8);
+    int rc = put_page(s, sp->codec, 0, n, E_PLAIN, out, m, err);
+    if (rc) return rc;
+  }
+  if (have && is_i64) stats_i64(m, ilo, ihi);
+  if (have && !is_i64) {
+    if (flo == 0) flo = -0.0;
+    if (fhi == 0) fhi = 0.0;
+    memcpy(m->min, &flo, 8);
+    memcpy(m->max, &fhi, 8);
+    m->has_stats = 1;
+  }
+  return 0;
+}
+
 static int encode_values(const pq_column_spec *sp, const pq_vector *v, uint64_t rows,
                          pq_scratch *s, sj_buf *out, chunk_meta *m, sj_error *err) {
+  if (sp->optional) return encode_optional(sp, v, rows, s, out, m, err);
   int is_i64 = v->kind == PQ_VEC_I64;
   if (is_i64) {
     int64_t lo, hi;
@@ -320,6 +387,7 @@ static int check_shape(const pq_column_spec *sp, const pq_vector *v, sj_error *e
       ok = (sp->type == PQ_INT64 && v->kind == PQ_VEC_I64) ||
            (sp->type == PQ_DOUBLE && v->kind == PQ_VEC_F64);
   }
+  if (sp->optional && sp->encoding != PQ_ENC_PLAIN) ok = 0;
   return ok ? 0 : sj_fail(err, SJ_EUSAGE, "column %s: data does not match its type and encoding",
                           sp->name);
 }
@@ -460,7 +528,7 @@ static void put_statistics(thrift_writer *w, const chunk_meta *m) {
     tw_binary(w, 1, m->max, 8);
     tw_binary(w, 2, m->min, 8);
   }
-  tw_i64(w, 3, 0);
+  tw_i64(w, 3, m->nulls);
   if (m->has_stats) {
     tw_binary(w, 5, m->max, 8);
     tw_binary(w, 6, m->min, 8);
@@ -511,7 +579,7 @@ static void put_footer(const pq_file *f, sj_buf *out) {
   for (int c = 0; c < f->ncols; c++) {
     tw_struct_begin(&w);
     tw_i32(&w, 1, f->specs[c].type);
-    tw_i32(&w, 3, 0); /* REQUIRED */
+    tw_i32(&w, 3, f->specs[c].optional ? 1 : 0); /* OPTIONAL or REQUIRED */
     tw_string(&w, 4, f->specs[c].name);
     tw_struct_end(&w);
   }

@@ -26,10 +26,10 @@ int main(void) {
     val[i] = i * 0.25 - 7;
   }
   pq_run runs[3] = {{5, 1000}, {6, 100000}, {9, ROWS - 101000}};
-  pq_column_spec specs[4] = {{"k", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_ZSTD},
-                             {"g", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_SNAPPY},
-                             {"s", PQ_INT64, PQ_ENC_DELTA, PQ_CODEC_NONE},
-                             {"v", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_ZSTD}};
+  pq_column_spec specs[4] = {{"k", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_ZSTD, 0},
+                             {"g", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_SNAPPY, 0},
+                             {"s", PQ_INT64, PQ_ENC_DELTA, PQ_CODEC_NONE, 0},
+                             {"v", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 0}};
   pq_vector v[4] = {{.kind = PQ_VEC_RUNS, .runs = runs, .run_count = 3},
                     {.kind = PQ_VEC_CODES, .codes = codes, .dict = dict, .dict_len = 40},
                     {.kind = PQ_VEC_I64, .i64 = seq},

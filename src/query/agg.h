@@ -1,0 +1,64 @@
+/*
+** agg.h — group tables: tuples of int64 (with a null mask) mapped to
+** aggregate states, the one data structure every step of a query uses
+** (each side's partials, and the answer).
+**
+** An aggregate state is 32 bytes whatever the function, so a group's
+** states sit in one row of the table:
+**   n      non-null inputs seen (count, and the denominator of avg)
+**   isum   exact integer sum (128-bit), or min/max of integers
+**   fsum   Neumaier-compensated float sum (s + c), or min/max of floats
+** Combining is deterministic: callers feed rows and merge tables in a fixed
+** order, so results do not depend on the thread count.
+*/
+#ifndef QUERY_AGG_H
+#define QUERY_AGG_H
+
+#include "skewjoin.h"
+
+typedef struct agg_state {
+  int64_t n;
+  int64_t pad;
+  union {
+    __int128 isum;
+    struct { double s, c; } f;
+    int64_t i;   /* min/max of integers */
+  } v;
+} agg_state;
+
+/* The table: open addressing on a flat array of rows, each
+** [hash][null mask][keys × nkeys][count][states × nstates]. */
+typedef struct agg_table {
+  int nkeys, nstates;
+  size_t states_at;  /* word offset of the states: even, for __int128 alignment */
+  size_t row_words;  /* uint64 words per row (even) */
+  uint64_t *rows;    /* nrows rows, in insertion order */
+  size_t nrows, cap_rows;
+  uint32_t *slots;   /* index + 1 into rows, 0 = empty */
+  size_t nslots;
+} agg_table;
+
+int agg_table_init(agg_table *t, int nkeys, int nstates);
+void agg_table_free(agg_table *t);
+
+/* The row for (keys, nulls), inserted with zero count and states if new;
+** NULL when out of memory or past 2^32−1 groups. */
+uint64_t *agg_table_upsert(agg_table *t, const int64_t *keys, uint32_t nulls);
+
+static inline uint32_t agg_row_nulls(const agg_table *t, const uint64_t *row) { (void)t; return (uint32_t)row[1]; }
+static inline const int64_t *agg_row_keys(const uint64_t *row) { return (const int64_t *)(row + 2); }
+static inline int64_t *agg_row_count(const agg_table *t, uint64_t *row) { return (int64_t *)(row + 2 + t->nkeys); }
+static inline agg_state *agg_row_states(const agg_table *t, uint64_t *row) {
+  return (agg_state *)(row + t->states_at);
+}
+static inline uint64_t *agg_table_row(const agg_table *t, size_t i) { return t->rows + i * t->row_words; }
+
+/* Neumaier's compensated addition. */
+static inline void agg_fadd(agg_state *s, double x) {
+  double t = s->v.f.s + x;
+  if (__builtin_fabs(s->v.f.s) >= __builtin_fabs(x)) s->v.f.c += (s->v.f.s - t) + x;
+  else s->v.f.c += (x - t) + s->v.f.s;
+  s->v.f.s = t;
+}
+
+#endif

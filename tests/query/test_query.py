@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""`skewjoin query` against DuckDB running the same SQL.
+
+- The canonical queries on the generator's data (Q1, Q2, J at s=0.001; Q3
+  and Q4, whose answers this plan holds in memory, at s=0.0002): counts
+  exact, sums within 1e-9 relative.
+- The same bytes of output for --threads 1 and --threads 2.
+- Randomized tables written by DuckDB: keys on one side only, NULL keys, a
+  hot key with 99% of the rows, NULLs in GROUP BY and aggregated columns,
+  empty tables; random GROUP BY columns from both sides and every aggregate.
+- Bad input: exit 2 with a message naming the column or file.
+Prints "query: N passed, N failed" last.
+"""
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pq"))
+from harness import SKEWJOIN, Checks, duck  # noqa: E402
+from test_corpus import parse_csv  # noqa: E402
+
+QUICK = os.environ.get("SKEWJOIN_QUICK") == "1"
+check = Checks("query")
+
+
+def run(*args):
+    p = subprocess.run([SKEWJOIN, "query", *args], capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def sql_for(left, right, on, by, aggs):
+    sel = []
+    for a in aggs:
+        fn, col = a[:-1].split("(")
+        name = "count" if a == "count(*)" else f"{fn}_{col}"
+        expr = f"{fn}({col})" if fn != "sum" else f"sum({col})"
+        sel.append(f"{expr} AS \"{name}\"")
+    cols = ", ".join(by + sel)
+    group = f"GROUP BY {', '.join(by)} ORDER BY {', '.join(b + ' NULLS LAST' for b in by)}" if by else ""
+    return (f"SELECT {cols} FROM read_parquet('{left}') AS l JOIN read_parquet('{right}') AS r "
+            f"USING ({on}) {group}")
+
+
+def same_answer(got, want):
+    g, w = parse_csv(got), parse_csv(want)
+    if not g or g[0] != w[0]:
+        return f"header {g[0] if g else None} != {w[0] if w else None}"
+    if len(g) != len(w):
+        return f"{len(g) - 1} rows, DuckDB has {len(w) - 1}"
+    for r, (a, b) in enumerate(zip(g[1:], w[1:]), 1):
+        for c, (x, y) in enumerate(zip(a, b)):
+            if (x is None) != (y is None):
+                return f"row {r} {w[0][c]}: {x!r} vs DuckDB {y!r}"
+            if x is None or x == y:
+                continue
+            try:
+                fx, fy = float(x), float(y)
+            except ValueError:
+                return f"row {r} {w[0][c]}: {x!r} vs DuckDB {y!r}"
+            if "." in y or "e" in y or "." in x or "e" in x:  # a float column
+                if abs(fx - fy) <= 1e-9 * max(abs(fx), abs(fy)) or (math.isnan(fx) and math.isnan(fy)):
+                    continue
+            return f"row {r} {w[0][c]}: {x!r} vs DuckDB {y!r}"
+    return None
+
+
+def compare_with_duckdb(name, left, right, on, by, aggs, tmp, threads=None):
+    args = ["--left", left, "--right", right, "--on", on, "--agg", ",".join(aggs)]
+    if by:
+        args += ["--by", ",".join(by)]
+    if threads:
+        args += ["--threads", str(threads)]
+    rc, out, err = run(*args)
+    if not check(rc == 0, f"{name}: exit {rc}: {err.strip()}"):
+        return None
+    want = os.path.join(tmp, "want.csv")
+    duck(f"COPY ({sql_for(left, right, on, by, aggs)}) TO '{want}' (HEADER true, NULLSTR '')")
+    problem = same_answer(out, open(want).read())
+    check(problem is None, f"{name}: {problem}")
+    return out
+
+
+def test_canonical(tmp):
+    for scale, queries in (("0.001", {"Q1": ["df2_group"], "Q2": ["df2_group", "group1"], "J": []}),
+                           ("0.0002", {"Q3": ["df2_group", "group1", "group2", "group3", "group4"],
+                                       "Q4": ["df2_group", "bucket"]})):
+        if QUICK and scale == "0.001":
+            continue
+        data = os.path.join(tmp, f"s{scale}")
+        subprocess.run([SKEWJOIN, "gen", "--scale", scale, data], check=True, capture_output=True)
+        left, right = os.path.join(data, "df1", "*.parquet"), os.path.join(data, "df2.parquet")
+        for name, by in queries.items():
+            aggs = ["count(*)"] if name == "J" else ["count(*)", "sum(value)"]
+            out1 = compare_with_duckdb(f"{name} at s={scale}", left, right, "key", by, aggs, tmp, threads=1)
+            _, out2, _ = run("--left", left, "--right", right, "--on", "key", "--agg", ",".join(aggs),
+                             *(["--by", ",".join(by)] if by else []), "--threads", "2")
+            check(out1 is not None and out1 == out2, f"{name}: --threads 1 and 2 differ")
+        if scale == "0.001":
+            rc, out, _ = run("--left", left, "--right", right, "--on", "key")
+            check(out == "count\n60226380\n", f"J at s=0.001 is the spec's join size: {out!r}")
+
+
+def random_tables(tmp, seed):
+    rnd = random.Random(seed)
+    nl, nr = rnd.choice([0, 1, 50, 3000]), rnd.choice([0, 1, 40, 500])
+    nkeys = rnd.choice([1, 5, 30])
+    hot = rnd.random() < 0.5
+    lp, rp = os.path.join(tmp, f"l{seed}.parquet"), os.path.join(tmp, f"r{seed}.parquet")
+    # Keys 0..nkeys+3: some only on one side; NULL keys; a hot key with 99% of the left rows.
+    duck(f"""COPY (SELECT
+          CASE WHEN i % 17 = 3 THEN NULL WHEN {str(hot).lower()} AND i % 100 <> 0 THEN 1
+               ELSE (hash(i * 7 + {seed}) % {nkeys + 2})::BIGINT END AS k,
+          (hash(i + {seed}) % 4)::INTEGER AS a,
+          CASE WHEN i % 13 = 0 THEN NULL ELSE (hash(i * 3) % 5)::BIGINT END AS b,
+          CASE WHEN i % 7 = 0 THEN NULL ELSE (hash(i * 5) % 1000)::DOUBLE / 7 END AS x,
+          (hash(i * 11) % 100000)::BIGINT - 50000 AS y
+        FROM range({nl}) t(i)) TO '{lp}' (FORMAT parquet)""",
+         f"""COPY (SELECT
+          CASE WHEN j % 11 = 5 THEN NULL ELSE (hash(j * 13 + {seed}) % {nkeys + 2} + 2)::BIGINT END AS k,
+          (hash(j + 1) % 3)::BIGINT AS c,
+          CASE WHEN j % 5 = 0 THEN NULL ELSE (hash(j * 17) % 100)::INTEGER END AS z
+        FROM range({nr}) t(j)) TO '{rp}' (FORMAT parquet)""")
+    return lp, rp, rnd
+
+
+def test_random(tmp):
+    left_cols, right_cols = ["a", "b"], ["c"]
+    aggs_all = ["count(*)", "count(x)", "sum(x)", "min(x)", "max(x)", "avg(x)", "sum(y)", "min(y)",
+                "max(y)", "avg(y)", "count(z)", "sum(z)", "min(z)", "max(z)", "avg(z)", "sum(k)"]
+    for seed in range(6 if QUICK else 30):
+        lp, rp, rnd = random_tables(tmp, seed)
+        by = rnd.sample(left_cols + right_cols + ["k"], rnd.randint(0, 3))
+        aggs = rnd.sample(aggs_all, rnd.randint(1, 5))
+        compare_with_duckdb(f"random {seed} by {by} {aggs}", lp, rp, "k", by, aggs, tmp,
+                            threads=rnd.choice([1, 2]))
+
+
+def test_parquet_output(tmp):
+    lp, rp, _ = random_tables(tmp, 99)
+    out = os.path.join(tmp, "answer.parquet")
+    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,b", "--agg", "count(*),avg(x),sum(y)",
+                     "--out", out)
+    if check(rc == 0, f"--out parquet: {err}"):
+        want = os.path.join(tmp, "want.csv")
+        got = os.path.join(tmp, "got.csv")
+        duck(f"COPY ({sql_for(lp, rp, 'k', ['c', 'b'], ['count(*)', 'avg(x)', 'sum(y)'])}) TO '{want}' (HEADER true, NULLSTR '')",
+             f"COPY (SELECT * FROM read_parquet('{out}')) TO '{got}' (HEADER true, NULLSTR '')")
+        problem = same_answer(open(got).read(), open(want).read())
+        check(problem is None, f"--out parquet read by DuckDB: {problem}")
+        check(not os.path.exists(out + ".tmp"), "--out left a temporary file")
+
+
+def test_bad_input(tmp):
+    lp, rp, _ = random_tables(tmp, 7)
+    sp = os.path.join(tmp, "strkey.parquet")
+    other = os.path.join(tmp, "other")
+    os.makedirs(other)
+    duck(f"COPY (SELECT 'a' AS k, 1 AS c) TO '{sp}' (FORMAT parquet)",
+         f"COPY (SELECT 1::BIGINT AS k, 2::BIGINT AS c) TO '{other}/1.parquet' (FORMAT parquet)",
+         f"COPY (SELECT 1::BIGINT AS k, 2::DOUBLE AS c) TO '{other}/2.parquet' (FORMAT parquet)")
+    cases = [
+        (["--by", "nope"], "nope"),
+        (["--agg", "sum(nope)"], "nope"),
+        (["--by", "k,k"], "twice"),
+        (["--agg", "median(x)"], "median"),
+        (["--on", "c"], "c"),
+    ]
+    for extra, needle in cases:
+        args = ["--left", lp, "--right", rp, "--on", "k", *extra]
+        rc, _, err = run(*args)
+        check(rc == 2 and needle in err, f"bad {extra}: exit {rc}, {err.strip()!r}")
+    rc, _, err = run("--left", lp, "--right", sp, "--on", "k")
+    check(rc == 2 and "strkey.parquet" in err, f"string key: exit {rc} {err.strip()!r}")
+    rc, _, err = run("--left", lp, "--right", other, "--on", "k", "--by", "c")
+    check(rc == 2 and "2.parquet" in err and "'c'" in err, f"schemas differ: exit {rc} {err.strip()!r}")
+    rc, _, err = run("--left", os.path.join(tmp, "missing*.parquet"), "--right", rp, "--on", "k")
+    check(rc == 2 and "missing" in err, f"no files: exit {rc} {err.strip()!r}")
+    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--out", os.path.join(tmp, "x.txt"))
+    check(rc == 2 and ".csv or .parquet" in err, f"bad --out: exit {rc} {err.strip()!r}")
+    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "a,b,c", "--memory-limit", "1")
+    check(rc == 1 and "merge plan" in err, f"over the memory limit: exit {rc} {err.strip()!r}")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="sj-query-")
+    try:
+        test_canonical(tmp)
+        test_random(tmp)
+        test_parquet_output(tmp)
+        test_bad_input(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return check.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
