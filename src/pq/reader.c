@@ -1221,6 +1221,12 @@ static int read_chunk(const pq_reader *r, int rg, int col, pq_column *out, uint3
       rc = cfail(&cr, SJ_ECORRUPT, "unknown page type");
     }
   }
+  /* The contract: valid is NULL when no row is null (OPTIONAL columns
+  ** without nulls are the common case for pandas, DuckDB and Polars). */
+  if (!rc && out->valid && !memchr(out->valid, 0, rows)) {
+    free(out->valid);
+    out->valid = NULL;
+  }
   if (!rc && codes && !cr.has_dict && rows)
     rc = cfail(&cr, SJ_EUSAGE, "the chunk has no dictionary; read its values instead");
   if (!rc && codes) { /* hand the dictionary over as a column of its own */

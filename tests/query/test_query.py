@@ -108,7 +108,7 @@ def test_canonical(tmp):
 
 def random_tables(tmp, seed):
     rnd = random.Random(seed)
-    nl, nr = rnd.choice([0, 1, 50, 3000]), rnd.choice([0, 1, 40, 500])
+    nl, nr = rnd.choice([0, 1, 50, 3000]) if seed < 100 else 3000, rnd.choice([0, 1, 40, 500]) if seed < 100 else 500
     nkeys = rnd.choice([1, 5, 30])
     hot = rnd.random() < 0.5
     lp, rp = os.path.join(tmp, f"l{seed}.parquet"), os.path.join(tmp, f"r{seed}.parquet")
@@ -119,18 +119,28 @@ def random_tables(tmp, seed):
           (hash(i + {seed}) % 4)::INTEGER AS a,
           CASE WHEN i % 13 = 0 THEN NULL ELSE (hash(i * 3) % 5)::BIGINT END AS b,
           CASE WHEN i % 7 = 0 THEN NULL ELSE (hash(i * 5) % 1000)::DOUBLE / 7 END AS x,
-          (hash(i * 11) % 100000)::BIGINT - 50000 AS y
+          (hash(i * 11) % 100000)::BIGINT - 50000 AS y,
+          (hash(i * 19) % 3)::BIGINT AS d
         FROM range({nl}) t(i)) TO '{lp}' (FORMAT parquet)""",
          f"""COPY (SELECT
           CASE WHEN j % 11 = 5 THEN NULL ELSE (hash(j * 13 + {seed}) % {nkeys + 2} + 2)::BIGINT END AS k,
           (hash(j + 1) % 3)::BIGINT AS c,
           CASE WHEN j % 5 = 0 THEN NULL ELSE (hash(j * 17) % 100)::INTEGER END AS z
         FROM range({nr}) t(j)) TO '{rp}' (FORMAT parquet)""")
+    if seed % 2 == 0 and nl:
+        # One file per key, as the generator writes: a row group's key is then
+        # a single value and the engine takes its direct-indexed path.
+        lp_dir = os.path.join(tmp, f"l{seed}")
+        os.makedirs(lp_dir)
+        keys = duck(f"SELECT DISTINCT k FROM read_parquet('{lp}') ORDER BY k")[0]
+        duck(*[f"COPY (SELECT * FROM read_parquet('{lp}') WHERE k {'IS NULL' if r['k'] is None else '= ' + str(r['k'])}) "
+               f"TO '{lp_dir}/{'null' if r['k'] is None else r['k']}.parquet' (FORMAT parquet)" for r in keys])
+        lp = os.path.join(lp_dir, "*.parquet")
     return lp, rp, rnd
 
 
 def test_random(tmp):
-    left_cols, right_cols = ["a", "b"], ["c"]
+    left_cols, right_cols = ["a", "b", "d"], ["c"]
     aggs_all = ["count(*)", "count(x)", "sum(x)", "min(x)", "max(x)", "avg(x)", "sum(y)", "min(y)",
                 "max(y)", "avg(y)", "count(z)", "sum(z)", "min(z)", "max(z)", "avg(z)", "sum(k)"]
     for seed in range(6 if QUICK else 30):
@@ -139,6 +149,16 @@ def test_random(tmp):
         aggs = rnd.sample(aggs_all, rnd.randint(1, 5))
         compare_with_duckdb(f"random {seed} by {by} {aggs}", lp, rp, "k", by, aggs, tmp,
                             threads=rnd.choice([1, 2]))
+
+
+def test_direct_path(tmp):
+    """Per-key files, two NULL-free left by-columns and one right: the
+    direct-indexed path with a multi-column slot number."""
+    for seed in (100, 102):
+        lp, rp, _ = random_tables(tmp, seed)
+        compare_with_duckdb(f"direct path {seed}", lp, rp, "k", ["c", "a", "d"],
+                            ["count(*)", "sum(x)", "min(y)", "avg(y)"], tmp)
+        compare_with_duckdb(f"direct path {seed}, left only", lp, rp, "k", ["d", "a"], ["count(*)", "max(x)"], tmp)
 
 
 def test_parquet_output(tmp):
@@ -192,6 +212,7 @@ def main():
     try:
         test_canonical(tmp)
         test_random(tmp)
+        test_direct_path(tmp)
         test_parquet_output(tmp)
         test_bad_input(tmp)
     finally:
