@@ -128,6 +128,16 @@ def test_reference_figures():
     plan = json.loads(so) if rc == 0 else {}
     check(plan.get("df1_rows") == 3992769124 and plan.get("max_key_rows") == 59560113 and
           "join_rows" not in plan, f"reference figures at s=1: {plan}")
+    if QUICK:
+        return
+    # The full plans draw the whole stream: 3 s at s=0.1, 27 s at s=1.
+    for s, (rows, largest, df2, join) in {"0.1": (399273788, 5956011, 105305, 6084638601),
+                                          "1": (3992769124, 59560113, 113484, 66690474785)}.items():
+        rc, so, se = gen(None, "--scale", s, "--dry-run=full")
+        plan = json.loads(so) if rc == 0 else {}
+        check(plan.get("df1_rows") == rows and plan.get("max_key_rows") == largest and
+              plan.get("df2_rows") == df2 and plan.get("join_rows") == join,
+              f"reference figures at s={s} (full): {plan} {se}")
 
 
 def test_engines_agree_with_plan():
