@@ -147,6 +147,16 @@ static void stats_i64(chunk_meta *m, int64_t lo, int64_t hi) {
   m->has_stats = 1;
 }
 
+/* Records double bounds; parquet.thrift: a zero minimum is written -0.0,
+** a zero maximum +0.0. */
+static void stats_f64_bounds(chunk_meta *m, double lo, double hi) {
+  if (lo == 0) lo = -0.0;
+  if (hi == 0) hi = 0.0;
+  memcpy(m->min, &lo, 8);
+  memcpy(m->max, &hi, 8);
+  m->has_stats = 1;
+}
+
 /* Min and max in four independent lanes: one chain of dependent compares
 ** per value would make this loop the writer's slowest. */
 static void stats_f64(chunk_meta *m, const double *v, uint64_t n) {
@@ -168,12 +178,7 @@ static void stats_f64(chunk_meta *m, const double *v, uint64_t n) {
     b = hi[k] > b ? hi[k] : b;
   }
   if (a > b) return; /* no rows, or only NaN */
-  /* parquet.thrift: a zero minimum is written -0.0, a zero maximum +0.0. */
-  if (a == 0) a = -0.0;
-  if (b == 0) b = 0.0;
-  memcpy(m->min, &a, 8);
-  memcpy(m->max, &b, 8);
-  m->has_stats = 1;
+  stats_f64_bounds(m, a, b);
 }
 
 static void minmax_i64(const int64_t *v, uint64_t n, int64_t *lo, int64_t *hi) {
@@ -336,13 +341,7 @@ static int encode_optional(const pq_column_spec *sp, const pq_vector *v, uint64_
     if (rc) return rc;
   }
   if (have && is_i64) stats_i64(m, ilo, ihi);
-  if (have && !is_i64) {
-    if (flo == 0) flo = -0.0;
-    if (fhi == 0) fhi = 0.0;
-    memcpy(m->min, &flo, 8);
-    memcpy(m->max, &fhi, 8);
-    m->has_stats = 1;
-  }
+  if (have && !is_i64) stats_f64_bounds(m, flo, fhi);
   return 0;
 }
 
