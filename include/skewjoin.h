@@ -331,32 +331,23 @@ int gen_run(const gen_params *p, const char *out_dir, int force,
 typedef struct sj_query {
   const char *left, *right, *on, *by, *aggs;
   int threads;           /* 0: all cores */
-  uint64_t memory_limit; /* bytes the answer's groups may take; 0: a safe share of RAM */
+  uint64_t memory_limit; /* bytes the query may hold; 0: half of RAM */
+  const char *out;       /* FILE.csv or FILE.parquet, written atomically; NULL: CSV on csv */
+  FILE *csv;             /* NULL: stdout */
 } sj_query;
 
-/* The answer: columns of `rows` values, sorted by the by-columns. */
+/* The kinds of the answer's columns: by-columns and counts are INT, exact
+** integer sums HUGEINT (128-bit), float aggregates DOUBLE. */
 typedef enum { SJ_COL_INT, SJ_COL_HUGEINT, SJ_COL_DOUBLE } sj_col_kind;
 
-typedef struct sj_result_col {
-  char name[96];
-  sj_col_kind kind;
-  int64_t *i;     /* SJ_COL_INT */
-  __int128 *h;    /* SJ_COL_HUGEINT: exact integer sums */
-  double *d;      /* SJ_COL_DOUBLE */
-  uint8_t *valid; /* NULL: no nulls */
-} sj_result_col;
-
-typedef struct sj_result {
-  int ncols;
+/* What the run did: the plan with its actual sizes (--explain). */
+typedef struct sj_query_report {
   uint64_t rows;
-  sj_result_col *cols;
-  char plan[4096]; /* the plan with estimated and actual sizes (--explain) */
-} sj_result;
+  char plan[4096];
+} sj_query_report;
 
-int sj_query_run(const sj_query *q, sj_result *out, sj_error *err);
-void sj_result_free(sj_result *r);
-/* Writes the answer as CSV to f, or to path as .csv or .parquet, atomically. */
-int sj_result_write_csv(const sj_result *r, FILE *f, sj_error *err);
-int sj_result_write_file(const sj_result *r, const char *path, sj_error *err);
+/* Runs the query and writes its answer, sorted by the by-columns, as it is
+** produced: the answer is never held whole unless the plan needs it. */
+int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err);
 
 #endif /* SKEWJOIN_H */

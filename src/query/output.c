@@ -1,107 +1,306 @@
 /*
-** output.c — a query's answer as CSV or Parquet.
+** output.c — the answer, chunk by chunk, as CSV or Parquet.
 **
-** Files are written as PATH.tmp and renamed when complete, so an answer
-** appears under its name only whole.  Parquet output goes through our own
-** writer: by-columns and counts as INT64, float aggregates as DOUBLE,
-** columns with NULLs (avg of nothing, a NULL group) as OPTIONAL.
+** Both plans hand their rows over in chunks (out_chunk), in the answer's
+** order.  Encoding a chunk — formatting CSV text or encoding a Parquet row
+** group — is the expensive part and runs on the thread that produced it;
+** out_write only appends the encoded bytes, in order.  Files are written as
+** PATH.tmp and renamed when complete, so an answer appears under its name
+** only whole.  Parquet: by-columns and counts INT64 (DELTA_BINARY_PACKED
+** when they cannot be NULL), float aggregates DOUBLE, exact integer sums
+** INT64 when they fit (else an error pointing to CSV, which prints them
+** exactly); columns that may hold NULLs are OPTIONAL.
 */
-#include "skewjoin.h"
+#include "plan.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-int sj_result_write_csv(const sj_result *r, FILE *f, sj_error *err) {
-  for (int c = 0; c < r->ncols; c++) {
-    if (c) putc(',', f);
-    sj_csv_text(f, r->cols[c].name, strlen(r->cols[c].name));
+/* ---------------------------------------------------------------- chunks */
+
+int chunk_init(out_chunk *c, const out_schema *s) {
+  memset(c, 0, sizeof *c);
+  c->ncols = s->ncols;
+  for (int i = 0; i < s->ncols; i++) {
+    c->cols[i].kind = s->kinds[i];
+    c->nullable[i] = s->nullable[i];
   }
-  putc('\n', f);
-  for (uint64_t i = 0; i < r->rows; i++) {
-    for (int c = 0; c < r->ncols; c++) {
-      const sj_result_col *col = &r->cols[c];
-      if (c) putc(',', f);
-      if (col->valid && !col->valid[i]) continue;
+  return 0;
+}
+
+void chunk_free(out_chunk *c) {
+  for (int i = 0; i < c->ncols; i++) {
+    free(c->cols[i].i);
+    free(c->cols[i].h);
+    free(c->cols[i].d);
+    free(c->cols[i].valid);
+  }
+  memset(c, 0, sizeof *c);
+}
+
+static int grow(void **p, uint64_t n, size_t w) {
+  void *q = realloc(*p, (size_t)n * w);
+  if (!q) return -1;
+  *p = q;
+  return 0;
+}
+
+int chunk_reserve(out_chunk *c, uint64_t rows) {
+  if (c->rows + rows <= c->cap) return 0;
+  uint64_t cap = c->cap ? c->cap : 1024;
+  while (cap < c->rows + rows) cap *= 2;
+  for (int i = 0; i < c->ncols; i++) {
+    out_col *col = &c->cols[i];
+    int bad = col->kind == SJ_COL_DOUBLE ? grow((void **)&col->d, cap, 8)
+            : col->kind == SJ_COL_HUGEINT ? grow((void **)&col->h, cap, 16)
+                                          : grow((void **)&col->i, cap, 8);
+    if (bad || (c->nullable[i] && grow((void **)&col->valid, cap, 1))) return -1;
+  }
+  c->cap = cap;
+  return 0;
+}
+
+/* Row r of column i is NULL when `null`; a NULL where the schema has none
+** is remembered and refused when the chunk is encoded. */
+static void set_valid(out_chunk *c, int i, uint64_t r, int null) {
+  if (c->nullable[i]) c->cols[i].valid[r] = (uint8_t)!null;
+  else if (null && !c->bad_null) c->bad_null = i + 1;
+}
+
+/* ------------------------------------------------------------------- CSV */
+
+static void put_i64(char **at, int64_t v) {
+  char buf[24];
+  int n = 0;
+  uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+  do buf[n++] = (char)('0' + u % 10); while (u /= 10);
+  if (v < 0) *(*at)++ = '-';
+  while (n) *(*at)++ = buf[--n];
+}
+
+static int encode_csv(const out_chunk *c, out_blob *b, sj_error *err) {
+  FILE *f = open_memstream(&b->text, &b->len);
+  if (!f) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  char line[64];
+  for (uint64_t r = 0; r < c->rows; r++) {
+    for (int i = 0; i < c->ncols; i++) {
+      const out_col *col = &c->cols[i];
+      if (i) putc(',', f);
+      if (col->valid && !col->valid[r]) continue;
+      char *at = line;
       switch (col->kind) {
-        case SJ_COL_INT: fprintf(f, "%lld", (long long)col->i[i]); break;
-        case SJ_COL_HUGEINT: sj_csv_int128(f, col->h[i]); break;
-        case SJ_COL_DOUBLE: sj_csv_double(f, col->d[i]); break;
+        case SJ_COL_INT: put_i64(&at, col->i[r]); fwrite(line, 1, (size_t)(at - line), f); break;
+        case SJ_COL_HUGEINT: sj_csv_int128(f, col->h[r]); break;
+        case SJ_COL_DOUBLE: sj_csv_double(f, col->d[r]); break;
       }
     }
     putc('\n', f);
   }
-  if (ferror(f)) return sj_fail(err, SJ_EIO, "writing the answer failed: %s", strerror(errno));
+  int bad = ferror(f);
+  if (fclose(f) || bad) {
+    out_blob_free(b);
+    return sj_fail(err, SJ_ENOMEM, "out of memory formatting the answer");
+  }
   return 0;
 }
 
-enum { OUT_RG_ROWS = 1 << 20 };
+/* --------------------------------------------------------------- the sink */
 
-static int write_parquet(const sj_result *r, const char *path, sj_error *err) {
-  pq_column_spec *specs = calloc((size_t)r->ncols, sizeof *specs);
-  pq_vector *vecs = calloc((size_t)r->ncols, sizeof *vecs);
-  int64_t **narrowed = calloc((size_t)r->ncols, sizeof *narrowed);
-  int rc = specs && vecs && narrowed ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
-  for (int c = 0; c < r->ncols && !rc; c++) {
-    const sj_result_col *col = &r->cols[c];
-    specs[c] = (pq_column_spec){col->name, col->kind == SJ_COL_DOUBLE ? PQ_DOUBLE : PQ_INT64, PQ_ENC_PLAIN,
-                                PQ_CODEC_ZSTD, col->valid != NULL};
+struct out_sink {
+  const out_schema *schema;
+  FILE *stream;  /* CSV to a stream or a file */
+  char *tmp, *path;
+  pq_file *pq;
+  pq_column_spec specs[MAX_BY + MAX_AGGS];
+};
+
+static int header_csv(out_sink *s) {
+  for (int c = 0; c < s->schema->ncols; c++) {
+    if (c) putc(',', s->stream);
+    sj_csv_text(s->stream, s->schema->names[c], strlen(s->schema->names[c]));
+  }
+  putc('\n', s->stream);
+  return ferror(s->stream);
+}
+
+int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *schema, sj_error *err) {
+  *out = NULL;
+  out_sink *s = calloc(1, sizeof *s);
+  if (!s) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  s->schema = schema;
+  size_t n = path ? strlen(path) : 0;
+  int rc = 0;
+  if (!path) {
+    s->stream = stream;
+  } else if (n > 8 && !strcmp(path + n - 8, ".parquet")) {
+    for (int c = 0; c < schema->ncols; c++) {
+      int dbl = schema->kinds[c] == SJ_COL_DOUBLE;
+      s->specs[c] = (pq_column_spec){schema->names[c], dbl ? PQ_DOUBLE : PQ_INT64,
+                                     dbl || schema->nullable[c] ? PQ_ENC_PLAIN : PQ_ENC_DELTA,
+                                     dbl ? PQ_CODEC_NONE : PQ_CODEC_ZSTD, schema->nullable[c]};
+    }
+    if (!(s->path = strdup(path))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    if (!rc) rc = pq_file_open(&s->pq, path, s->specs, schema->ncols, err);
+  } else if (n > 4 && !strcmp(path + n - 4, ".csv")) {
+    s->path = strdup(path);
+    s->tmp = malloc(n + 5);
+    if (!s->path || !s->tmp) {
+      rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    } else {
+      memcpy(s->tmp, path, n);
+      memcpy(s->tmp + n, ".tmp", 5);
+      if (!(s->stream = fopen(s->tmp, "w"))) rc = sj_fail(err, SJ_EIO, "%s: cannot create: %s", s->tmp, strerror(errno));
+    }
+  } else {
+    rc = sj_fail(err, SJ_EUSAGE, "--out %s: the name must end in .csv or .parquet", path);
+  }
+  if (!rc && s->stream && header_csv(s)) rc = sj_fail(err, SJ_EIO, "writing the answer failed: %s", strerror(errno));
+  if (rc) {
+    out_abort(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+static int encode_parquet(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
+  pq_vector vecs[MAX_BY + MAX_AGGS];
+  int64_t *narrowed[MAX_BY + MAX_AGGS] = {0};
+  int rc = 0;
+  for (int i = 0; i < c->ncols && !rc; i++) {
+    const out_col *col = &c->cols[i];
     if (col->kind == SJ_COL_HUGEINT) { /* exact sums: written as INT64 when they fit */
-      if (!(narrowed[c] = malloc((r->rows ? r->rows : 1) * 8))) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
-      for (uint64_t i = 0; i < r->rows && !rc; i++) {
-        if ((!col->valid || col->valid[i]) && (col->h[i] > INT64_MAX || col->h[i] < INT64_MIN))
-          rc = sj_fail(err, SJ_EUSAGE, "%s: %s exceeds 64 bits in row %llu; write CSV (--out x.csv) "
-                       "for exact 128-bit sums", path, col->name, (unsigned long long)i);
-        narrowed[c][i] = (int64_t)col->h[i];
+      if (!(narrowed[i] = malloc((c->rows ? c->rows : 1) * 8))) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
+      for (uint64_t r = 0; r < c->rows && !rc; r++) {
+        if ((!col->valid || col->valid[r]) && (col->h[r] > INT64_MAX || col->h[r] < INT64_MIN))
+          rc = sj_fail(err, SJ_EUSAGE, "%s: %s exceeds 64 bits; write CSV (--out x.csv) for exact 128-bit sums",
+                       s->path, s->schema->names[i]);
+        narrowed[i][r] = (int64_t)col->h[r];
       }
     }
+    vecs[i] = col->kind == SJ_COL_DOUBLE ? (pq_vector){.kind = PQ_VEC_F64, .f64 = col->d}
+                                         : (pq_vector){.kind = PQ_VEC_I64, .i64 = narrowed[i] ? narrowed[i] : col->i};
+    vecs[i].valid = col->valid;
   }
-  pq_file *f = NULL;
-  pq_scratch *s = rc ? NULL : pq_scratch_new();
-  if (!rc && !s) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  if (!rc) rc = pq_file_open(&f, path, specs, r->ncols, err);
-  for (uint64_t at = 0; !rc && at < r->rows; at += OUT_RG_ROWS) {
-    uint64_t n = r->rows - at < OUT_RG_ROWS ? r->rows - at : OUT_RG_ROWS;
-    for (int c = 0; c < r->ncols; c++) {
-      const sj_result_col *col = &r->cols[c];
-      vecs[c] = col->kind == SJ_COL_DOUBLE
-                    ? (pq_vector){.kind = PQ_VEC_F64, .f64 = col->d + at}
-                    : (pq_vector){.kind = PQ_VEC_I64, .i64 = (narrowed[c] ? narrowed[c] : col->i) + at};
-      vecs[c].valid = col->valid ? col->valid + at : NULL;
-    }
-    pq_rowgroup *rg;
-    rc = pq_rowgroup_encode(specs, r->ncols, vecs, n, s, &rg, err);
-    if (!rc) rc = pq_file_append(f, rg, err);
-    if (!rc) pq_rowgroup_free(rg);
-  }
-  if (f) {
-    if (rc) pq_file_abort(f);
-    else rc = pq_file_close(f, NULL, err);
-  }
-  pq_scratch_free(s);
-  for (int c = 0; c < r->ncols && narrowed; c++) free(narrowed[c]);
-  free(narrowed);
-  free(specs);
-  free(vecs);
+  if (!rc) rc = pq_rowgroup_encode(s->specs, c->ncols, vecs, c->rows, scratch, &b->rg, err);
+  for (int i = 0; i < c->ncols; i++) free(narrowed[i]);
   return rc;
 }
 
-int sj_result_write_file(const sj_result *r, const char *path, sj_error *err) {
-  size_t n = strlen(path);
-  if (n > 8 && !strcmp(path + n - 8, ".parquet")) return write_parquet(r, path, err);
-  if (!(n > 4 && !strcmp(path + n - 4, ".csv")))
-    return sj_fail(err, SJ_EUSAGE, "--out %s: the name must end in .csv or .parquet", path);
-  char *tmp = malloc(n + 5);
-  if (!tmp) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  memcpy(tmp, path, n);
-  memcpy(tmp + n, ".tmp", 5);
-  FILE *f = fopen(tmp, "w");
-  int rc = f ? 0 : sj_fail(err, SJ_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-  if (!rc) rc = sj_result_write_csv(r, f, err);
-  if (f && fclose(f) != 0 && !rc) rc = sj_fail(err, SJ_EIO, "%s: write failed: %s", tmp, strerror(errno));
-  if (!rc && rename(tmp, path) != 0) rc = sj_fail(err, SJ_EIO, "%s: rename failed: %s", path, strerror(errno));
-  if (rc && f) unlink(tmp);
-  free(tmp);
+int out_encode(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
+  memset(b, 0, sizeof *b);
+  if (c->bad_null)
+    return sj_fail(err, SJ_ECORRUPT, "a NULL in the answer's column %s, which the input files' statistics "
+                   "say cannot be NULL", s->schema->names[c->bad_null - 1]);
+  if (c->rows == 0) return 0;
+  return s->pq ? encode_parquet(s, c, scratch, b, err) : encode_csv(c, b, err);
+}
+
+void out_blob_free(out_blob *b) {
+  free(b->text);
+  if (b->rg) pq_rowgroup_free(b->rg);
+  memset(b, 0, sizeof *b);
+}
+
+int out_write(out_sink *s, out_blob *b, sj_error *err) {
+  int rc = 0;
+  if (b->rg) rc = pq_file_append(s->pq, b->rg, err);
+  else if (b->len && fwrite(b->text, 1, b->len, s->stream) != b->len)
+    rc = sj_fail(err, SJ_EIO, "%s: writing the answer failed: %s", s->tmp ? s->tmp : "stdout", strerror(errno));
+  out_blob_free(b);
   return rc;
+}
+
+static void sink_free(out_sink *s) {
+  free(s->tmp);
+  free(s->path);
+  free(s);
+}
+
+int out_close(out_sink *s, sj_error *err) {
+  int rc = 0;
+  if (s->pq) {
+    rc = pq_file_close(s->pq, NULL, err);
+  } else if (s->tmp) {
+    if (fclose(s->stream) != 0) rc = sj_fail(err, SJ_EIO, "%s: write failed: %s", s->tmp, strerror(errno));
+    else if (rename(s->tmp, s->path) != 0) rc = sj_fail(err, SJ_EIO, "%s: rename failed: %s", s->path, strerror(errno));
+    if (rc) unlink(s->tmp);
+  } else if (fflush(s->stream) != 0 || ferror(s->stream)) {
+    rc = sj_fail(err, SJ_EIO, "writing the answer to stdout failed: %s", strerror(errno));
+  }
+  sink_free(s);
+  return rc;
+}
+
+void out_abort(out_sink *s) {
+  if (!s) return;
+  if (s->pq) pq_file_abort(s->pq);
+  if (s->tmp && s->stream) {
+    fclose(s->stream);
+    unlink(s->tmp);
+  }
+  sink_free(s);
+}
+
+/* ------------------------------------------------------------ answer rows */
+
+static const char *fn_names[] = {"count", "count", "sum", "min", "max", "avg"};
+
+void plan_schema(const plan *p, out_schema *s) {
+  memset(s, 0, sizeof *s);
+  s->ncols = p->nby + p->nagg;
+  for (int c = 0; c < s->ncols; c++) {
+    int a = c - p->nby;
+    if (c < p->nby) {
+      snprintf(s->names[c], sizeof s->names[c], "%s", p->by[c]);
+      s->kinds[c] = SJ_COL_INT;
+      s->nullable[c] = p->by_nullable[c];
+      continue;
+    }
+    if (p->fn[a] == F_COUNT_STAR) snprintf(s->names[c], sizeof s->names[c], "count");
+    else snprintf(s->names[c], sizeof s->names[c], "%s_%s", fn_names[p->fn[a]], p->agg_col[a]);
+    int floaty = p->fn[a] == F_AVG || (p->agg_float[a] && p->fn[a] != F_COUNT);
+    int huge = p->fn[a] == F_SUM && !p->agg_float[a];
+    s->kinds[c] = floaty ? SJ_COL_DOUBLE : huge ? SJ_COL_HUGEINT : SJ_COL_INT;
+    /* sum/min/max/avg of no value is NULL: inputs with NULLs, or no GROUP BY
+    ** over an empty join */
+    s->nullable[c] = p->fn[a] != F_COUNT_STAR && p->fn[a] != F_COUNT && (p->agg_nullable[a] || p->nby == 0);
+  }
+}
+
+void chunk_put(const plan *p, out_chunk *c, const int64_t *by, uint32_t nulls, int64_t count, const agg_state *st) {
+  assert(c->rows < c->cap);
+  uint64_t r = c->rows++;
+  for (int i = 0; i < p->nby; i++) {
+    c->cols[i].i[r] = by[i];
+    set_valid(c, i, r, nulls >> i & 1);
+  }
+  for (int a = 0; a < p->nagg; a++) {
+    out_col *col = &c->cols[p->nby + a];
+    const agg_state *s = &st[a];
+    int null = 0;
+    switch (p->fn[a]) {
+      case F_COUNT_STAR: col->i[r] = count; break;
+      case F_COUNT: col->i[r] = s->n; break;
+      case F_SUM:
+        null = s->n == 0;
+        if (col->kind == SJ_COL_HUGEINT) col->h[r] = s->v.isum;
+        else col->d[r] = s->v.f.s + s->v.f.c;
+        break;
+      case F_AVG:
+        null = s->n == 0;
+        col->d[r] = null ? 0
+                  : p->agg_float[a] ? (s->v.f.s + s->v.f.c) / (double)s->n
+                                    : (double)s->v.isum / (double)s->n;
+        break;
+      default: /* min, max */
+        null = s->n == 0;
+        if (col->kind == SJ_COL_DOUBLE) col->d[r] = s->v.f.s;
+        else col->i[r] = s->v.i;
+    }
+    set_valid(c, p->nby + a, r, null);
+  }
 }

@@ -1,5 +1,6 @@
 /*
-** query.c — the join and its GROUP BY by eager aggregation.
+** query.c — the join and its GROUP BY by eager aggregation: planning, the
+** hash plan, and the driver that picks a plan and streams its answer out.
 **
 ** SUM and COUNT distribute over the join, so the joined rows are never
 ** built (Yan & Larson, VLDB 1995):
@@ -16,12 +17,12 @@
 **   4. finish   the answer's groups sorted by the by-columns (NULLS LAST)
 **
 ** Integer sums are exact (128-bit); float sums are Neumaier-compensated.
-** This plan holds the answer's groups in memory, bounded by the memory
-** limit: answers as large as the join (the notebook's QN) need the
-** streaming merge plan, which is not built yet and is refused with a
-** message saying so.
+** The hash plan above holds the answer's groups in memory, bounded by the
+** memory limit.  When the GROUP BY is one side's columns then the other's
+** (the notebook's queries), merge.c's plan streams the answer instead and
+** its size does not matter; the driver prefers it.
 */
-#include "agg.h"
+#include "plan.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -33,48 +34,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-enum { MAX_BY = 16, MAX_AGGS = 16 };
-typedef enum { F_COUNT_STAR, F_COUNT, F_SUM, F_MIN, F_MAX, F_AVG } agg_fn;
-static const char *fn_names[] = {"count", "count", "sum", "min", "max", "avg"};
-
-/* A column of one side, as every file of that side has it. */
-typedef struct colref {
-  int side;      /* 0 left, 1 right */
-  char name[64];
-  pq_type type;
-} colref;
-
-typedef struct side {
-  const char *what; /* "left" or "right" */
-  pq_reader **files;
-  int nfiles;
-  int key;                  /* its column index in each file is looked up by name */
-  int nby;                  /* by-columns held by this side (after the key) */
-  char by[MAX_BY][64];
-  int by_out[MAX_BY];       /* position in the answer's by-list */
-  int nstates;
-  int state_agg[MAX_AGGS];  /* which aggregate each state serves */
-  char state_col[MAX_AGGS][64];
-  int state_is_float[MAX_AGGS];
-  agg_table partial;        /* (key, by…) → count, states */
-  uint64_t rows_scanned;
-} side;
-
-typedef struct plan {
-  const sj_query *q;
-  side s[2];
-  int nby;
-  char by[MAX_BY][64];
-  int by_side[MAX_BY]; /* 0/1, or 2 for the join key */
-  int nagg;
-  agg_fn fn[MAX_AGGS];
-  char agg_col[MAX_AGGS][64];
-  int agg_side[MAX_AGGS];
-  int agg_state[MAX_AGGS]; /* index into its side's states */
-  int agg_float[MAX_AGGS];
-  int threads;
-} plan;
 
 /* ---------------------------------------------------------------- inputs */
 
@@ -169,6 +128,20 @@ static int resolve(plan *p, const char *name, int *which, pq_type *type, sj_erro
   return 0;
 }
 
+/* Whether a side's column may hold NULLs: OPTIONAL in some file, and a
+** chunk that does not state zero nulls. */
+static int may_be_null(const side *s, const char *name) {
+  for (int f = 0; f < s->nfiles; f++) {
+    int c = pq_find_column(s->files[f], name);
+    if (c < 0 || !pq_col(s->files[f], c)->optional) continue;
+    for (int rg = 0; rg < pq_nrowgroups(s->files[f]); rg++) {
+      const pq_stats *st = &pq_chunk(s->files[f], rg, c)->stats;
+      if (!st->has_null_count || st->null_count != 0) return 1;
+    }
+  }
+  return 0;
+}
+
 static int is_int(pq_type t) { return t == PQ_INT32 || t == PQ_INT64; }
 static int is_num(pq_type t) { return is_int(t) || t == PQ_FLOAT || t == PQ_DOUBLE; }
 
@@ -229,6 +202,7 @@ static int plan_query(plan *p, sj_error *err) {
       if (!strcmp(p->by[i], p->by[j])) return sj_fail(err, SJ_EUSAGE, "--by names '%s' twice", p->by[i]);
     if (p->by_side[i] < 2) {
       side *s = &p->s[p->by_side[i]];
+      p->by_nullable[i] = may_be_null(s, p->by[i]);
       memcpy(s->by[s->nby], p->by[i], sizeof s->by[0]); /* both 64 bytes, NUL-terminated */
       s->by_out[s->nby++] = i;
     }
@@ -265,6 +239,7 @@ static int plan_query(plan *p, sj_error *err) {
     if (fn != F_COUNT && !is_num(t))
       return sj_fail(err, SJ_EUSAGE, "--agg %s(%s): column of type %s is not numeric", a, col, pq_type_name(t));
     side *s = &p->s[which];
+    p->agg_nullable[i] = may_be_null(s, col);
     p->agg_side[i] = which;
     p->agg_state[i] = s->nstates;
     p->agg_float[i] = t == PQ_FLOAT || t == PQ_DOUBLE;
@@ -278,86 +253,95 @@ static int plan_query(plan *p, sj_error *err) {
 
 /* ------------------------------------------------------------------ scan */
 
-/* A column as int64 or double, whatever its physical integer/float type. */
-typedef struct numcol {
-  pq_column raw;
-  int is_float;
-} numcol;
 
-static inline int64_t num_i(const numcol *c, uint64_t i) {
-  if (c->raw.type == PQ_INT32) { int32_t v; memcpy(&v, c->raw.values + 4 * i, 4); return v; }
-  int64_t v;
-  memcpy(&v, c->raw.values + 8 * i, 8);
-  return v;
-}
+/* ------------------------------------------------------------- parallel */
 
-static inline double num_f(const numcol *c, uint64_t i) {
-  if (c->raw.type == PQ_FLOAT) { float v; memcpy(&v, c->raw.values + 4 * i, 4); return v; }
-  if (c->raw.type == PQ_DOUBLE) { double v; memcpy(&v, c->raw.values + 8 * i, 8); return v; }
-  return (double)num_i(c, i);
-}
+typedef struct par_job {
+  int (*fn)(void *ctx, size_t i, int worker, sj_error *err);
+  void *ctx;
+  size_t n;
+  atomic_size_t next;
+  atomic_int failed;
+  int worker_ids;
+  sj_error err;
+  pthread_mutex_t mu;
+} par_job;
 
-static inline int present(const numcol *c, uint64_t i) { return !c->raw.valid || c->raw.valid[i]; }
-
-/* Folds one input value into a state. */
-static inline void state_add(agg_state *st, agg_fn fn, int is_float, const numcol *c, uint64_t i) {
-  if (!present(c, i)) return;
-  st->n++;
-  switch (fn) {
-    case F_SUM:
-    case F_AVG:
-      if (is_float) agg_fadd(st, num_f(c, i));
-      else st->v.isum += num_i(c, i);
-      break;
-    case F_MIN:
-      if (is_float) { double x = num_f(c, i); if (st->n == 1 || x < st->v.f.s) st->v.f.s = x; }
-      else { int64_t x = num_i(c, i); if (st->n == 1 || x < st->v.i) st->v.i = x; }
-      break;
-    case F_MAX:
-      if (is_float) { double x = num_f(c, i); if (st->n == 1 || x > st->v.f.s) st->v.f.s = x; }
-      else { int64_t x = num_i(c, i); if (st->n == 1 || x > st->v.i) st->v.i = x; }
-      break;
-    default: break;
+static void *par_worker(void *arg) {
+  par_job *j = arg;
+  pthread_mutex_lock(&j->mu);
+  int me = j->worker_ids++;
+  pthread_mutex_unlock(&j->mu);
+  size_t i;
+  while (!atomic_load(&j->failed) && (i = atomic_fetch_add(&j->next, 1)) < j->n) {
+    sj_error e;
+    if (sj_stop_requested()) sj_fail(&e, SJ_EINTR, "interrupted");
+    else if (!j->fn(j->ctx, i, me, &e)) continue;
+    pthread_mutex_lock(&j->mu);
+    if (!atomic_load(&j->failed)) j->err = e;
+    atomic_store(&j->failed, 1);
+    pthread_mutex_unlock(&j->mu);
   }
+  return NULL;
 }
 
-/* Folds state b, repeated `times` times, into a. */
-static void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int is_float, int64_t times) {
-  if (b->n == 0 || times == 0) return;
-  int first = a->n == 0;
-  a->n += b->n * times;
-  switch (fn) {
-    case F_SUM:
-    case F_AVG:
-      if (is_float) {
-        agg_fadd(a, b->v.f.s * (double)times);
-        agg_fadd(a, b->v.f.c * (double)times);
-      } else {
-        a->v.isum += b->v.isum * times;
-      }
-      break;
-    case F_MIN:
-      if (is_float) { if (first || b->v.f.s < a->v.f.s) a->v.f.s = b->v.f.s; }
-      else if (first || b->v.i < a->v.i) a->v.i = b->v.i;
-      break;
-    case F_MAX:
-      if (is_float) { if (first || b->v.f.s > a->v.f.s) a->v.f.s = b->v.f.s; }
-      else if (first || b->v.i > a->v.i) a->v.i = b->v.i;
-      break;
-    default: break;
-  }
+int run_parallel(int threads, size_t n, int (*fn)(void *ctx, size_t i, int worker, sj_error *err), void *ctx,
+                 sj_error *err) {
+  par_job j;
+  memset(&j, 0, sizeof j);
+  j.fn = fn;
+  j.ctx = ctx;
+  j.n = n;
+  pthread_mutex_init(&j.mu, NULL);
+  int nt = threads < (int)n ? threads : (int)n;
+  pthread_t tid[256];
+  int started = 0;
+  for (; started < nt && started < 256; started++)
+    if (pthread_create(&tid[started], NULL, par_worker, &j)) break;
+  if (started == 0) par_worker(&j);
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  pthread_mutex_destroy(&j.mu);
+  if (!atomic_load(&j.failed)) return 0;
+  *err = j.err;
+  return err->code ? err->code : SJ_EIO;
 }
+
+int list_morsels(side *s, morsel **out, size_t *n, sj_error *err) {
+  size_t total = 0;
+  for (int f = 0; f < s->nfiles; f++) total += (size_t)pq_nrowgroups(s->files[f]);
+  morsel *m = malloc((total ? total : 1) * sizeof *m);
+  if (!m) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  size_t k = 0;
+  s->rows_scanned = 0;
+  for (int f = 0; f < s->nfiles; f++)
+    for (int rg = 0; rg < pq_nrowgroups(s->files[f]); rg++) {
+      m[k++] = (morsel){f, rg};
+      s->rows_scanned += (uint64_t)pq_rowgroup_rows(s->files[f], rg);
+    }
+  *out = m;
+  *n = total;
+  return 0;
+}
+
+int read_columns(const pq_reader *r, int rg, const char *const *names, int n, numcol *cols, sj_error *err) {
+  memset(cols, 0, (size_t)n * sizeof *cols);
+  for (int c = 0; c < n; c++) {
+    int rc = pq_read(r, rg, pq_find_column(r, names[c]), &cols[c].raw, err);
+    if (rc) {
+      for (int k = 0; k < c; k++) pq_column_free(&cols[k].raw);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ hash scan */
 
 typedef struct scan_job {
   plan *p;
   side *s;
-  int (*morsels)[2];
-  size_t nmorsels;
+  morsel *morsels;
   agg_table *tables; /* one per morsel */
-  atomic_size_t next;
-  atomic_int failed;
-  sj_error err;
-  pthread_mutex_t mu;
 } scan_job;
 
 /* The direct path: when a morsel's key is one value (as in the generator's
@@ -479,22 +463,21 @@ static int scan_direct(scan_job *j, const numcol *cols, uint64_t rows, agg_table
   return rc;
 }
 
-static int scan_morsel(scan_job *j, int f, int rg, agg_table *t, sj_error *err) {
+static int scan_morsel(void *ctx, size_t m, int worker, sj_error *err) {
+  scan_job *j = ctx;
   side *s = j->s;
-  pq_reader *r = s->files[f];
+  pq_reader *r = s->files[j->morsels[m].file];
+  int rg = j->morsels[m].rg;
+  agg_table *t = &j->tables[m];
   int need = 1 + s->nby + s->nstates;
   numcol cols[1 + MAX_BY + MAX_AGGS];
-  memset(cols, 0, sizeof cols);
   const char *names[1 + MAX_BY + MAX_AGGS];
   names[0] = j->p->q->on;
   for (int i = 0; i < s->nby; i++) names[1 + i] = s->by[i];
   for (int i = 0; i < s->nstates; i++) names[1 + s->nby + i] = s->state_col[i];
-  int rc = agg_table_init(t, 1 + s->nby, s->nstates) ? sj_fail(err, SJ_ENOMEM, "out of memory") : 0;
-  for (int c = 0; c < need && !rc; c++) {
-    int idx = pq_find_column(r, names[c]);
-    rc = pq_read(r, rg, idx, &cols[c].raw, err);
-    cols[c].is_float = cols[c].raw.type == PQ_FLOAT || cols[c].raw.type == PQ_DOUBLE;
-  }
+  if (agg_table_init(t, 1 + s->nby, s->nstates)) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  int rc = read_columns(r, rg, names, need, cols, err);
+  if (rc) return rc;
   uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
   int64_t keys[1 + MAX_BY];
   if (!rc) {
@@ -521,56 +504,18 @@ static int scan_morsel(scan_job *j, int f, int rg, agg_table *t, sj_error *err) 
   return rc;
 }
 
-static void *scan_worker(void *arg) {
-  scan_job *j = arg;
-  size_t m;
-  while (!atomic_load(&j->failed) && (m = atomic_fetch_add(&j->next, 1)) < j->nmorsels) {
-    sj_error e;
-    if (sj_stop_requested()) sj_fail(&e, SJ_EINTR, "interrupted");
-    else if (!scan_morsel(j, j->morsels[m][0], j->morsels[m][1], &j->tables[m], &e)) continue;
-    pthread_mutex_lock(&j->mu);
-    if (!atomic_load(&j->failed)) j->err = e;
-    atomic_store(&j->failed, 1);
-    pthread_mutex_unlock(&j->mu);
-  }
-  return NULL;
-}
-
 /* Aggregates one side by (key, its by-columns) into s->partial. */
-static int scan_side(plan *p, side *s, sj_error *err) {
-  scan_job j;
-  memset(&j, 0, sizeof j);
-  j.p = p;
-  j.s = s;
-  for (int f = 0; f < s->nfiles; f++) j.nmorsels += (size_t)pq_nrowgroups(s->files[f]);
-  j.morsels = malloc((j.nmorsels ? j.nmorsels : 1) * sizeof *j.morsels);
-  j.tables = calloc(j.nmorsels ? j.nmorsels : 1, sizeof *j.tables);
-  if (!j.morsels || !j.tables) { free(j.morsels); free(j.tables); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
-  size_t k = 0;
-  for (int f = 0; f < s->nfiles; f++) {
-    for (int rg = 0; rg < pq_nrowgroups(s->files[f]); rg++) {
-      j.morsels[k][0] = f;
-      j.morsels[k++][1] = rg;
-      s->rows_scanned += (uint64_t)pq_rowgroup_rows(s->files[f], rg);
-    }
-  }
-  pthread_mutex_init(&j.mu, NULL);
-  int nt = p->threads < (int)j.nmorsels ? p->threads : (int)j.nmorsels;
-  pthread_t tid[256];
-  int started = 0;
-  for (; started < nt && started < 256; started++)
-    if (pthread_create(&tid[started], NULL, scan_worker, &j)) break;
-  if (started == 0) scan_worker(&j);
-  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
-  pthread_mutex_destroy(&j.mu);
-  int rc = 0;
-  if (atomic_load(&j.failed)) {
-    *err = j.err;
-    rc = err->code ? err->code : SJ_EIO;
-  }
+int scan_side(plan *p, side *s, sj_error *err) {
+  scan_job j = {p, s, NULL, NULL};
+  size_t nmorsels;
+  int rc = list_morsels(s, &j.morsels, &nmorsels, err);
+  if (rc) return rc;
+  j.tables = calloc(nmorsels ? nmorsels : 1, sizeof *j.tables);
+  if (!j.tables) { free(j.morsels); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
+  rc = run_parallel(p->threads, nmorsels, scan_morsel, &j, err);
   /* Merge in morsel order: the same answer, bit for bit, on any thread count. */
   if (!rc && agg_table_init(&s->partial, 1 + s->nby, s->nstates)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  for (size_t m = 0; m < j.nmorsels; m++) {
+  for (size_t m = 0; m < nmorsels; m++) {
     agg_table *t = &j.tables[m];
     for (size_t i = 0; i < t->nrows && !rc; i++) {
       uint64_t *src = agg_table_row(t, i);
@@ -647,8 +592,9 @@ static int join_partials(plan *p, agg_table *answer, uint64_t limit_groups, uint
         if (!g || answer->nrows > limit_groups) {
           rc = sj_fail(err, g ? SJ_ENOMEM : SJ_ENOMEM,
                        "the answer has more than %llu groups, more than the memory limit allows for "
-                       "this plan; answers as large as the join (like the notebook's QN) need the "
-                       "streaming merge plan, which this version does not have yet",
+                       "the hash plan, which this query needs (its GROUP BY mixes the sides' columns, names "
+                       "the join key, or has columns without statistics); the merge plan, which streams, "
+                       "applies to GROUP BY one side's columns then the other's",
                        (unsigned long long)limit_groups);
           break;
         }
@@ -689,7 +635,11 @@ static int cmp_groups(const void *a, const void *b, void *ctx) {
   return 0;
 }
 
-static int build_result(plan *p, agg_table *answer, sj_result *out, sj_error *err) {
+enum { HASH_CHUNK_ROWS = 1 << 18 };
+
+/* Writes the answer's groups, sorted, in chunks. */
+static int write_answer(plan *p, agg_table *answer, const out_schema *schema, out_sink *sink, uint64_t *rows_out,
+                        sj_error *err) {
   uint64_t rows = answer->nrows;
   /* No GROUP BY: one row even when nothing joined, as SQL has it. */
   if (p->nby == 0 && rows == 0) {
@@ -698,80 +648,32 @@ static int build_result(plan *p, agg_table *answer, sj_result *out, sj_error *er
     rows = 1;
   }
   uint32_t *ix = malloc((rows ? rows : 1) * sizeof *ix);
-  out->ncols = p->nby + p->nagg;
-  out->rows = rows;
-  out->cols = calloc((size_t)out->ncols, sizeof *out->cols);
-  if (!ix || !out->cols) { free(ix); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
-  for (uint64_t i = 0; i < rows; i++) ix[i] = (uint32_t)i;
-  qsort_r(ix, rows, sizeof *ix, cmp_groups, answer);
-  int rc = 0;
-  for (int c = 0; c < out->ncols && !rc; c++) {
-    sj_result_col *col = &out->cols[c];
-    int is_by = c < p->nby, a = c - p->nby;
-    if (is_by) snprintf(col->name, sizeof col->name, "%s", p->by[c]);
-    else if (p->fn[a] == F_COUNT_STAR) snprintf(col->name, sizeof col->name, "count");
-    else snprintf(col->name, sizeof col->name, "%s_%s", fn_names[p->fn[a]], p->agg_col[a]);
-    int floaty = !is_by && (p->fn[a] == F_AVG || (p->agg_float[a] && p->fn[a] != F_COUNT));
-    int huge = !is_by && p->fn[a] == F_SUM && !p->agg_float[a];
-    col->kind = floaty ? SJ_COL_DOUBLE : huge ? SJ_COL_HUGEINT : SJ_COL_INT;
-    size_t w = col->kind == SJ_COL_HUGEINT ? 16 : 8;
-    void *mem = malloc((rows ? rows : 1) * w);
-    if (col->kind == SJ_COL_DOUBLE) col->d = mem;
-    else if (col->kind == SJ_COL_HUGEINT) col->h = mem;
-    else col->i = mem;
-    if (!mem) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
-    for (uint64_t r = 0; r < rows; r++) {
-      uint64_t *row = agg_table_row(answer, ix[r]);
-      int null = 0;
-      if (is_by) {
-        null = agg_row_nulls(answer, row) >> c & 1;
-        col->i[r] = agg_row_keys(row)[c];
-      } else if (p->fn[a] == F_COUNT_STAR) {
-        col->i[r] = *agg_row_count(answer, row);
-      } else {
-        agg_state *st = agg_row_states(answer, row) + a;
-        switch (p->fn[a]) {
-          case F_COUNT: col->i[r] = st->n; break;
-          case F_SUM:
-            null = st->n == 0;
-            if (huge) col->h[r] = st->v.isum;
-            else col->d[r] = st->v.f.s + st->v.f.c;
-            break;
-          case F_AVG:
-            null = st->n == 0;
-            col->d[r] = null ? 0
-                      : p->agg_float[a] ? (st->v.f.s + st->v.f.c) / (double)st->n
-                                        : (double)st->v.isum / (double)st->n;
-            break;
-          default: /* min, max */
-            null = st->n == 0;
-            if (floaty) col->d[r] = st->v.f.s;
-            else col->i[r] = st->v.i;
-        }
-      }
-      if (null) {
-        if (!col->valid) { /* the first null: every row so far was present */
-          if (!(col->valid = malloc(rows))) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
-          memset(col->valid, 1, rows);
-        }
-        col->valid[r] = 0;
-      }
-    }
+  pq_scratch *scratch = pq_scratch_new();
+  out_chunk c;
+  chunk_init(&c, schema);
+  int rc = ix && scratch ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
+  if (!rc) {
+    for (uint64_t i = 0; i < rows; i++) ix[i] = (uint32_t)i;
+    qsort_r(ix, rows, sizeof *ix, cmp_groups, answer);
   }
+  for (uint64_t at = 0; at < rows && !rc; at += HASH_CHUNK_ROWS) {
+    uint64_t n = rows - at < HASH_CHUNK_ROWS ? rows - at : HASH_CHUNK_ROWS;
+    c.rows = 0;
+    if (chunk_reserve(&c, n)) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
+    for (uint64_t r = at; r < at + n; r++) {
+      uint64_t *row = agg_table_row(answer, ix[r]);
+      chunk_put(p, &c, agg_row_keys(row), agg_row_nulls(answer, row), *agg_row_count(answer, row),
+                agg_row_states(answer, row));
+    }
+    out_blob b;
+    rc = out_encode(sink, &c, scratch, &b, err);
+    if (!rc) rc = out_write(sink, &b, err);
+  }
+  *rows_out = rows;
+  chunk_free(&c);
+  pq_scratch_free(scratch);
   free(ix);
   return rc;
-}
-
-void sj_result_free(sj_result *r) {
-  if (!r) return;
-  for (int c = 0; c < r->ncols; c++) {
-    free(r->cols[c].i);
-    free(r->cols[c].h);
-    free(r->cols[c].d);
-    free(r->cols[c].valid);
-  }
-  free(r->cols);
-  memset(r, 0, sizeof *r);
 }
 
 /* "key, a, b": a side's partial grouping, for the plan. */
@@ -780,14 +682,51 @@ static void side_grouping(const plan *p, const side *s, char *buf, size_t n) {
   for (int i = 0; i < s->nby && at < n; i++) at += (size_t)snprintf(buf + at, n - at, ", %s", s->by[i]);
 }
 
-static double seconds_since(const struct timespec *t0) {
+double seconds_since(const struct timespec *t0) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) * 1e-9;
+  return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
-int sj_query_run(const sj_query *q, sj_result *out, sj_error *err) {
-  memset(out, 0, sizeof *out);
+/* The hash plan: both sides' partials in tables, their join in a table of
+** the answer's groups (bounded by the memory limit), sorted, written. */
+static int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  agg_table answer;
+  memset(&answer, 0, sizeof answer);
+  uint64_t pairs = 0;
+  double t_scan = 0, t_join = 0;
+  int rc = scan_side(p, &p->s[0], err);
+  if (!rc) rc = scan_side(p, &p->s[1], err);
+  if (!rc) {
+    t_scan = seconds_since(&t0);
+    size_t group_bytes = (((size_t)p->nby + 4) & ~(size_t)1) * 8 + 32 * (size_t)p->nagg + 8;
+    rc = join_partials(p, &answer, p->memory_limit / group_bytes, &pairs, err);
+    t_join = seconds_since(&t0) - t_scan;
+  }
+  if (!rc) rc = write_answer(p, &answer, schema, sink, &rep->rows_out, err);
+  if (!rc) {
+    side *L = &p->s[0], *R = &p->s[1];
+    char lg[1200], rg[1200];
+    side_grouping(p, L, lg, sizeof lg);
+    side_grouping(p, R, rg, sizeof rg);
+    snprintf(rep->text, sizeof rep->text,
+             "plan: hash (GROUP BY pushed below the join on both sides; the answer's groups in a table)\n"
+             "  left   %d files, %llu rows scanned -> %zu partial groups by (%s)\n"
+             "  right  %d files, %llu rows scanned -> %zu partial groups by (%s)\n"
+             "  join   %llu pairs of partial groups on %s -> %llu answer groups\n"
+             "  time   scan %.3f s, join %.3f s, total %.3f s on %d threads\n",
+             L->nfiles, (unsigned long long)L->rows_scanned, L->partial.nrows, lg, R->nfiles,
+             (unsigned long long)R->rows_scanned, R->partial.nrows, rg, (unsigned long long)pairs, p->q->on,
+             (unsigned long long)rep->rows_out, t_scan, t_join, seconds_since(&t0), p->threads);
+  }
+  agg_table_free(&answer);
+  return rc;
+}
+
+int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
+  memset(report, 0, sizeof *report);
   plan *p = calloc(1, sizeof *p);
   if (!p) return sj_fail(err, SJ_ENOMEM, "out of memory");
   p->q = q;
@@ -795,52 +734,39 @@ int sj_query_run(const sj_query *q, sj_result *out, sj_error *err) {
   p->s[1].what = "right";
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   p->threads = q->threads > 0 ? q->threads : (int)(cores > 0 ? cores : 1);
-  uint64_t limit = q->memory_limit;
-  if (!limit) {
+  p->memory_limit = q->memory_limit;
+  if (!p->memory_limit) {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    limit = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : (uint64_t)4 << 30;
+    p->memory_limit = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : (uint64_t)4 << 30;
   }
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   int rc = !q->on || !*q->on ? sj_fail(err, SJ_EUSAGE, "--on names no join key") : 0;
   if (!rc) rc = open_side(&p->s[0], q->left, err);
   if (!rc) rc = open_side(&p->s[1], q->right, err);
   if (!rc) rc = plan_query(p, err);
-  double t_scan = 0, t_join = 0;
-  agg_table answer;
-  memset(&answer, 0, sizeof answer);
-  uint64_t pairs = 0;
-  if (!rc) rc = scan_side(p, &p->s[0], err);
-  if (!rc) rc = scan_side(p, &p->s[1], err);
+  out_schema *schema = calloc(1, sizeof *schema);
+  plan_report *rep = calloc(1, sizeof *rep);
+  out_sink *sink = NULL;
+  if (!rc && (!schema || !rep)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   if (!rc) {
-    t_scan = seconds_since(&t0);
-    size_t group_bytes = (((size_t)p->nby + 4) & ~(size_t)1) * 8 + 32 * (size_t)p->nagg + 8;
-    rc = join_partials(p, &answer, limit / group_bytes, &pairs, err);
-    t_join = seconds_since(&t0) - t_scan;
+    plan_schema(p, schema);
+    rc = out_open(&sink, q->out, q->csv ? q->csv : stdout, schema, err);
   }
-  if (!rc) rc = build_result(p, &answer, out, err);
+  if (!rc) rc = merge_applies(p) ? merge_run(p, sink, schema, rep, err) : hash_run(p, sink, schema, rep, err);
+  if (sink) {
+    if (rc) out_abort(sink);
+    else rc = out_close(sink, err);
+  }
   if (!rc) {
-    side *L = &p->s[0], *R = &p->s[1];
-    char lg[1200], rg[1200];
-    side_grouping(p, L, lg, sizeof lg);
-    side_grouping(p, R, rg, sizeof rg);
-    snprintf(out->plan, sizeof out->plan,
-             "plan: eager aggregation (GROUP BY pushed below the join on both sides)\n"
-             "  left   %d files, %llu rows scanned -> %zu partial groups by (%s)\n"
-             "  right  %d files, %llu rows scanned -> %zu partial groups by (%s)\n"
-             "  join   %llu pairs of partial groups on %s -> %llu answer groups\n"
-             "  time   scan %.3f s, join + sort %.3f s, total %.3f s on %d threads\n",
-             L->nfiles, (unsigned long long)L->rows_scanned, L->partial.nrows, lg, R->nfiles,
-             (unsigned long long)R->rows_scanned, R->partial.nrows, rg, (unsigned long long)pairs, q->on,
-             (unsigned long long)out->rows, t_scan, t_join, seconds_since(&t0), p->threads);
+    report->rows = rep->rows_out;
+    snprintf(report->plan, sizeof report->plan, "%s", rep->text);
   }
-  agg_table_free(&answer);
+  free(schema);
+  free(rep);
   for (int s = 0; s < 2; s++) {
     agg_table_free(&p->s[s].partial);
     for (int f = 0; f < p->s[s].nfiles; f++) pq_close(p->s[s].files[f]);
     free(p->s[s].files);
   }
   free(p);
-  if (rc) sj_result_free(out);
   return rc;
 }

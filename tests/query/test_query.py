@@ -1,9 +1,8 @@
 #!/usr/bin/python3
 """`skewjoin query` against DuckDB running the same SQL.
 
-- The canonical queries on the generator's data (Q1, Q2, J at s=0.001; Q3
-  and Q4, whose answers this plan holds in memory, at s=0.0002): counts
-  exact, sums within 1e-9 relative.
+- The canonical queries QN, Q1-Q4 and J on the generator's s=0.001 data:
+  counts exact, sums within 1e-9 relative, rows in order.
 - The same bytes of output for --threads 1 and --threads 2.
 - Randomized tables written by DuckDB: keys on one side only, NULL keys, a
   hot key with 99% of the rows, NULLs in GROUP BY and aggregated columns,
@@ -86,24 +85,67 @@ def compare_with_duckdb(name, left, right, on, by, aggs, tmp, threads=None):
     return out
 
 
+def compare_in_duckdb(name, ours, left, right, by, aggs):
+    """Our Parquet answer against DuckDB's, inside DuckDB (answers of tens of
+    millions of rows): same groups, counts exact, sums within 1e-9, and our
+    rows in ORDER BY order."""
+    want = sql_for(left, right, "key", by, aggs).split(" ORDER BY")[0]
+    cols = ", ".join(by)
+    diff = " OR ".join(
+        f"want.\"{n}\" IS DISTINCT FROM got.\"{n}\"" if a.startswith("count") else
+        f"NOT (abs(want.\"{n}\" - got.\"{n}\") <= 1e-9 * abs(want.\"{n}\"))"
+        for a in aggs for n in ["count" if a == "count(*)" else a[:-1].replace("(", "_")])
+    r = duck(f"""WITH want AS ({want}), got AS (SELECT * FROM read_parquet('{ours}'))
+        SELECT (SELECT count(*) FROM want) AS want_rows, (SELECT count(*) FROM got) AS got_rows,
+          (SELECT count(*) FROM want FULL JOIN got USING ({cols}) WHERE {diff}) AS bad""",
+             f"""SELECT count(*) AS unsorted FROM (SELECT [{cols}] AS t,
+          lag([{cols}]) OVER (ORDER BY file_row_number) AS p
+          FROM read_parquet('{ours}', file_row_number = true)) WHERE p >= t""")
+    v = r[0][0]
+    check(v["want_rows"] == v["got_rows"] and v["bad"] == "0",
+          f"{name}: {v['got_rows']} rows, DuckDB {v['want_rows']}, {v['bad']} differ")
+    check(r[1][0]["unsorted"] == "0", f"{name}: {r[1][0]['unsorted']} rows out of order")
+    return int(v["got_rows"])
+
+
+CANONICAL = {"Q1": ["df2_group"], "Q2": ["df2_group", "group1"], "J": [],
+             "Q3": ["df2_group", "group1", "group2", "group3", "group4"], "Q4": ["df2_group", "bucket"],
+             "QN": ["df2_group", "bucket", "group1", "group2", "group3", "group4"]}
+
+
 def test_canonical(tmp):
-    for scale, queries in (("0.001", {"Q1": ["df2_group"], "Q2": ["df2_group", "group1"], "J": []}),
-                           ("0.0002", {"Q3": ["df2_group", "group1", "group2", "group3", "group4"],
-                                       "Q4": ["df2_group", "bucket"]})):
-        if QUICK and scale == "0.001":
-            continue
-        data = os.path.join(tmp, f"s{scale}")
-        subprocess.run([SKEWJOIN, "gen", "--scale", scale, data], check=True, capture_output=True)
-        left, right = os.path.join(data, "df1", "*.parquet"), os.path.join(data, "df2.parquet")
-        for name, by in queries.items():
-            aggs = ["count(*)"] if name == "J" else ["count(*)", "sum(value)"]
+    """The spec's queries on the generator's s=0.001 data.  Q1, Q2 and J as
+    CSV on stdout; Q3, Q4 and QN (answers of 1e6 to 6e7 rows, the merge
+    plan's) as Parquet, compared inside DuckDB."""
+    scale = "0.0002" if QUICK else "0.001"
+    data = os.path.join(tmp, f"s{scale}")
+    subprocess.run([SKEWJOIN, "gen", "--scale", scale, data], check=True, capture_output=True)
+    left, right = os.path.join(data, "df1", "*.parquet"), os.path.join(data, "df2.parquet")
+    for name, by in CANONICAL.items():
+        aggs = ["count(*)"] if name == "J" else ["count(*)", "sum(value)"]
+        base = ["--left", left, "--right", right, "--on", "key", "--agg", ",".join(aggs),
+                *(["--by", ",".join(by)] if by else [])]
+        if name in ("Q1", "Q2", "J"):
             out1 = compare_with_duckdb(f"{name} at s={scale}", left, right, "key", by, aggs, tmp, threads=1)
-            _, out2, _ = run("--left", left, "--right", right, "--on", "key", "--agg", ",".join(aggs),
-                             *(["--by", ",".join(by)] if by else []), "--threads", "2")
+            _, out2, _ = run(*base, "--threads", "2")
             check(out1 is not None and out1 == out2, f"{name}: --threads 1 and 2 differ")
-        if scale == "0.001":
-            rc, out, _ = run("--left", left, "--right", right, "--on", "key")
-            check(out == "count\n60226380\n", f"J at s=0.001 is the spec's join size: {out!r}")
+            continue
+        outs = [os.path.join(tmp, f"{name}-{t}.parquet") for t in (1, 2)]
+        for t, out in zip((1, 2), outs):
+            rc, _, err = run(*base, "--threads", str(t), "--out", out)
+            check(rc == 0, f"{name} --threads {t}: exit {rc} {err.strip()}")
+        if not all(os.path.exists(o) for o in outs):
+            continue
+        check(open(outs[0], "rb").read() == open(outs[1], "rb").read(), f"{name}: --threads 1 and 2 differ")
+        rows = compare_in_duckdb(f"{name} at s={scale}", outs[0], left, right, by, aggs)
+        if name == "QN" and scale == "0.001":
+            check(rows == 60201332, f"QN at s=0.001 has {rows} rows")
+        for o in outs:
+            os.remove(o)
+    if scale == "0.001":
+        rc, out, _ = run("--left", left, "--right", right, "--on", "key")
+        check(out == "count\n60226380\n", f"J at s=0.001 is the spec's join size: {out!r}")
+    shutil.rmtree(data)
 
 
 def random_tables(tmp, seed):
@@ -161,6 +203,28 @@ def test_direct_path(tmp):
         compare_with_duckdb(f"direct path {seed}, left only", lp, rp, "k", ["d", "a"], ["count(*)", "max(x)"], tmp)
 
 
+def test_plans(tmp):
+    """Which plan runs, and the merge plan's corners: keys too far apart to
+    pack next to the code (the comparison sort), a negative by-column, NULLs
+    in the inner columns, GROUP BY the left side's columns then the right's."""
+    lp, rp, _ = random_tables(tmp, 3)
+    for by, plan in ((["c", "a"], "merge"), (["a", "b", "c"], "merge"), (["b"], "merge"), (["c"], "merge"),
+                     (["a", "c", "b"], "hash"), (["k", "a"], "hash"), ([], "hash")):
+        rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", ",".join(by), "--explain")
+        check(rc == 0 and f"plan: {plan}" in err, f"--by {by} runs the {plan} plan: {err.strip()[:200]!r}")
+    wl, wr = os.path.join(tmp, "wide-l.parquet"), os.path.join(tmp, "wide-r.parquet")
+    duck(f"""COPY (SELECT ((i % 3) - 1) * 4611686018427387904 + (i % 2) AS k,
+               (hash(i) % 1000000000000)::BIGINT - 500000000000 AS w,
+               CASE WHEN i % 5 = 0 THEN NULL ELSE (i % 7)::INTEGER - 3 END AS s,
+               i::DOUBLE / 3 AS x
+             FROM range(5000) t(i)) TO '{wl}' (FORMAT parquet, ROW_GROUP_SIZE 1000)""",
+         f"""COPY (SELECT ((j % 3) - 1) * 4611686018427387904 + (j % 2) AS k, (j % 4)::BIGINT AS g
+             FROM range(24) t(j)) TO '{wr}' (FORMAT parquet)""")
+    for by in (["g", "w"], ["g", "s", "w"], ["s", "g"], ["w"]):
+        compare_with_duckdb(f"wide keys, --by {by}", wl, wr, "k", by, ["count(*)", "sum(x)", "min(s)"], tmp,
+                            threads=2)
+
+
 def test_parquet_output(tmp):
     lp, rp, _ = random_tables(tmp, 99)
     out = os.path.join(tmp, "answer.parquet")
@@ -203,8 +267,10 @@ def test_bad_input(tmp):
     check(rc == 2 and "missing" in err, f"no files: exit {rc} {err.strip()!r}")
     rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--out", os.path.join(tmp, "x.txt"))
     check(rc == 2 and ".csv or .parquet" in err, f"bad --out: exit {rc} {err.strip()!r}")
-    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "a,b,c", "--memory-limit", "1")
-    check(rc == 1 and "merge plan" in err, f"over the memory limit: exit {rc} {err.strip()!r}")
+    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "k,a,c", "--memory-limit", "1")
+    check(rc == 1 and "hash plan" in err and "memory limit" in err, f"hash plan over the limit: exit {rc} {err.strip()!r}")
+    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,a,b", "--memory-limit", "1")
+    check(rc == 1 and "merge plan" in err and "memory limit" in err, f"merge plan over the limit: exit {rc} {err.strip()!r}")
 
 
 def main():
@@ -213,6 +279,7 @@ def main():
         test_canonical(tmp)
         test_random(tmp)
         test_direct_path(tmp)
+        test_plans(tmp)
         test_parquet_output(tmp)
         test_bad_input(tmp)
     finally:

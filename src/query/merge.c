@@ -1,0 +1,810 @@
+/*
+** merge.c — the streaming merge plan: answers as large as the join.
+**
+** For GROUP BY (outer side's columns…, inner side's columns…) — the
+** notebook's QN is (df2_group | bucket, group1..4) — the answer is built
+** without a table of its groups:
+**
+**   1. inner scan   every morsel of the inner side is aggregated by (key,
+**                   code), code = the inner by-columns packed into one
+**                   integer (domains from the files' statistics, first
+**                   column in the high bits, NULL as the domain's last
+**                   value: so codes sort as the columns do, NULLS LAST).
+**                   Radix-sorted, each morsel gives one sorted run per key.
+**   2. outer scan   the outer side aggregated by (key, its by-columns) in a
+**                   hash table (it is the small side), sorted by (its
+**                   by-columns, key): a grouping is a run of equal tuples.
+**   3. merge        a grouping's answer is the k-way merge, by code, of the
+**                   runs of its keys, each entry weighted by the outer
+**                   row's count: count = cI·cO, an inner sum ·cO, an outer
+**                   sum ·cI.  Equal codes from different keys add up.
+**   4. tiles        the work is cut into tiles of consecutive (grouping,
+**                   code range) units of bounded answer size — the grouping
+**                   that holds every key is split by code ranges drawn from
+**                   a sample of its codes — merged on all cores, encoded by
+**                   the thread that made them, written in order.
+**
+** Memory: the inner runs (16 + 32·states bytes per entry, checked against
+** the memory limit) and a window of tiles in flight; not the answer.
+** Results do not depend on the thread count: tiles are fixed before any
+** thread starts and a merge folds equal codes in cursor order.
+*/
+#include "plan.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+enum { TILE_ROWS = 1 << 18, SAMPLES_PER_PIECE = 32, MAX_CODE_BITS = 62 };
+
+/* How the inner by-columns pack into a code. */
+typedef struct layout {
+  int outer, inner; /* side indexes */
+  int ncols;
+  int64_t lo[MAX_BY], hi[MAX_BY];
+  uint64_t null_code[MAX_BY]; /* hi − lo + 1: the value after the largest */
+  int width[MAX_BY], shift[MAX_BY];
+  int bits;
+} layout;
+
+/* An entry of a run: [code][count][states…], 16 + 32·states bytes. */
+static inline size_t entry_words(int nstates) { return 2 + 4 * (size_t)nstates; }
+
+/* One key's entries from one morsel, sorted by code. */
+typedef struct mrun {
+  int64_t key;
+  uint32_t morsel;
+  uint32_t n;
+  uint64_t *e;
+} mrun;
+
+typedef struct mpart {
+  uint64_t *entries;
+  mrun *runs;
+  size_t nruns;
+} mpart;
+
+typedef struct sort_pair {
+  uint64_t k;
+  uint64_t row;
+} sort_pair;
+
+/* ------------------------------------------------------------ the layout */
+
+static int bits_for(uint64_t values) { /* bits to tell `values` values apart */
+  int b = 0;
+  while (b < 64 && (values - 1) >> b) b++;
+  return b;
+}
+
+static int read_bound(const uint8_t *v, size_t len, pq_type t, int64_t *out) {
+  if (t == PQ_INT32 && len == 4) { int32_t x; memcpy(&x, v, 4); *out = x; return 1; }
+  if (t == PQ_INT64 && len == 8) { memcpy(out, v, 8); return 1; }
+  return 0;
+}
+
+/* The inner side's by-column `name` has values in [lo, hi] by every chunk's
+** statistics; 0 when some non-empty chunk states no bounds. */
+static int column_domain(const side *s, const char *name, int64_t *lo, int64_t *hi) {
+  int seen = 0;
+  for (int f = 0; f < s->nfiles; f++) {
+    const pq_reader *r = s->files[f];
+    int c = pq_find_column(r, name);
+    const pq_column_info *ci = pq_col(r, c);
+    if (ci->is_unsigned) return 0;
+    for (int rg = 0; rg < pq_nrowgroups(r); rg++) {
+      const pq_chunk_info *ch = pq_chunk(r, rg, c);
+      if (pq_rowgroup_rows(r, rg) == 0) continue;
+      if (ch->stats.has_null_count && ch->stats.null_count == ch->num_values) continue; /* all NULL */
+      int64_t mn, mx;
+      if (!ch->stats.has_min_max || !read_bound(ch->stats.min, ch->stats.min_len, ci->type, &mn) ||
+          !read_bound(ch->stats.max, ch->stats.max_len, ci->type, &mx) || mn > mx)
+        return 0;
+      if (!seen || mn < *lo) *lo = mn;
+      if (!seen || mx > *hi) *hi = mx;
+      seen = 1;
+    }
+  }
+  if (!seen) *lo = *hi = 0;
+  return 1;
+}
+
+static int make_layout(const plan *p, layout *lay) {
+  memset(lay, 0, sizeof *lay);
+  if (p->nby == 0) return 0; /* one total row, even for an empty join: the hash plan */
+  int first = p->by_side[0], switches = 0;
+  for (int i = 0; i < p->nby; i++) {
+    if (p->by_side[i] == 2) return 0;
+    if (i && p->by_side[i] != p->by_side[i - 1]) switches++;
+  }
+  if (switches > 1) return 0;
+  if (switches == 1) {
+    lay->outer = first;
+    lay->inner = 1 - first;
+  } else { /* all on one side: the right side's groupings over the left's runs */
+    lay->outer = 1;
+    lay->inner = 0;
+  }
+  const side *in = &p->s[lay->inner];
+  lay->ncols = in->nby;
+  int bits = 0;
+  for (int j = 0; j < in->nby; j++) {
+    if (!column_domain(in, in->by[j], &lay->lo[j], &lay->hi[j])) return 0;
+    uint64_t values = (uint64_t)lay->hi[j] - (uint64_t)lay->lo[j] + 1;
+    if (values == 0) return 0; /* the whole int64 range */
+    lay->null_code[j] = values;
+    int w = bits_for(values + (uint64_t)(p->by_nullable[in->by_out[j]] != 0));
+    if (w > MAX_CODE_BITS) return 0;
+    bits += w;
+    if (bits > MAX_CODE_BITS) return 0;
+    lay->width[j] = w;
+  }
+  lay->bits = bits;
+  for (int j = 0, at = bits; j < in->nby; j++) {
+    at -= lay->width[j];
+    lay->shift[j] = at;
+  }
+  return 1;
+}
+
+int merge_applies(const plan *p) {
+  layout lay;
+  return make_layout(p, &lay);
+}
+
+/* ------------------------------------------------------------ inner scan */
+
+typedef struct inner_job {
+  plan *p;
+  const layout *lay;
+  side *s;
+  morsel *morsels;
+  mpart *parts;
+  sort_pair *scratch[2][256]; /* per worker */
+  size_t scratch_cap[256];
+  atomic_ullong bytes;
+} inner_job;
+
+/* LSD radix sort on the low `bits` bits of k; a byte all pairs share is
+** skipped.  Returns the array that holds the result (a or tmp). */
+static sort_pair *radix_sort(sort_pair *a, sort_pair *tmp, size_t n, int bits) {
+  for (int shift = 0; shift < bits; shift += 8) {
+    size_t count[256] = {0};
+    for (size_t i = 0; i < n; i++) count[a[i].k >> shift & 255]++;
+    if (count[a[0].k >> shift & 255] == n) continue;
+    size_t at = 0;
+    for (int d = 0; d < 256; d++) {
+      size_t c = count[d];
+      count[d] = at;
+      at += c;
+    }
+    for (size_t i = 0; i < n; i++) tmp[count[a[i].k >> shift & 255]++] = a[i];
+    sort_pair *t = a;
+    a = tmp;
+    tmp = t;
+  }
+  return a;
+}
+
+static int cmp_pair_wide(const void *x, const void *y, void *ctx) {
+  const numcol *key = ctx;
+  const sort_pair *a = x, *b = y;
+  int64_t ka = num_i(key, a->row), kb = num_i(key, b->row);
+  if (ka != kb) return ka < kb ? -1 : 1;
+  if (a->k != b->k) return a->k < b->k ? -1 : 1;
+  return a->row < b->row ? -1 : a->row > b->row;
+}
+
+static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
+  inner_job *j = ctx;
+  const plan *p = j->p;
+  const layout *lay = j->lay;
+  side *s = j->s;
+  const pq_reader *r = s->files[j->morsels[m].file];
+  int rg = j->morsels[m].rg, nby = s->nby, ns = s->nstates;
+  const char *names[1 + MAX_BY + MAX_AGGS];
+  numcol cols[1 + MAX_BY + MAX_AGGS];
+  names[0] = p->q->on;
+  for (int i = 0; i < nby; i++) names[1 + i] = s->by[i];
+  for (int i = 0; i < ns; i++) names[1 + nby + i] = s->state_col[i];
+  int need = 1 + nby + ns;
+  int rc = read_columns(r, rg, names, need, cols, err);
+  if (rc) return rc;
+  uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
+  if (j->scratch_cap[worker] < rows) {
+    for (int b = 0; b < 2; b++) {
+      free(j->scratch[b][worker]);
+      j->scratch[b][worker] = malloc((size_t)rows * sizeof(sort_pair));
+    }
+    j->scratch_cap[worker] = j->scratch[0][worker] && j->scratch[1][worker] ? rows : 0;
+    if (!j->scratch_cap[worker]) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
+  }
+  sort_pair *pairs = rc ? NULL : j->scratch[0][worker];
+  /* Codes, and the morsel's key range. */
+  uint64_t live = 0;
+  int64_t kmin = 0, kmax = 0;
+  for (uint64_t i = 0; i < rows && !rc; i++) {
+    if (!present(&cols[0], i)) continue; /* a NULL key matches nothing */
+    int64_t key = num_i(&cols[0], i);
+    if (!live || key < kmin) kmin = key;
+    if (!live || key > kmax) kmax = key;
+    uint64_t code = 0;
+    for (int c = 0; c < nby; c++) {
+      uint64_t v = lay->null_code[c];
+      if (present(&cols[1 + c], i)) {
+        int64_t x = num_i(&cols[1 + c], i);
+        if (x < lay->lo[c] || x > lay->hi[c]) {
+          rc = sj_fail(err, SJ_ECORRUPT, "%s: row group %d: column '%s' holds %lld, outside the bounds "
+                       "[%lld, %lld] its statistics state", pq_path(r), rg, s->by[c], (long long)x,
+                       (long long)lay->lo[c], (long long)lay->hi[c]);
+          break;
+        }
+        v = (uint64_t)x - (uint64_t)lay->lo[c];
+      }
+      code |= v << lay->shift[c];
+    }
+    pairs[live].k = code;
+    pairs[live++].row = i;
+  }
+  uint64_t key_span = (uint64_t)kmax - (uint64_t)kmin;
+  int key_bits = live ? bits_for(key_span + 1) : 0;
+  sort_pair *sorted = pairs;
+  if (!rc && live) {
+    if (key_bits + lay->bits <= 64) {
+      for (uint64_t i = 0; i < live; i++)
+        pairs[i].k |= key_bits ? (uint64_t)(num_i(&cols[0], pairs[i].row) - kmin) << lay->bits : 0;
+      sorted = radix_sort(pairs, j->scratch[1][worker], live, key_bits + lay->bits);
+    } else {
+      qsort_r(pairs, live, sizeof *pairs, cmp_pair_wide, &cols[0]);
+    }
+  }
+  /* Runs of equal (key, code) become entries; runs of one key, an mrun. */
+  size_t ew = entry_words(ns);
+  mpart *part = &j->parts[m];
+  uint64_t nentries = 0, nruns = 0;
+  for (uint64_t i = 0; i < live && !rc; i++)
+    if (i == 0 || sorted[i].k != sorted[i - 1].k || (key_bits + lay->bits > 64 &&
+        num_i(&cols[0], sorted[i].row) != num_i(&cols[0], sorted[i - 1].row))) nentries++;
+  if (!rc && nentries) {
+    part->entries = calloc(nentries, ew * 8);
+    part->runs = malloc(sizeof *part->runs * (size_t)nentries);
+    if (!part->entries || !part->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
+  }
+  uint64_t code_mask = lay->bits ? ~(uint64_t)0 >> (64 - lay->bits) : 0;
+  uint64_t *e = NULL;
+  int64_t prev_key = 0;
+  for (uint64_t i = 0, at = 0; i < live && !rc; i++) {
+    uint64_t row = sorted[i].row;
+    int64_t key = num_i(&cols[0], row);
+    uint64_t code = sorted[i].k & code_mask;
+    if (!e || key != prev_key || code != e[0]) {
+      e = part->entries + at++ * ew;
+      e[0] = code;
+      if (nruns == 0 || key != prev_key) part->runs[nruns++] = (mrun){key, (uint32_t)m, 0, e};
+      part->runs[nruns - 1].n++;
+      prev_key = key;
+    }
+    e[1]++;
+    agg_state *st = (agg_state *)(e + 2);
+    for (int k = 0; k < ns; k++) state_add(&st[k], p->fn[s->state_agg[k]], s->state_is_float[k], &cols[1 + nby + k], row);
+  }
+  part->nruns = nruns;
+  for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
+  if (!rc) {
+    uint64_t total = atomic_fetch_add(&j->bytes, nentries * ew * 8) + nentries * ew * 8;
+    if (total > p->memory_limit)
+      rc = sj_fail(err, SJ_ENOMEM, "the merge plan's sorted partials of the %s side need more than the "
+                   "memory limit (%llu bytes); spilling them to disk is not built yet: raise --memory-limit",
+                   s->what, (unsigned long long)p->memory_limit);
+  }
+  return rc;
+}
+
+static int cmp_run(const void *x, const void *y) {
+  const mrun *a = x, *b = y;
+  if (a->key != b->key) return a->key < b->key ? -1 : 1;
+  return a->morsel < b->morsel ? -1 : a->morsel > b->morsel;
+}
+
+/* ------------------------------------------------------------ outer side */
+
+static int cmp_outer(const void *x, const void *y, void *ctx) {
+  const agg_table *t = ctx;
+  const uint64_t *ra = agg_table_row(t, *(const uint32_t *)x), *rb = agg_table_row(t, *(const uint32_t *)y);
+  uint32_t na = agg_row_nulls(t, ra), nb = agg_row_nulls(t, rb);
+  const int64_t *ka = agg_row_keys(ra), *kb = agg_row_keys(rb);
+  for (int i = 1; i < t->nkeys; i++) {
+    int xa = na >> (i - 1) & 1, xb = nb >> (i - 1) & 1;
+    if (xa != xb) return xa ? 1 : -1; /* NULLS LAST */
+    if (!xa && ka[i] != kb[i]) return ka[i] < kb[i] ? -1 : 1;
+  }
+  if (ka[0] != kb[0]) return ka[0] < kb[0] ? -1 : 1;
+  return 0; /* (key, by…) is unique in the table */
+}
+
+static int same_grouping(const agg_table *t, const uint64_t *a, const uint64_t *b) {
+  if (agg_row_nulls(t, a) != agg_row_nulls(t, b)) return 0;
+  for (int i = 1; i < t->nkeys; i++)
+    if (!(agg_row_nulls(t, a) >> (i - 1) & 1) && agg_row_keys(a)[i] != agg_row_keys(b)[i]) return 0;
+  return 1;
+}
+
+/* ------------------------------------------------------------------ tiles */
+
+/* Outer rows [o0, o1) of one grouping, and the codes [clo, chi) of this unit. */
+typedef struct unit {
+  uint32_t o0, o1;
+  uint64_t clo, chi;
+} unit;
+
+typedef struct tile {
+  size_t u0, u1;
+  uint64_t rows;
+  int done;
+  out_blob blob;
+} tile;
+
+/* A run's entries within a unit's code range, and its outer row. */
+typedef struct cursor {
+  const uint64_t *at, *end;
+  int64_t outer_count;            /* the outer row's count */
+  const agg_state *outer_states;  /* and its states */
+} cursor;
+
+/* An entry of a unit: its code, its cursor, its index in the cursor. */
+typedef struct ref {
+  uint64_t code;
+  uint32_t cur, at;
+} ref;
+
+/* What a merging thread keeps between tiles. */
+typedef struct worker {
+  cursor *curs;
+  size_t ncurs_cap;
+  ref *refs[2];
+  size_t refs_cap;
+  out_chunk chunk;
+  pq_scratch *scratch;
+} worker;
+
+typedef struct merge_job {
+  plan *p;
+  const layout *lay;
+  out_sink *sink;
+  const out_schema *schema;
+  const agg_table *outer;  /* the outer side's partials */
+  const uint32_t *order;   /* its rows, sorted by (by…, key) */
+  const size_t *run_at;    /* per sorted outer row: its key's runs [run_at[i], run_end[i]) */
+  const size_t *run_end;
+  const mrun *runs;
+  size_t ew;
+  unit *units;
+  tile *tiles;
+  size_t ntiles;
+  /* the tile pipeline */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t next, written, window;
+  uint64_t rows_out;
+  int failed;
+  sj_error err;
+} merge_job;
+
+static const uint64_t *lower_bound(const uint64_t *e, size_t n, size_t ew, uint64_t code) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (e[mid * ew] < code) lo = mid + 1;
+    else hi = mid;
+  }
+  return e + lo * ew;
+}
+
+/* Sorts a unit's refs by code, stably (ties keep cursor order: a fixed fold
+** order); LSD by bytes, skipping a byte all refs share.  Returns the array
+** holding the result. */
+static ref *sort_refs(ref *a, ref *tmp, size_t n, int bits) {
+  for (int shift = 0; shift < bits; shift += 8) {
+    size_t count[256] = {0};
+    for (size_t i = 0; i < n; i++) count[a[i].code >> shift & 255]++;
+    if (count[a[0].code >> shift & 255] == n) continue;
+    size_t at = 0;
+    for (int d = 0; d < 256; d++) {
+      size_t c = count[d];
+      count[d] = at;
+      at += c;
+    }
+    for (size_t i = 0; i < n; i++) tmp[count[a[i].code >> shift & 255]++] = a[i];
+    ref *t = a;
+    a = tmp;
+    tmp = t;
+  }
+  return a;
+}
+
+/* One answer row: the grouping's outer values, the code's inner values. */
+static void emit(merge_job *j, out_chunk *c, const uint64_t *orow, uint64_t code, int64_t count, const agg_state *acc) {
+  const plan *p = j->p;
+  const layout *lay = j->lay;
+  int64_t by[MAX_BY];
+  uint32_t nulls = 0;
+  int no = p->s[lay->outer].nby;
+  const int64_t *ok = agg_row_keys(orow);
+  uint32_t onulls = agg_row_nulls(j->outer, orow);
+  for (int i = 0; i < no; i++) {
+    by[i] = ok[1 + i];
+    nulls |= (onulls >> i & 1) << i;
+  }
+  for (int c2 = 0; c2 < lay->ncols; c2++) {
+    uint64_t v = code >> lay->shift[c2] & (((uint64_t)1 << lay->width[c2]) - 1);
+    if (v == lay->null_code[c2]) {
+      by[no + c2] = 0;
+      nulls |= 1u << (no + c2);
+    } else {
+      by[no + c2] = lay->lo[c2] + (int64_t)v;
+    }
+  }
+  chunk_put(p, c, by, nulls, count, acc);
+}
+
+/* Folds entry e of a cursor into the answer row being built. */
+static inline void fold(const plan *p, int inner, const uint64_t *e, const cursor *c, int64_t *count, agg_state *acc) {
+  int64_t ci = (int64_t)e[1], co = c->outer_count;
+  *count += ci * co;
+  const agg_state *ist = (const agg_state *)(e + 2);
+  for (int a = 0; a < p->nagg; a++) {
+    if (p->fn[a] == F_COUNT_STAR) continue;
+    if (p->agg_side[a] == inner) state_merge(&acc[a], &ist[p->agg_state[a]], p->fn[a], p->agg_float[a], co);
+    else state_merge(&acc[a], &c->outer_states[p->agg_state[a]], p->fn[a], p->agg_float[a], ci);
+  }
+}
+
+static int grow_worker(worker *w, size_t ncurs, size_t nrefs) {
+  if (ncurs > w->ncurs_cap) {
+    size_t cap = w->ncurs_cap ? w->ncurs_cap : 64;
+    while (cap < ncurs) cap *= 2;
+    cursor *c = realloc(w->curs, cap * sizeof *c);
+    if (!c) return -1;
+    w->curs = c;
+    w->ncurs_cap = cap;
+  }
+  if (nrefs > w->refs_cap) {
+    size_t cap = w->refs_cap ? w->refs_cap : 4096;
+    while (cap < nrefs) cap *= 2;
+    for (int b = 0; b < 2; b++) {
+      ref *r = realloc(w->refs[b], cap * sizeof *r);
+      if (!r) return -1;
+      w->refs[b] = r;
+    }
+    w->refs_cap = cap;
+  }
+  return 0;
+}
+
+/* Merges one unit into the worker's chunk: the entries of its cursors,
+** sorted by code, equal codes folded into one answer row. */
+static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
+  const plan *p = j->p;
+  size_t ew = j->ew, n = 0;
+  uint64_t total = 0;
+  for (uint32_t o = u->o0; o < u->o1; o++) {
+    uint64_t *orow = agg_table_row(j->outer, j->order[o]);
+    for (size_t r = j->run_at[o]; r < j->run_end[o]; r++) {
+      const mrun *run = &j->runs[r];
+      const uint64_t *a = lower_bound(run->e, run->n, ew, u->clo);
+      const uint64_t *b = lower_bound(run->e, run->n, ew, u->chi);
+      if (a == b) continue;
+      if (grow_worker(w, n + 1, 0)) return sj_fail(err, SJ_ENOMEM, "out of memory merging");
+      w->curs[n++] = (cursor){a, b, *agg_row_count(j->outer, orow), agg_row_states(j->outer, orow)};
+      total += (uint64_t)(b - a) / ew;
+    }
+  }
+  if (!n) return 0;
+  uint64_t most = u->chi - u->clo < total ? u->chi - u->clo : total;
+  if (chunk_reserve(&w->chunk, most) || grow_worker(w, 0, n > 1 ? total : 0))
+    return sj_fail(err, SJ_ENOMEM, "out of memory for the answer's rows");
+  const uint64_t *orow = agg_table_row(j->outer, j->order[u->o0]); /* the grouping's values */
+  agg_state acc[MAX_AGGS];
+  size_t acc_bytes = (size_t)p->nagg * sizeof *acc;
+  int64_t count = 0;
+  memset(acc, 0, acc_bytes);
+  if (n == 1) { /* one run: already in order, codes distinct */
+    for (const uint64_t *e = w->curs[0].at; e < w->curs[0].end; e += ew) {
+      fold(p, j->lay->inner, e, &w->curs[0], &count, acc);
+      emit(j, &w->chunk, orow, e[0], count, acc);
+      count = 0;
+      memset(acc, 0, acc_bytes);
+    }
+    return 0;
+  }
+  ref *refs = w->refs[0];
+  size_t k = 0;
+  for (size_t c = 0; c < n; c++)
+    for (const uint64_t *e = w->curs[c].at; e < w->curs[c].end; e += ew)
+      refs[k++] = (ref){e[0], (uint32_t)c, (uint32_t)((size_t)(e - w->curs[c].at) / ew)};
+  refs = sort_refs(refs, w->refs[1], k, j->lay->bits);
+  uint64_t code = refs[0].code;
+  enum { AHEAD = 8 }; /* the entries are gathered from many runs: fetch ahead */
+  for (size_t i = 0; i < k; i++) {
+    if (i + AHEAD < k) {
+      const uint64_t *ahead = w->curs[refs[i + AHEAD].cur].at + (size_t)refs[i + AHEAD].at * ew;
+      __builtin_prefetch(ahead);
+      __builtin_prefetch(ahead + ew - 1); /* an entry may straddle two lines */
+    }
+    if (refs[i].code != code) {
+      emit(j, &w->chunk, orow, code, count, acc);
+      code = refs[i].code;
+      count = 0;
+      memset(acc, 0, acc_bytes);
+    }
+    const cursor *c = &w->curs[refs[i].cur];
+    fold(p, j->lay->inner, c->at + (size_t)refs[i].at * ew, c, &count, acc);
+  }
+  emit(j, &w->chunk, orow, code, count, acc);
+  return 0;
+}
+
+static int run_tile(merge_job *j, size_t t, worker *w, sj_error *err) {
+  w->chunk.rows = 0;
+  int rc = 0;
+  for (size_t u = j->tiles[t].u0; u < j->tiles[t].u1 && !rc; u++) rc = merge_unit(j, &j->units[u], w, err);
+  j->tiles[t].rows = w->chunk.rows;
+  if (!rc) rc = out_encode(j->sink, &w->chunk, w->scratch, &j->tiles[t].blob, err);
+  return rc;
+}
+
+static void *merge_worker(void *arg) {
+  merge_job *j = arg;
+  worker w;
+  memset(&w, 0, sizeof w);
+  chunk_init(&w.chunk, j->schema);
+  w.scratch = pq_scratch_new();
+  pthread_mutex_lock(&j->mu);
+  if (!w.scratch && !j->failed) {
+    j->failed = 1;
+    sj_fail(&j->err, SJ_ENOMEM, "out of memory");
+  }
+  for (;;) {
+    while (!j->failed && j->next < j->ntiles && j->next >= j->written + j->window) pthread_cond_wait(&j->cv, &j->mu);
+    if (j->failed || j->next >= j->ntiles) break;
+    size_t t = j->next++;
+    pthread_mutex_unlock(&j->mu);
+    sj_error e;
+    int rc = sj_stop_requested() ? sj_fail(&e, SJ_EINTR, "interrupted") : run_tile(j, t, &w, &e);
+    pthread_mutex_lock(&j->mu);
+    if (rc && !j->failed) {
+      j->failed = 1;
+      j->err = e;
+    }
+    j->tiles[t].done = 1;
+    pthread_cond_broadcast(&j->cv);
+  }
+  pthread_cond_broadcast(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+  free(w.curs);
+  free(w.refs[0]);
+  free(w.refs[1]);
+  chunk_free(&w.chunk);
+  pq_scratch_free(w.scratch);
+  return NULL;
+}
+
+/* Runs the tiles on p->threads workers; this thread writes them in order. */
+static int run_tiles(merge_job *j, sj_error *err) {
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->cv, NULL);
+  j->window = 2 * (size_t)j->p->threads + 2;
+  pthread_t tid[256];
+  int started = 0;
+  for (; started < j->p->threads && started < 256; started++)
+    if (pthread_create(&tid[started], NULL, merge_worker, j)) break;
+  int rc = 0;
+  if (!started) rc = sj_fail(err, SJ_ENOMEM, "cannot start a thread");
+  pthread_mutex_lock(&j->mu);
+  while (!rc && j->written < j->ntiles) {
+    while (!j->failed && !j->tiles[j->written].done) pthread_cond_wait(&j->cv, &j->mu);
+    if (j->failed) break;
+    tile *t = &j->tiles[j->written];
+    pthread_mutex_unlock(&j->mu);
+    rc = out_write(j->sink, &t->blob, err);
+    j->rows_out += t->rows;
+    pthread_mutex_lock(&j->mu);
+    j->written++;
+    if (rc) j->failed = 1;
+    pthread_cond_broadcast(&j->cv);
+  }
+  if (!rc && j->failed) {
+    *err = j->err;
+    rc = err->code ? err->code : SJ_EIO;
+  }
+  j->failed |= rc != 0;
+  pthread_cond_broadcast(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  for (size_t t = 0; t < j->ntiles; t++) out_blob_free(&j->tiles[t].blob);
+  pthread_cond_destroy(&j->cv);
+  pthread_mutex_destroy(&j->mu);
+  return rc;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Cuts a grouping into units of about TILE_ROWS answer rows by sampling the
+** codes of its runs.  est: the grouping's entries (an upper bound). */
+static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, unit **units, size_t *nunits,
+                          size_t *cap, sj_error *err) {
+  uint64_t code_end = (uint64_t)1 << j->lay->bits;
+  uint64_t pieces = j->lay->bits ? (est + TILE_ROWS - 1) / TILE_ROWS : 1;
+  uint64_t *sample = NULL;
+  size_t ns = 0;
+  if (pieces > 1) {
+    uint64_t want = pieces * SAMPLES_PER_PIECE, stride = est / want ? est / want : 1, seen = 0;
+    sample = malloc((size_t)(est / stride + 1) * sizeof *sample);
+    if (!sample) return sj_fail(err, SJ_ENOMEM, "out of memory");
+    for (uint32_t o = o0; o < o1; o++)
+      for (size_t r = j->run_at[o]; r < j->run_end[o]; r++)
+        for (uint32_t i = 0; i < j->runs[r].n; i++, seen++)
+          if (seen % stride == 0) sample[ns++] = j->runs[r].e[(size_t)i * j->ew];
+    qsort(sample, ns, sizeof *sample, cmp_u64);
+  }
+  uint64_t from = 0;
+  for (uint64_t k = 1; k <= pieces; k++) {
+    uint64_t to = k == pieces ? code_end : sample[(size_t)(k * ns / pieces)];
+    if (to <= from) continue;
+    if (*nunits == *cap) {
+      size_t nc = *cap ? 2 * *cap : 1024;
+      unit *nu = realloc(*units, nc * sizeof *nu);
+      if (!nu) { free(sample); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
+      *units = nu;
+      *cap = nc;
+    }
+    (*units)[(*nunits)++] = (unit){o0, o1, from, to};
+    from = to;
+  }
+  free(sample);
+  return 0;
+}
+
+/* --------------------------------------------------------------- the plan */
+
+int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  layout lay;
+  if (!make_layout(p, &lay)) return sj_fail(err, SJ_EUSAGE, "the merge plan does not apply to this query");
+  side *in = &p->s[lay.inner], *out = &p->s[lay.outer];
+  size_t ew = entry_words(in->nstates);
+
+  /* 1. the inner side's sorted runs */
+  inner_job *ij = calloc(1, sizeof *ij);
+  if (!ij) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  ij->p = p;
+  ij->lay = &lay;
+  ij->s = in;
+  size_t nmorsels = 0;
+  int rc = list_morsels(in, &ij->morsels, &nmorsels, err);
+  if (!rc && !(ij->parts = calloc(nmorsels ? nmorsels : 1, sizeof *ij->parts))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  if (!rc) rc = run_parallel(p->threads, nmorsels, scan_inner_morsel, ij, err);
+  for (int w = 0; w < 256; w++) {
+    free(ij->scratch[0][w]);
+    free(ij->scratch[1][w]);
+  }
+  size_t nruns = 0;
+  uint64_t nentries = 0;
+  for (size_t m = 0; m < nmorsels && ij->parts; m++) nruns += ij->parts[m].nruns;
+  mrun *runs = rc ? NULL : malloc((nruns ? nruns : 1) * sizeof *runs);
+  if (!rc && !runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  if (!rc) {
+    size_t k = 0;
+    for (size_t m = 0; m < nmorsels; m++)
+      for (size_t r = 0; r < ij->parts[m].nruns; r++) {
+        runs[k++] = ij->parts[m].runs[r];
+        nentries += ij->parts[m].runs[r].n;
+      }
+    qsort(runs, nruns, sizeof *runs, cmp_run);
+  }
+  double t_inner = seconds_since(&t0);
+
+  /* 2. the outer side's partials, sorted into groupings */
+  if (!rc) rc = scan_side(p, out, err);
+  const agg_table *ot = &out->partial;
+  uint32_t *order = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *order);
+  size_t *run_at = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_at);
+  size_t *run_end = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_end);
+  if (!rc && (!order || !run_at || !run_end)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  if (!rc) {
+    for (size_t i = 0; i < ot->nrows; i++) order[i] = (uint32_t)i;
+    qsort_r(order, ot->nrows, sizeof *order, cmp_outer, (void *)ot);
+    for (size_t i = 0; i < ot->nrows; i++) {
+      int64_t key = agg_row_keys(agg_table_row(ot, order[i]))[0];
+      size_t lo = 0, hi = nruns;
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (runs[mid].key < key) lo = mid + 1;
+        else hi = mid;
+      }
+      run_at[i] = lo;
+      while (lo < nruns && runs[lo].key == key) lo++;
+      run_end[i] = lo;
+    }
+  }
+  double t_outer = seconds_since(&t0) - t_inner;
+
+  /* 3. units and tiles */
+  merge_job j;
+  memset(&j, 0, sizeof j);
+  j.p = p;
+  j.lay = &lay;
+  j.sink = sink;
+  j.schema = schema;
+  j.outer = ot;
+  j.order = order;
+  j.run_at = run_at;
+  j.run_end = run_end;
+  j.runs = runs;
+  j.ew = ew;
+  size_t nunits = 0, ucap = 0, ngroupings = 0;
+  for (size_t g0 = 0, g1; !rc && g0 < ot->nrows; g0 = g1) {
+    const uint64_t *first = agg_table_row(ot, order[g0]);
+    uint64_t est = 0;
+    for (g1 = g0; g1 < ot->nrows && same_grouping(ot, first, agg_table_row(ot, order[g1])); g1++)
+      for (size_t r = run_at[g1]; r < run_end[g1]; r++) est += runs[r].n;
+    ngroupings++;
+    if (est) rc = split_grouping(&j, (uint32_t)g0, (uint32_t)g1, est, &j.units, &nunits, &ucap, err);
+  }
+  /* Tiles: consecutive units until about TILE_ROWS entries. */
+  if (!rc && !(j.tiles = calloc(nunits ? nunits : 1, sizeof *j.tiles))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (size_t u = 0, est = 0; !rc && u < nunits; u++) {
+    if (!j.ntiles || est >= TILE_ROWS) {
+      j.tiles[j.ntiles++].u0 = u;
+      est = 0;
+    }
+    j.tiles[j.ntiles - 1].u1 = u + 1;
+    const unit *un = &j.units[u];
+    for (uint32_t o = un->o0; o < un->o1; o++)
+      for (size_t r = run_at[o]; r < run_end[o]; r++)
+        est += (size_t)(lower_bound(runs[r].e, runs[r].n, ew, un->chi) - lower_bound(runs[r].e, runs[r].n, ew, un->clo)) / ew;
+  }
+
+  /* 4. merge, encode, write */
+  if (!rc) rc = run_tiles(&j, err);
+  double t_merge = seconds_since(&t0) - t_inner - t_outer;
+  if (!rc) {
+    char ig[1200], og[1200];
+    size_t at = (size_t)snprintf(ig, sizeof ig, "%s", p->q->on);
+    for (int i = 0; i < in->nby; i++) at += (size_t)snprintf(ig + at, sizeof ig - at, ", %s", in->by[i]);
+    at = (size_t)snprintf(og, sizeof og, "%s", p->q->on);
+    for (int i = 0; i < out->nby; i++) at += (size_t)snprintf(og + at, sizeof og - at, ", %s", out->by[i]);
+    rep->rows_out = j.rows_out;
+    snprintf(rep->text, sizeof rep->text,
+             "plan: merge (GROUP BY pushed below the join; the answer streamed out of a k-way merge)\n"
+             "  inner  %s: %d files, %llu rows scanned -> %llu entries by (%s) in %zu sorted runs, %.1f MB;\n"
+             "         codes of %d bits\n"
+             "  outer  %s: %d files, %llu rows scanned -> %zu partial groups by (%s), %zu groupings\n"
+             "  merge  %zu units in %zu tiles -> %llu answer rows\n"
+             "  time   inner scan %.3f s, outer scan %.3f s, merge + write %.3f s, total %.3f s on %d threads\n",
+             in->what, in->nfiles, (unsigned long long)in->rows_scanned, (unsigned long long)nentries, ig, nruns,
+             (double)nentries * (double)ew * 8 / 1e6, lay.bits, out->what, out->nfiles,
+             (unsigned long long)out->rows_scanned, ot->nrows, og, ngroupings, nunits, j.ntiles,
+             (unsigned long long)j.rows_out, t_inner, t_outer,
+             t_merge, seconds_since(&t0), p->threads);
+  }
+  free(j.units);
+  free(j.tiles);
+  free(order);
+  free(run_at);
+  free(run_end);
+  free(runs);
+  for (size_t m = 0; m < nmorsels && ij->parts; m++) {
+    free(ij->parts[m].entries);
+    free(ij->parts[m].runs);
+  }
+  free(ij->parts);
+  free(ij->morsels);
+  free(ij);
+  return rc;
+}

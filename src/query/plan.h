@@ -1,0 +1,207 @@
+/*
+** plan.h — what the query module's files share: the plan (which columns and
+** aggregates each side holds), value access on decoded columns, aggregate
+** states, and the answer's output (chunks of rows, written in order).
+**
+**   query.c   planning, the hash plan (answer groups in a table), the driver
+**   merge.c   the streaming merge plan (answers as large as the join)
+**   output.c  answer chunks as CSV or Parquet, encoded on any thread and
+**             written in order
+*/
+#ifndef QUERY_PLAN_H
+#define QUERY_PLAN_H
+
+#include "agg.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+enum { MAX_BY = 16, MAX_AGGS = 16 };
+typedef enum { F_COUNT_STAR, F_COUNT, F_SUM, F_MIN, F_MAX, F_AVG } agg_fn;
+
+typedef struct side {
+  const char *what; /* "left" or "right" */
+  pq_reader **files;
+  int nfiles;
+  int nby;                  /* by-columns held by this side */
+  char by[MAX_BY][64];
+  int by_out[MAX_BY];       /* position in the answer's by-list */
+  int nstates;
+  int state_agg[MAX_AGGS];  /* which aggregate each state serves */
+  char state_col[MAX_AGGS][64];
+  int state_is_float[MAX_AGGS];
+  agg_table partial;        /* hash plan: (key, by…) → count, states */
+  uint64_t rows_scanned;
+} side;
+
+typedef struct plan {
+  const sj_query *q;
+  side s[2];
+  int nby;
+  char by[MAX_BY][64];
+  int by_side[MAX_BY]; /* 0/1, or 2 for the join key */
+  int by_nullable[MAX_BY];
+  int nagg;
+  agg_fn fn[MAX_AGGS];
+  char agg_col[MAX_AGGS][64];
+  int agg_side[MAX_AGGS];
+  int agg_state[MAX_AGGS]; /* index into its side's states */
+  int agg_float[MAX_AGGS];
+  int agg_nullable[MAX_AGGS]; /* its input column may hold NULLs */
+  int threads;
+  uint64_t memory_limit;
+} plan;
+
+/* ------------------------------------------------------ decoded columns */
+
+/* A column as int64 or double, whatever its physical integer/float type. */
+typedef struct numcol {
+  pq_column raw;
+} numcol;
+
+static inline int64_t num_i(const numcol *c, uint64_t i) {
+  if (c->raw.type == PQ_INT32) { int32_t v; memcpy(&v, c->raw.values + 4 * i, 4); return v; }
+  int64_t v;
+  memcpy(&v, c->raw.values + 8 * i, 8);
+  return v;
+}
+
+static inline double num_f(const numcol *c, uint64_t i) {
+  if (c->raw.type == PQ_FLOAT) { float v; memcpy(&v, c->raw.values + 4 * i, 4); return v; }
+  if (c->raw.type == PQ_DOUBLE) { double v; memcpy(&v, c->raw.values + 8 * i, 8); return v; }
+  return (double)num_i(c, i);
+}
+
+static inline int present(const numcol *c, uint64_t i) { return !c->raw.valid || c->raw.valid[i]; }
+
+/* Folds one input value into a state. */
+static inline void state_add(agg_state *st, agg_fn fn, int is_float, const numcol *c, uint64_t i) {
+  if (!present(c, i)) return;
+  st->n++;
+  switch (fn) {
+    case F_SUM:
+    case F_AVG:
+      if (is_float) agg_fadd(st, num_f(c, i));
+      else st->v.isum += num_i(c, i);
+      break;
+    case F_MIN:
+      if (is_float) { double x = num_f(c, i); if (st->n == 1 || x < st->v.f.s) st->v.f.s = x; }
+      else { int64_t x = num_i(c, i); if (st->n == 1 || x < st->v.i) st->v.i = x; }
+      break;
+    case F_MAX:
+      if (is_float) { double x = num_f(c, i); if (st->n == 1 || x > st->v.f.s) st->v.f.s = x; }
+      else { int64_t x = num_i(c, i); if (st->n == 1 || x > st->v.i) st->v.i = x; }
+      break;
+    default: break;
+  }
+}
+
+/* Folds state b, repeated `times` times (the other side's row count), into a. */
+static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int is_float, int64_t times) {
+  if (b->n == 0 || times == 0) return;
+  int first = a->n == 0;
+  a->n += b->n * times;
+  switch (fn) {
+    case F_SUM:
+    case F_AVG:
+      if (is_float) {
+        agg_fadd(a, b->v.f.s * (double)times);
+        if (b->v.f.c != 0) agg_fadd(a, b->v.f.c * (double)times); /* most partials are exact */
+      } else {
+        a->v.isum += b->v.isum * times;
+      }
+      break;
+    case F_MIN:
+      if (is_float) { if (first || b->v.f.s < a->v.f.s) a->v.f.s = b->v.f.s; }
+      else if (first || b->v.i < a->v.i) a->v.i = b->v.i;
+      break;
+    case F_MAX:
+      if (is_float) { if (first || b->v.f.s > a->v.f.s) a->v.f.s = b->v.f.s; }
+      else if (first || b->v.i > a->v.i) a->v.i = b->v.i;
+      break;
+    default: break;
+  }
+}
+
+/* Reads the named columns of one row group; on failure frees what it read. */
+int read_columns(const pq_reader *r, int rg, const char *const *names, int n, numcol *cols, sj_error *err);
+
+/* Aggregates one side by (key, its by-columns) into s->partial (hash plan,
+** and the outer side of the merge plan). */
+int scan_side(plan *p, side *s, sj_error *err);
+
+/* Every (file, row group) of a side, in file order: the scan's morsels. */
+typedef struct morsel { int file, rg; } morsel;
+int list_morsels(side *s, morsel **out, size_t *n, sj_error *err);
+
+/* Runs fn(ctx, i) for i in [0, n) on `threads` threads, each i once, stopping
+** at the first failure (or a stop request); returns its code and message. */
+int run_parallel(int threads, size_t n, int (*fn)(void *ctx, size_t i, int worker, sj_error *err), void *ctx,
+                 sj_error *err);
+
+/* ------------------------------------------------------------- output */
+
+/* Rows of the answer, column by column: by-columns, then aggregates. */
+typedef struct out_col {
+  sj_col_kind kind;
+  int64_t *i;
+  __int128 *h;
+  double *d;
+  uint8_t *valid; /* nullable columns: 1 = present */
+} out_col;
+
+typedef struct out_chunk {
+  int ncols;
+  uint64_t rows, cap;
+  out_col cols[MAX_BY + MAX_AGGS];
+  int nullable[MAX_BY + MAX_AGGS];
+  int bad_null; /* 1 + a non-nullable column that got a NULL; 0 */
+} out_chunk;
+
+/* The answer's columns: names, kinds and whether they may hold NULLs. */
+typedef struct out_schema {
+  int ncols;
+  char names[MAX_BY + MAX_AGGS][96];
+  sj_col_kind kinds[MAX_BY + MAX_AGGS];
+  int nullable[MAX_BY + MAX_AGGS];
+} out_schema;
+
+void plan_schema(const plan *p, out_schema *s);
+int chunk_init(out_chunk *c, const out_schema *s);
+int chunk_reserve(out_chunk *c, uint64_t rows);
+void chunk_free(out_chunk *c);
+/* Appends one answer row: by-values (nulls: bit i = by-column i is NULL),
+** the joined row count and one state per aggregate.  The chunk has room. */
+void chunk_put(const plan *p, out_chunk *c, const int64_t *by, uint32_t nulls, int64_t count, const agg_state *st);
+
+/* Where the answer goes: a CSV or Parquet file written atomically, or CSV
+** on a stream.  out_encode may run on any thread (one scratch per thread);
+** out_write takes the encoded chunks in the answer's order. */
+typedef struct out_sink out_sink;
+typedef struct out_blob { char *text; size_t len; pq_rowgroup *rg; } out_blob;
+
+int out_open(out_sink **s, const char *path, FILE *stream, const out_schema *schema, sj_error *err);
+int out_encode(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err);
+int out_write(out_sink *s, out_blob *b, sj_error *err); /* frees the blob */
+void out_blob_free(out_blob *b);
+int out_close(out_sink *s, sj_error *err);
+void out_abort(out_sink *s);
+
+/* ------------------------------------------------------------- plans */
+
+double seconds_since(const struct timespec *t0);
+
+/* Statistics of the run, for --explain. */
+typedef struct plan_report {
+  uint64_t rows_out;
+  char text[4096];
+} plan_report;
+
+/* 1 when the merge plan applies: the by-list is one side's columns then the
+** other's (either may be empty, the key not among them), and the inner
+** side's columns pack into 63 bits by their statistics. */
+int merge_applies(const plan *p);
+int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err);
+
+#endif
