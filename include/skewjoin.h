@@ -334,6 +334,10 @@ typedef struct sj_query {
   uint64_t memory_limit; /* bytes the query may hold; 0: half of RAM */
   const char *out;       /* FILE.csv or FILE.parquet, written atomically; NULL: CSV on csv */
   FILE *csv;             /* NULL: stdout */
+  /* Called now and then, from the thread that writes the answer, with the
+  ** merge plan's tiles written and in all; may be NULL. */
+  void (*progress)(void *ctx, uint64_t done, uint64_t total);
+  void *progress_ctx;
 } sj_query;
 
 /* The kinds of the answer's columns: by-columns and counts are INT, exact

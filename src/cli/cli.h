@@ -22,10 +22,10 @@ int cli_parse_double(const char *s, const char *what, double *out, sj_error *err
 typedef struct cli_progress {
   int enabled;
   double start, last;
-  const char *label;
+  const char *label, *unit;
 } cli_progress;
 
-void cli_progress_init(cli_progress *pr, const char *label);
+void cli_progress_init(cli_progress *pr, const char *label, const char *unit);
 void cli_progress_update(void *ctx, uint64_t done, uint64_t total);
 void cli_progress_finish(cli_progress *pr);
 

@@ -211,7 +211,7 @@ int cli_gen(int argc, char **argv) {
     return 0;
   }
   cli_progress pr;
-  cli_progress_init(&pr, "gen");
+  cli_progress_init(&pr, "gen", "rows");
   gen_report rep;
   rc = gen_run(&p, out, force, cli_progress_update, &pr, &rep, &err);
   cli_progress_finish(&pr);

@@ -67,10 +67,11 @@ double cli_now(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-void cli_progress_init(cli_progress *pr, const char *label) {
+void cli_progress_init(cli_progress *pr, const char *label, const char *unit) {
   pr->enabled = isatty(STDERR_FILENO);
   pr->start = pr->last = cli_now();
   pr->label = label;
+  pr->unit = unit;
 }
 
 void cli_progress_update(void *ctx, uint64_t done, uint64_t total) {
@@ -86,8 +87,8 @@ void cli_progress_update(void *ctx, uint64_t done, uint64_t total) {
   bar[30] = 0;
   double el = t - pr->start, rate = el > 0 ? (double)done / el : 0;
   double eta = rate > 0 ? (double)(total - done) / rate : 0;
-  fprintf(stderr, "\r%s [%s] %5.1f%%  %.3g/%.3g rows  %.3g rows/s  ETA %.0fs   ", pr->label, bar,
-          100 * frac, (double)done, (double)total, rate, eta);
+  fprintf(stderr, "\r%s [%s] %5.1f%%  %.3g/%.3g %s  %.3g %s/s  ETA %.0fs   ", pr->label, bar,
+          100 * frac, (double)done, (double)total, pr->unit, rate, pr->unit, eta);
   fflush(stderr);
 }
 

@@ -38,6 +38,9 @@ static const char help[] =
     "                       message (spilling to disk is not built yet)\n"
     "  --explain            print the plan with its actual sizes and times to stderr\n"
     "\n"
+    "While the merge plan writes a large answer, a progress bar is drawn on stderr\n"
+    "when it is a terminal.\n"
+    "\n"
     "Integer sums are exact; float sums compensated (Neumaier).  The answer is sorted\n"
     "by COLS (NULLS LAST) and the same, byte for byte, for any --threads.\n"
     "Exit codes: 0 ok, 1 failure, 2 bad usage or input (unknown or ambiguous column,\n"
@@ -103,8 +106,13 @@ int cli_query(int argc, char **argv) {
   }
   cli_handle_signals();
   q.out = out;
+  cli_progress pr;
+  cli_progress_init(&pr, "query", "tiles");
+  q.progress = cli_progress_update;
+  q.progress_ctx = &pr;
   sj_query_report rep;
   rc = sj_query_run(&q, &rep, &err);
+  cli_progress_finish(&pr);
   if (!rc && explain) fputs(rep.plan, stderr);
   if (rc) {
     fprintf(stderr, "skewjoin query: %s\n", err.msg);

@@ -36,7 +36,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-enum { TILE_ROWS = 1 << 18, SAMPLES_PER_PIECE = 32, MAX_CODE_BITS = 62 };
+/* A tile is about TILE_ROWS answer rows (one Parquet row group); a unit's
+** entries, about UNIT_ROWS, stay in the core's cache between being listed
+** and being folded. */
+enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, MAX_CODE_BITS = 62 };
 
 /* How the inner by-columns pack into a code. */
 typedef struct layout {
@@ -220,6 +223,28 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
     j->scratch_cap[worker] = j->scratch[0][worker] && j->scratch[1][worker] ? rows : 0;
     if (!j->scratch_cap[worker]) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
   }
+  mpart *part = &j->parts[m];
+  size_t ew = entry_words(ns);
+  if (!rc && nby == 0 && rows && !cols[0].raw.valid && num_i(&cols[0], 0) == num_i(&cols[0], rows - 1)) {
+    /* No inner by-column and, as in per-key files, likely one key: one entry. */
+    int64_t key = num_i(&cols[0], 0);
+    uint64_t i = 1;
+    while (i < rows && num_i(&cols[0], i) == key) i++;
+    if (i == rows) {
+      part->entries = calloc(1, ew * 8);
+      part->runs = malloc(sizeof *part->runs);
+      if (!part->entries || !part->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
+      if (!rc) {
+        part->entries[1] = rows;
+        for (int k = 0; k < ns; k++)
+          fold_all((agg_state *)(part->entries + 2) + k, p->fn[s->state_agg[k]], s->state_is_float[k], &cols[1 + k], rows);
+        part->runs[0] = (mrun){key, (uint32_t)m, 1, part->entries};
+        part->nruns = 1;
+      }
+      for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
+      return rc;
+    }
+  }
   sort_pair *pairs = rc ? NULL : j->scratch[0][worker];
   /* Codes, and the morsel's key range. */
   uint64_t live = 0;
@@ -260,8 +285,6 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
     }
   }
   /* Runs of equal (key, code) become entries; runs of one key, an mrun. */
-  size_t ew = entry_words(ns);
-  mpart *part = &j->parts[m];
   uint64_t nentries = 0, nruns = 0;
   for (uint64_t i = 0; i < live && !rc; i++)
     if (i == 0 || sorted[i].k != sorted[i - 1].k || (key_bits + lay->bits > 64 &&
@@ -336,6 +359,7 @@ static int same_grouping(const agg_table *t, const uint64_t *a, const uint64_t *
 typedef struct unit {
   uint32_t o0, o1;
   uint64_t clo, chi;
+  uint64_t est; /* entries, about */
 } unit;
 
 typedef struct tile {
@@ -525,7 +549,7 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
       refs[k++] = (ref){e[0], (uint32_t)c, (uint32_t)((size_t)(e - w->curs[c].at) / ew)};
   refs = sort_refs(refs, w->refs[1], k, j->lay->bits);
   uint64_t code = refs[0].code;
-  enum { AHEAD = 8 }; /* the entries are gathered from many runs: fetch ahead */
+  enum { AHEAD = 32 }; /* the entries are gathered from many runs: fetch ahead */
   for (size_t i = 0; i < k; i++) {
     if (i + AHEAD < k) {
       const uint64_t *ahead = w->curs[refs[i + AHEAD].cur].at + (size_t)refs[i + AHEAD].at * ew;
@@ -609,6 +633,7 @@ static int run_tiles(merge_job *j, sj_error *err) {
     pthread_mutex_unlock(&j->mu);
     rc = out_write(j->sink, &t->blob, err);
     j->rows_out += t->rows;
+    if (j->p->q->progress) j->p->q->progress(j->p->q->progress_ctx, j->written + 1, j->ntiles);
     pthread_mutex_lock(&j->mu);
     j->written++;
     if (rc) j->failed = 1;
@@ -633,12 +658,12 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Cuts a grouping into units of about TILE_ROWS answer rows by sampling the
-** codes of its runs.  est: the grouping's entries (an upper bound). */
+/* Cuts a grouping into units of about UNIT_ROWS entries by sampling the
+** codes of its runs.  est: the grouping's entries. */
 static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, unit **units, size_t *nunits,
                           size_t *cap, sj_error *err) {
   uint64_t code_end = (uint64_t)1 << j->lay->bits;
-  uint64_t pieces = j->lay->bits ? (est + TILE_ROWS - 1) / TILE_ROWS : 1;
+  uint64_t pieces = j->lay->bits ? (est + UNIT_ROWS - 1) / UNIT_ROWS : 1;
   uint64_t *sample = NULL;
   size_t ns = 0;
   if (pieces > 1) {
@@ -662,7 +687,7 @@ static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, 
       *units = nu;
       *cap = nc;
     }
-    (*units)[(*nunits)++] = (unit){o0, o1, from, to};
+    (*units)[(*nunits)++] = (unit){o0, o1, from, to, est / pieces};
     from = to;
   }
   free(sample);
@@ -764,10 +789,7 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
       est = 0;
     }
     j.tiles[j.ntiles - 1].u1 = u + 1;
-    const unit *un = &j.units[u];
-    for (uint32_t o = un->o0; o < un->o1; o++)
-      for (size_t r = run_at[o]; r < run_end[o]; r++)
-        est += (size_t)(lower_bound(runs[r].e, runs[r].n, ew, un->chi) - lower_bound(runs[r].e, runs[r].n, ew, un->clo)) / ew;
+    est += j.units[u].est;
   }
 
   /* 4. merge, encode, write */

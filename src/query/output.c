@@ -63,12 +63,6 @@ int chunk_reserve(out_chunk *c, uint64_t rows) {
   return 0;
 }
 
-/* Row r of column i is NULL when `null`; a NULL where the schema has none
-** is remembered and refused when the chunk is encoded. */
-static void set_valid(out_chunk *c, int i, uint64_t r, int null) {
-  if (c->nullable[i]) c->cols[i].valid[r] = (uint8_t)!null;
-  else if (null && !c->bad_null) c->bad_null = i + 1;
-}
 
 /* ------------------------------------------------------------------- CSV */
 
@@ -271,36 +265,3 @@ void plan_schema(const plan *p, out_schema *s) {
   }
 }
 
-void chunk_put(const plan *p, out_chunk *c, const int64_t *by, uint32_t nulls, int64_t count, const agg_state *st) {
-  assert(c->rows < c->cap);
-  uint64_t r = c->rows++;
-  for (int i = 0; i < p->nby; i++) {
-    c->cols[i].i[r] = by[i];
-    set_valid(c, i, r, nulls >> i & 1);
-  }
-  for (int a = 0; a < p->nagg; a++) {
-    out_col *col = &c->cols[p->nby + a];
-    const agg_state *s = &st[a];
-    int null = 0;
-    switch (p->fn[a]) {
-      case F_COUNT_STAR: col->i[r] = count; break;
-      case F_COUNT: col->i[r] = s->n; break;
-      case F_SUM:
-        null = s->n == 0;
-        if (col->kind == SJ_COL_HUGEINT) col->h[r] = s->v.isum;
-        else col->d[r] = s->v.f.s + s->v.f.c;
-        break;
-      case F_AVG:
-        null = s->n == 0;
-        col->d[r] = null ? 0
-                  : p->agg_float[a] ? (s->v.f.s + s->v.f.c) / (double)s->n
-                                    : (double)s->v.isum / (double)s->n;
-        break;
-      default: /* min, max */
-        null = s->n == 0;
-        if (col->kind == SJ_COL_DOUBLE) col->d[r] = s->v.f.s;
-        else col->i[r] = s->v.i;
-    }
-    set_valid(c, p->nby + a, r, null);
-  }
-}

@@ -13,6 +13,7 @@
 
 #include "agg.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -124,6 +125,9 @@ static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int 
   }
 }
 
+/* Folds rows [0, rows) of column c into one state. */
+void fold_all(agg_state *st, agg_fn fn, int is_float, const numcol *c, uint64_t rows);
+
 /* Reads the named columns of one row group; on failure frees what it read. */
 int read_columns(const pq_reader *r, int rg, const char *const *names, int n, numcol *cols, sj_error *err);
 
@@ -171,9 +175,50 @@ void plan_schema(const plan *p, out_schema *s);
 int chunk_init(out_chunk *c, const out_schema *s);
 int chunk_reserve(out_chunk *c, uint64_t rows);
 void chunk_free(out_chunk *c);
+/* Row r of column i is NULL when `null`; a NULL where the schema has none
+** is remembered and refused when the chunk is encoded. */
+static inline void set_valid(out_chunk *c, int i, uint64_t r, int null) {
+  if (c->nullable[i]) c->cols[i].valid[r] = (uint8_t)!null;
+  else if (null && !c->bad_null) c->bad_null = i + 1;
+}
+
 /* Appends one answer row: by-values (nulls: bit i = by-column i is NULL),
-** the joined row count and one state per aggregate.  The chunk has room. */
-void chunk_put(const plan *p, out_chunk *c, const int64_t *by, uint32_t nulls, int64_t count, const agg_state *st);
+** the joined row count and one state per aggregate.  The chunk has room.
+** Inline: the merge plan calls it once per answer row. */
+static inline void chunk_put(const plan *p, out_chunk *c, const int64_t *by, uint32_t nulls, int64_t count, const agg_state *st) {
+  assert(c->rows < c->cap);
+  uint64_t r = c->rows++;
+  for (int i = 0; i < p->nby; i++) {
+    c->cols[i].i[r] = by[i];
+    set_valid(c, i, r, nulls >> i & 1);
+  }
+  for (int a = 0; a < p->nagg; a++) {
+    out_col *col = &c->cols[p->nby + a];
+    const agg_state *s = &st[a];
+    int null = 0;
+    switch (p->fn[a]) {
+      case F_COUNT_STAR: col->i[r] = count; break;
+      case F_COUNT: col->i[r] = s->n; break;
+      case F_SUM:
+        null = s->n == 0;
+        if (col->kind == SJ_COL_HUGEINT) col->h[r] = s->v.isum;
+        else col->d[r] = s->v.f.s + s->v.f.c;
+        break;
+      case F_AVG:
+        null = s->n == 0;
+        col->d[r] = null ? 0
+                  : p->agg_float[a] ? (s->v.f.s + s->v.f.c) / (double)s->n
+                                    : (double)s->v.isum / (double)s->n;
+        break;
+      default: /* min, max */
+        null = s->n == 0;
+        if (col->kind == SJ_COL_DOUBLE) col->d[r] = s->v.f.s;
+        else col->i[r] = s->v.i;
+    }
+    set_valid(c, p->nby + a, r, null);
+  }
+}
+
 
 /* Where the answer goes: a CSV or Parquet file written atomically, or CSV
 ** on a stream.  out_encode may run on any thread (one scratch per thread);

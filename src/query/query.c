@@ -344,6 +344,30 @@ typedef struct scan_job {
   agg_table *tables; /* one per morsel */
 } scan_job;
 
+void fold_all(agg_state *st, agg_fn fn, int is_float, const numcol *c, uint64_t rows) {
+  if ((fn == F_SUM || fn == F_AVG) && c->raw.type == PQ_DOUBLE && !c->raw.valid) {
+    /* Four compensated lanes in registers, folded in a fixed order (a single
+    ** chain would wait on every addition). */
+    const double *v = (const double *)c->raw.values;
+    double sum[4] = {0, 0, 0, 0}, comp[4] = {0, 0, 0, 0};
+    uint64_t i = 0;
+    for (; i + 4 <= rows; i += 4)
+      for (int l = 0; l < 4; l++) {
+        double x = v[i + (uint64_t)l], tot = sum[l] + x;
+        comp[l] += __builtin_fabs(sum[l]) >= __builtin_fabs(x) ? (sum[l] - tot) + x : (x - tot) + sum[l];
+        sum[l] = tot;
+      }
+    for (; i < rows; i++) agg_fadd(st, v[i]);
+    for (int l = 0; l < 4; l++) {
+      agg_fadd(st, sum[l]);
+      agg_fadd(st, comp[l]);
+    }
+    st->n += (int64_t)rows;
+    return;
+  }
+  for (uint64_t i = 0; i < rows; i++) state_add(st, fn, is_float, c, i);
+}
+
 /* The direct path: when a morsel's key is one value (as in the generator's
 ** per-key files) and its by-columns have small ranges and no NULLs, each row
 ** goes to slot Σ (v − min)·stride of an array; no key is hashed.  Returns 1
@@ -405,25 +429,8 @@ static int scan_direct(scan_job *j, const numcol *cols, uint64_t rows, agg_table
   for (int k = 0; k < ns; k++) {
     const numcol *c = &cols[1 + nby + k];
     agg_fn fn = j->p->fn[s->state_agg[k]];
-    if ((fn == F_SUM || fn == F_AVG) && c->raw.type == PQ_DOUBLE && !c->raw.valid && !nby) {
-      /* One group: four compensated lanes in registers, folded in a fixed
-      ** order (a single chain would wait on every addition). */
-      const double *v = (const double *)c->raw.values;
-      double sum[4] = {0, 0, 0, 0}, comp[4] = {0, 0, 0, 0};
-      uint64_t i = 0;
-      for (; i + 4 <= rows; i += 4)
-        for (int l = 0; l < 4; l++) {
-          double x = v[i + (uint64_t)l], tot = sum[l] + x;
-          comp[l] += __builtin_fabs(sum[l]) >= __builtin_fabs(x) ? (sum[l] - tot) + x : (x - tot) + sum[l];
-          sum[l] = tot;
-        }
-      agg_state *a = &st[k];
-      for (; i < rows; i++) agg_fadd(a, v[i]);
-      for (int l = 0; l < 4; l++) {
-        agg_fadd(a, sum[l]);
-        agg_fadd(a, comp[l]);
-      }
-      a->n += (int64_t)rows;
+    if (!nby) {
+      fold_all(&st[k], fn, s->state_is_float[k], c, rows);
       continue;
     }
     if ((fn == F_SUM || fn == F_AVG) && c->raw.type == PQ_DOUBLE && !c->raw.valid) {
