@@ -3,7 +3,8 @@
 #   make            build/skewjoin and build/libskewjoin.a
 #   make test       every test: C unit tests (also under ASan+UBSan), then the
 #                   integration tests against numpy, DuckDB and Polars
-#   make bench      benchmarks (bench-gen: the generator; bench-scan: the reader)
+#   make bench      benchmarks (bench-gen: the generator; bench-scan: the reader;
+#                   bench-query: the query engine against DuckDB and Polars)
 #   make fuzz       libFuzzer on the Parquet reader (FUZZ_SECONDS=60)
 #
 # -ffp-contract=off: the numpy-exact generator must not fuse multiply-adds.
@@ -31,7 +32,7 @@ SAN_CLI_OBJ := $(CLI_SRC:%.c=$(B)/san/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 SAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/san-tests/%)
 
-.PHONY: all test test-c test-integration bench bench-gen bench-scan clean oracles fuzz
+.PHONY: all test test-c test-integration bench bench-gen bench-scan bench-query clean oracles fuzz
 
 all: $(B)/skewjoin $(B)/libskewjoin.a
 
@@ -76,9 +77,13 @@ oracles:
 bench: all $(B)/bench-scan
 	@/usr/bin/python3 bench/gen.py
 	@/usr/bin/python3 bench/scan.py
+	@/usr/bin/python3 bench/query.py
 
 bench-scan: all $(B)/bench-scan
 	@/usr/bin/python3 bench/scan.py
+
+bench-query: all $(B)/bench-scan
+	@/usr/bin/python3 bench/query.py
 
 bench-gen: all
 	@/usr/bin/python3 bench/gen.py

@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""make bench-query: skewjoin query against DuckDB and Polars, in one run.
+
+On the generator's data at each scale of BENCH_QUERY_SCALES (default 0.01;
+written once to out/bench-query-sS and kept), every canonical query of
+../shared/spec/query.md (J, Q1-Q4, QN: count(*) and sum(value) grouped as
+the spec says), each engine writing its answer to Parquet:
+
+  skewjoin  build/skewjoin query ... --out A.parquet (all cores)
+  duckdb    COPY (SELECT ... ORDER BY ...) TO 'A.parquet' via @duckdb/node-api
+  polars    scanParquet(...).join(...).groupBy(...).agg(...).sort(...) via
+            nodejs-polars (streaming collect), then writeParquet
+
+Time is wall time of the query (peers: measured in-process, without Node's
+start-up); peak RSS is the process's (wait4).  A peer is stopped after
+BENCH_PEER_TIMEOUT seconds (default 300) or above BENCH_PEER_RSS_GB of
+resident memory (default 16) and reported as such.  Floors:
+  scan   build/bench-scan decoding the df1 columns the query reads, all
+         cores, files in the page cache: the time just to read the bytes
+  write  dd of as many bytes as skewjoin's answer, with fdatasync; compared
+         with skewjoin's time plus a sync (both durable)
+Writes bench/results/query.md, puts its table into README.md between the
+bench-query markers, and prints it.
+"""
+import datetime
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SKEWJOIN = os.path.join(ROOT, "build", "skewjoin")
+PEER = os.path.join(ROOT, "tests", "oracle", "peer_query.mjs")
+SCALES = os.environ.get("BENCH_QUERY_SCALES", "0.01").split(",")
+TIMEOUT = float(os.environ.get("BENCH_PEER_TIMEOUT", "300"))
+RSS_CAP = float(os.environ.get("BENCH_PEER_RSS_GB", "16")) * 2**30
+CORES = os.cpu_count()
+QUERIES = [("J", []), ("Q1", ["df2_group"]), ("Q2", ["df2_group", "group1"]), ("Q4", ["df2_group", "bucket"]),
+           ("Q3", ["df2_group", "group1", "group2", "group3", "group4"]),
+           ("QN", ["df2_group", "bucket", "group1", "group2", "group3", "group4"])]
+
+
+def rss_of(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def measured(cmd, timeout=None, rss_cap=None):
+    """Runs cmd; returns (seconds, peak RSS bytes, status, stdout, stderr)."""
+    out_path, err_path = "/tmp/sj-bench-out", "/tmp/sj-bench-err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=os.path.dirname(PEER))
+        status = "ok"
+        while True:
+            pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if timeout and time.perf_counter() - t0 > timeout:
+                status = f"stopped after {timeout:.0f} s"
+            elif rss_cap and rss_of(p.pid) > rss_cap:
+                status = f"stopped above {rss_cap / 2**30:.0f} GB RSS"
+            if status != "ok":
+                p.kill()
+                pid, st, ru = os.wait4(p.pid, 0)
+                break
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(st)
+    if status == "ok" and p.returncode != 0:
+        status = f"exit {p.returncode}"
+    return seconds, ru.ru_maxrss * 1024, status, open(out_path).read(), open(err_path).read()
+
+
+def sync_seconds():
+    t0 = time.perf_counter()
+    os.sync()
+    return time.perf_counter() - t0
+
+
+def dd_seconds(nbytes, where):
+    path = os.path.join(where, "dd.bin")
+    count = max(1, (nbytes + (4 << 20) - 1) >> 22)
+    t0 = time.perf_counter()
+    subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=4M", f"count={count}", "conv=fdatasync"],
+                   check=True, capture_output=True)
+    s = time.perf_counter() - t0
+    os.remove(path)
+    return s
+
+
+def scan_floor(data, cols):
+    files = sorted(glob.glob(os.path.join(data, "df1", "*.parquet")))
+    best = float("inf")
+    for _ in range(2):
+        p = subprocess.run([os.path.join(ROOT, "build", "bench-scan"), str(CORES), ",".join(cols), *files],
+                           check=True, capture_output=True, text=True)
+        best = min(best, json.loads(p.stdout)["seconds"])
+    return best
+
+
+def fmt_s(s):
+    return f"{s:.2f}" if s < 100 else f"{s:.0f}"
+
+
+def fmt_gb(b):
+    return f"{b / 2**30:.2f}"
+
+
+def bench_scale(scale):
+    data = os.path.join(ROOT, "out", f"bench-query-s{scale}")
+    work = os.path.join(ROOT, "out", "bench-query-work")
+    os.makedirs(work, exist_ok=True)
+    if not os.path.exists(os.path.join(data, "df2.parquet")):
+        subprocess.run([SKEWJOIN, "gen", "--scale", scale, "--force", data], check=True, capture_output=True)
+    df1, df2 = os.path.join(data, "df1", "*.parquet"), os.path.join(data, "df2.parquet")
+    subprocess.run(f"cat {data}/df1/*.parquet {df2} > /dev/null", shell=True, check=True)  # page cache
+    rows = []
+    for name, by in QUERIES:
+        aggs = "count(*)" if name == "J" else "count(*),sum(value)"
+        ans = os.path.join(work, f"{name}.parquet")
+        cmd = [SKEWJOIN, "query", "--left", os.path.join(data, "df1"), "--right", df2, "--on", "key",
+               "--agg", aggs, "--out", ans, "--explain", *(["--by", ",".join(by)] if by else [])]
+        s, rss, status, _, err = measured(cmd)
+        synced = s + sync_seconds()
+        m = re.search(r"-> (\d+) answer (?:rows|groups)", err)
+        answer_rows = int(m.group(1)) if m else 0
+        plan = "merge" if "plan: merge" in err else "hash"
+        nbytes = os.path.getsize(ans) if os.path.exists(ans) else 0
+        if os.path.exists(ans):
+            os.remove(ans)
+        cols = ["key", *[b for b in by if b not in ("df2_group",)], *(["value"] if name != "J" else [])]
+        floor_scan = scan_floor(data, cols)
+        floor_write = dd_seconds(nbytes, work) if nbytes > (256 << 20) else None
+        peers = {}
+        for engine in ("duckdb", "polars"):
+            out = os.path.join(work, f"{name}-{engine}.parquet")
+            tmp = os.path.join(work, f"tmp-{engine}")
+            os.makedirs(tmp, exist_ok=True)
+            ps, prss, pstatus, pout, _ = measured(
+                ["node", PEER, engine, str(CORES), df1, df2, ",".join(by), "count,sum" if name != "J" else "count",
+                 out, tmp], TIMEOUT, RSS_CAP)
+            if pstatus == "ok":
+                r = json.loads(pout.strip().splitlines()[-1]) if pout.strip() else {"error": "no output"}
+                if "error" in r:
+                    pstatus = "failed: " + r["error"][:80]
+                else:
+                    ps = r["seconds"]
+            peers[engine] = (ps, prss, pstatus)
+            shutil.rmtree(tmp, ignore_errors=True)
+            if os.path.exists(out):
+                os.remove(out)
+        rows.append(dict(scale=scale, name=name, plan=plan, answer_rows=answer_rows, bytes=nbytes, s=s, synced=synced,
+                         rss=rss, status=status, floor_scan=floor_scan, floor_write=floor_write, peers=peers))
+        print(f"  s={scale} {name}: skewjoin {s:.2f} s ({status}), " +
+              ", ".join(f"{e} {v[0]:.1f} s {v[2]}" for e, v in peers.items()), flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def table(results):
+    head = ("| scale | query | plan | answer rows | skewjoin s | skewjoin GB RSS | DuckDB s | DuckDB GB | Polars s "
+            "| Polars GB | fastest peer / skewjoin | scan floor s | skewjoin / scan floor | skewjoin+sync / write floor |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        peer_cells, best = [], None
+        for e in ("duckdb", "polars"):
+            ps, prss, st = r["peers"][e]
+            if st == "ok":
+                peer_cells += [fmt_s(ps), fmt_gb(prss)]
+                best = ps if best is None else min(best, ps)
+            else:
+                peer_cells += [st, fmt_gb(prss)]
+        ok = r["status"] == "ok"
+        ratio = f"{best / r['s']:.0f}x" if best and ok else ("no peer finished" if ok else "-")
+        wf = f"{r['synced'] / r['floor_write']:.2f} (dd {fmt_s(r['floor_write'])} s)" if r["floor_write"] else "-"
+        lines.append(f"| {r['scale']} | {r['name']} | {r['plan']} | {r['answer_rows']:,} | "
+                     f"{fmt_s(r['s']) if ok else r['status']} | {fmt_gb(r['rss'])} | {' | '.join(peer_cells)} | "
+                     f"{ratio} | {r['floor_scan']:.2f} | {r['s'] / r['floor_scan']:.1f} | {wf} |")
+    return "\n".join(lines)
+
+
+def main():
+    results = []
+    for scale in SCALES:
+        results += bench_scale(scale)
+    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    body = (f"{table(results)}\n\n{CORES} cores, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB; "
+            f"made by `make bench-query` (bench/query.py) on {when}; peers stopped after {TIMEOUT:.0f} s or "
+            f"{RSS_CAP / 2**30:.0f} GB RSS.\n")
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "query.md"), "w") as f:
+        f.write("# make bench-query\n\n" + body)
+    readme = os.path.join(ROOT, "README.md")
+    text = open(readme).read()
+    start, end = "<!-- bench-query: made by bench/query.py -->", "<!-- /bench-query -->"
+    if start in text and end in text:
+        text = text[:text.index(start) + len(start)] + "\n" + body + text[text.index(end):]
+        open(readme, "w").write(text)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
