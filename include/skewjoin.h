@@ -170,6 +170,11 @@ typedef struct pq_codes {
 } pq_codes;
 
 int pq_read_codes(const pq_reader *r, int rg, int col, pq_codes *out, sj_error *err);
+
+/* Drops a row group's bytes from this process's resident memory (they stay
+** in the page cache and are mapped again if read again): how a scan under a
+** memory limit keeps files it has read from counting against it. */
+void pq_release_rowgroup(const pq_reader *r, int rg);
 void pq_codes_free(pq_codes *c);
 
 /* --------------------------------------------------------- Parquet writer */
@@ -334,6 +339,7 @@ typedef struct sj_query {
   uint64_t memory_limit; /* bytes the query may hold; 0: half of RAM */
   const char *out;       /* FILE.csv or FILE.parquet, written atomically; NULL: CSV on csv */
   FILE *csv;             /* NULL: stdout */
+  const char *temp_dir;  /* spill files; NULL: $TMPDIR or /tmp */
   /* Called now and then, from the thread that writes the answer, with the
   ** merge plan's tiles written and in all; may be NULL. */
   void (*progress)(void *ctx, uint64_t done, uint64_t total);

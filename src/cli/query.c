@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +33,13 @@ static const char help[] =
     "                       CSV on stdout\n"
     "  --threads N          threads for the scans (default: all cores); the answer is\n"
     "                       the same, bit for bit, whatever N\n"
-    "  --memory-limit SIZE  bytes the query may hold (e.g. 512M, 4G; default half of\n"
-    "                       RAM): the merge plan's sorted runs, the hash plan's\n"
-    "                       answer groups; a query that needs more stops with a\n"
-    "                       message (spilling to disk is not built yet)\n"
+    "  --memory-limit SIZE  bytes the query may hold (e.g. 256M, 4G; default half of\n"
+    "                       RAM). The merge plan's sorted runs go to a temporary\n"
+    "                       file when they could pass half of it (the page cache\n"
+    "                       holds them, not the process); the hash plan's answer\n"
+    "                       groups must fit, else it stops with a message\n"
+    "  --temp-dir DIR       where spill files go (default $TMPDIR or /tmp); they are\n"
+    "                       unlinked at creation, so nothing is left behind\n"
     "  --explain            print the plan with its actual sizes and times to stderr\n"
     "\n"
     "While the merge plan writes a large answer, a progress bar is drawn on stderr\n"
@@ -63,13 +67,13 @@ static int parse_size(const char *s, uint64_t *out, sj_error *err) {
 }
 
 int cli_query(int argc, char **argv) {
-  enum { O_LEFT = 256, O_RIGHT, O_ON, O_BY, O_AGG, O_OUT, O_THREADS, O_MEM, O_EXPLAIN, O_HELP };
+  enum { O_LEFT = 256, O_RIGHT, O_ON, O_BY, O_AGG, O_OUT, O_THREADS, O_MEM, O_TEMP, O_EXPLAIN, O_HELP };
   static const struct option opts[] = {
       {"left", required_argument, 0, O_LEFT}, {"right", required_argument, 0, O_RIGHT},
       {"on", required_argument, 0, O_ON},     {"by", required_argument, 0, O_BY},
       {"agg", required_argument, 0, O_AGG},   {"out", required_argument, 0, O_OUT},
       {"threads", required_argument, 0, O_THREADS}, {"memory-limit", required_argument, 0, O_MEM},
-      {"explain", no_argument, 0, O_EXPLAIN}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+      {"temp-dir", required_argument, 0, O_TEMP}, {"explain", no_argument, 0, O_EXPLAIN}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
   sj_query q = {.by = "", .aggs = "count(*)"};
   const char *out = NULL;
   int explain = 0, c, rc = 0;
@@ -91,6 +95,7 @@ int cli_query(int argc, char **argv) {
         q.threads = (int)u;
         break;
       case O_MEM: rc = parse_size(optarg, &q.memory_limit, &err); break;
+      case O_TEMP: q.temp_dir = optarg; break;
       case O_EXPLAIN: explain = 1; break;
       case 'h':
       case O_HELP: fputs(help, stdout); return 0;
@@ -105,6 +110,12 @@ int cli_query(int argc, char **argv) {
     return cli_exit_code(rc);
   }
   cli_handle_signals();
+  if (q.memory_limit) {
+    /* main() has glibc keep freed buffers for speed; under a limit, large
+    ** buffers go back to the system when freed. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  }
   q.out = out;
   cli_progress pr;
   cli_progress_init(&pr, "query", "tiles");

@@ -1127,6 +1127,23 @@ void pq_column_free(pq_column *c) {
 static int read_chunk(const pq_reader *r, int rg, int col, pq_column *out, uint32_t *codes,
                       pq_column *dict_out, sj_error *err);
 
+void pq_release_rowgroup(const pq_reader *r, int rg) {
+  if (rg < 0 || rg >= r->nrgs) return;
+  uint64_t lo = r->size, hi = 0;
+  for (int c = 0; c < r->ncols; c++) {
+    const chunk *ch = &r->chunks[(size_t)rg * (size_t)r->ncols + (size_t)c];
+    int64_t start = ch->data_page_offset;
+    if (ch->dictionary_page_offset >= 4 && ch->dictionary_page_offset < start) start = ch->dictionary_page_offset;
+    int64_t end = start + ch->info.compressed_size;
+    if (start < 0 || end < start || (uint64_t)end > r->size) continue;
+    if ((uint64_t)start < lo) lo = (uint64_t)start;
+    if ((uint64_t)end > hi) hi = (uint64_t)end;
+  }
+  uint64_t page = (uint64_t)sysconf(_SC_PAGE_SIZE);
+  lo &= ~(page - 1);
+  if (lo < hi) madvise((void *)(r->map + lo), (size_t)(hi - lo), MADV_DONTNEED);
+}
+
 int pq_read(const pq_reader *r, int rg, int col, pq_column *out, sj_error *err) {
   return read_chunk(r, rg, col, out, NULL, NULL, err);
 }

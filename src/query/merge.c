@@ -34,12 +34,15 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* A tile is about TILE_ROWS answer rows (one Parquet row group); a unit's
 ** entries, about UNIT_ROWS, stay in the core's cache between being listed
 ** and being folded. */
-enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, MAX_CODE_BITS = 62 };
+enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, MAX_CODE_BITS = 62, IDX_STRIDE = 32 };
 
 /* How the inner by-columns pack into a code. */
 typedef struct layout {
@@ -60,10 +63,13 @@ typedef struct mrun {
   uint32_t morsel;
   uint32_t n;
   uint64_t *e;
+  uint64_t off;        /* spilled: the byte offset of the run in the spill file */
+  const uint64_t *idx; /* spilled: the code of every IDX_STRIDE-th entry */
 } mrun;
 
 typedef struct mpart {
   uint64_t *entries;
+  uint64_t *index; /* spilled runs' sparse indexes */
   mrun *runs;
   size_t nruns;
 } mpart;
@@ -72,6 +78,7 @@ typedef struct sort_pair {
   uint64_t k;
   uint64_t row;
 } sort_pair;
+
 
 /* ------------------------------------------------------------ the layout */
 
@@ -167,7 +174,42 @@ typedef struct inner_job {
   sort_pair *scratch[2][256]; /* per worker */
   size_t scratch_cap[256];
   atomic_ullong bytes;
+  /* Under a memory limit the runs are appended to an unlinked temporary
+  ** file, then mapped: the page cache holds them, not this process. */
+  int spill_fd;             /* -1: runs stay in memory */
+  uint64_t spill_bytes;
+  pthread_mutex_t spill_mu;
 } inner_job;
+
+/* Appends a morsel's entries to the spill file and frees them; its runs
+** keep their offsets. */
+static int spill_part(inner_job *j, mpart *part, uint64_t nentries, size_t ew, sj_error *err) {
+  size_t len = (size_t)nentries * ew * 8, nidx = 0;
+  for (size_t r = 0; r < part->nruns; r++) nidx += (part->runs[r].n + IDX_STRIDE - 1) / IDX_STRIDE;
+  if (!(part->index = malloc((nidx ? nidx : 1) * sizeof *part->index))) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (size_t r = 0, at = 0; r < part->nruns; r++) {
+    part->runs[r].idx = part->index + at;
+    for (uint32_t i = 0; i < part->runs[r].n; i += IDX_STRIDE) part->index[at++] = part->runs[r].e[(size_t)i * ew];
+  }
+  pthread_mutex_lock(&j->spill_mu);
+  uint64_t at = j->spill_bytes;
+  j->spill_bytes += len;
+  pthread_mutex_unlock(&j->spill_mu);
+  const char *p = (const char *)part->entries;
+  for (size_t done = 0; done < len;) {
+    ssize_t w = pwrite(j->spill_fd, p + done, len - done, (off_t)(at + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return sj_fail(err, SJ_EIO, "writing the merge plan's spill file failed: %s", strerror(errno ? errno : EIO));
+    done += (size_t)w;
+  }
+  for (size_t r = 0; r < part->nruns; r++) {
+    part->runs[r].off = at + (uint64_t)(part->runs[r].e - part->entries) * 8;
+    part->runs[r].e = NULL;
+  }
+  free(part->entries);
+  part->entries = NULL;
+  return 0;
+}
 
 /* LSD radix sort on the low `bits` bits of k; a byte all pairs share is
 ** skipped.  Returns the array that holds the result (a or tmp). */
@@ -212,7 +254,7 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
   for (int i = 0; i < nby; i++) names[1 + i] = s->by[i];
   for (int i = 0; i < ns; i++) names[1 + nby + i] = s->state_col[i];
   int need = 1 + nby + ns;
-  int rc = read_columns(r, rg, names, need, cols, err);
+  int rc = read_scan_columns(p, r, rg, names, need, cols, err);
   if (rc) return rc;
   uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
   if (j->scratch_cap[worker] < rows) {
@@ -238,7 +280,7 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
         part->entries[1] = rows;
         for (int k = 0; k < ns; k++)
           fold_all((agg_state *)(part->entries + 2) + k, p->fn[s->state_agg[k]], s->state_is_float[k], &cols[1 + k], rows);
-        part->runs[0] = (mrun){key, (uint32_t)m, 1, part->entries};
+        part->runs[0] = (mrun){key, (uint32_t)m, 1, part->entries, 0, NULL};
         part->nruns = 1;
       }
       for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
@@ -304,7 +346,7 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
     if (!e || key != prev_key || code != e[0]) {
       e = part->entries + at++ * ew;
       e[0] = code;
-      if (nruns == 0 || key != prev_key) part->runs[nruns++] = (mrun){key, (uint32_t)m, 0, e};
+      if (nruns == 0 || key != prev_key) part->runs[nruns++] = (mrun){key, (uint32_t)m, 0, e, 0, NULL};
       part->runs[nruns - 1].n++;
       prev_key = key;
     }
@@ -313,13 +355,21 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
     for (int k = 0; k < ns; k++) state_add(&st[k], p->fn[s->state_agg[k]], s->state_is_float[k], &cols[1 + nby + k], row);
   }
   part->nruns = nruns;
+  if (nruns) { /* kept to the end: no room wasted (the array was sized for one run per entry) */
+    mrun *exact = realloc(part->runs, nruns * sizeof *exact);
+    if (exact) part->runs = exact;
+  }
   for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
+  if (j->spill_fd >= 0) {
+    pq_release_rowgroup(r, rg);
+    if (!rc && nentries) rc = spill_part(j, part, nentries, ew, err);
+    return rc;
+  }
   if (!rc) {
     uint64_t total = atomic_fetch_add(&j->bytes, nentries * ew * 8) + nentries * ew * 8;
     if (total > p->memory_limit)
       rc = sj_fail(err, SJ_ENOMEM, "the merge plan's sorted partials of the %s side need more than the "
-                   "memory limit (%llu bytes); spilling them to disk is not built yet: raise --memory-limit",
-                   s->what, (unsigned long long)p->memory_limit);
+                   "memory limit (%llu bytes)", s->what, (unsigned long long)p->memory_limit);
   }
   return rc;
 }
@@ -372,6 +422,8 @@ typedef struct tile {
 /* A run's entries within a unit's code range, and its outer row. */
 typedef struct cursor {
   const uint64_t *at, *end;
+  const mrun *run;                /* spilled: entries [lo, hi) of it are read */
+  uint32_t lo, hi;
   int64_t outer_count;            /* the outer row's count */
   const agg_state *outer_states;  /* and its states */
 } cursor;
@@ -386,6 +438,8 @@ typedef struct ref {
 typedef struct worker {
   cursor *curs;
   size_t ncurs_cap;
+  uint64_t *spilled;   /* a unit's entries read back from the spill file */
+  size_t spilled_cap;  /* words */
   ref *refs[2];
   size_t refs_cap;
   out_chunk chunk;
@@ -411,6 +465,8 @@ typedef struct merge_job {
   pthread_cond_t cv;
   size_t next, written, window;
   uint64_t rows_out;
+  int spill_fd;     /* >= 0: runs are read from this file */
+  atomic_ullong spill_reads;
   int failed;
   sj_error err;
 } merge_job;
@@ -506,6 +562,41 @@ static int grow_worker(worker *w, size_t ncurs, size_t nrefs) {
   return 0;
 }
 
+/* Reads the spilled entries [lo, hi) of each cursor's run into the worker's
+** buffer and narrows them to the unit's codes; drops cursors left empty.
+** total becomes the entries the cursors hold. */
+static int read_spilled(merge_job *j, const unit *u, worker *w, size_t *n, uint64_t *total, sj_error *err) {
+  size_t ew = j->ew, words = (size_t)*total * ew;
+  if (words > w->spilled_cap) {
+    uint64_t *b = realloc(w->spilled, words * 8);
+    if (!b) return sj_fail(err, SJ_ENOMEM, "out of memory reading the merge plan's spill file");
+    w->spilled = b;
+    w->spilled_cap = words;
+  }
+  size_t at = 0, kept = 0;
+  *total = 0;
+  for (size_t c = 0; c < *n; c++) {
+    cursor cur = w->curs[c];
+    size_t len = (size_t)(cur.hi - cur.lo) * ew * 8;
+    char *dst = (char *)(w->spilled + at);
+    for (size_t done = 0; done < len;) {
+      ssize_t got = pread(j->spill_fd, dst + done, len - done, (off_t)(cur.run->off + (uint64_t)cur.lo * ew * 8 + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return sj_fail(err, SJ_EIO, "reading the merge plan's spill file failed: %s", got < 0 ? strerror(errno) : "short file");
+      done += (size_t)got;
+    }
+    cur.at = lower_bound(w->spilled + at, cur.hi - cur.lo, ew, u->clo);
+    cur.end = lower_bound(w->spilled + at, cur.hi - cur.lo, ew, u->chi);
+    at += (size_t)(cur.hi - cur.lo) * ew;
+    if (cur.at == cur.end) continue;
+    *total += (uint64_t)(cur.end - cur.at) / ew;
+    w->curs[kept++] = cur;
+  }
+  atomic_fetch_add(&j->spill_reads, *n);
+  *n = kept;
+  return 0;
+}
+
 /* Merges one unit into the worker's chunk: the entries of its cursors,
 ** sorted by code, equal codes folded into one answer row. */
 static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
@@ -516,13 +607,29 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
     uint64_t *orow = agg_table_row(j->outer, j->order[o]);
     for (size_t r = j->run_at[o]; r < j->run_end[o]; r++) {
       const mrun *run = &j->runs[r];
-      const uint64_t *a = lower_bound(run->e, run->n, ew, u->clo);
-      const uint64_t *b = lower_bound(run->e, run->n, ew, u->chi);
-      if (a == b) continue;
+      const uint64_t *a = NULL, *b = NULL;
+      uint32_t lo = 0, hi = 0;
+      if (j->spill_fd < 0) {
+        a = lower_bound(run->e, run->n, ew, u->clo);
+        b = lower_bound(run->e, run->n, ew, u->chi);
+        if (a == b) continue;
+        total += (uint64_t)(b - a) / ew;
+      } else { /* the indexed blocks that may hold [clo, chi) */
+        size_t blocks = (run->n + IDX_STRIDE - 1) / IDX_STRIDE;
+        size_t first = lower_bound(run->idx, blocks, 1, u->clo) - run->idx;
+        size_t last = lower_bound(run->idx, blocks, 1, u->chi) - run->idx;
+        lo = first ? (uint32_t)((first - 1) * IDX_STRIDE) : 0;
+        hi = last * IDX_STRIDE < run->n ? (uint32_t)(last * IDX_STRIDE) : run->n;
+        if (lo >= hi) continue;
+        total += hi - lo;
+      }
       if (grow_worker(w, n + 1, 0)) return sj_fail(err, SJ_ENOMEM, "out of memory merging");
-      w->curs[n++] = (cursor){a, b, *agg_row_count(j->outer, orow), agg_row_states(j->outer, orow)};
-      total += (uint64_t)(b - a) / ew;
+      w->curs[n++] = (cursor){a, b, run, lo, hi, *agg_row_count(j->outer, orow), agg_row_states(j->outer, orow)};
     }
+  }
+  if (n && j->spill_fd >= 0) {
+    int rc = read_spilled(j, u, w, &n, &total, err);
+    if (rc) return rc;
   }
   if (!n) return 0;
   uint64_t most = u->chi - u->clo < total ? u->chi - u->clo : total;
@@ -607,12 +714,14 @@ static void *merge_worker(void *arg) {
   pthread_cond_broadcast(&j->cv);
   pthread_mutex_unlock(&j->mu);
   free(w.curs);
+  free(w.spilled);
   free(w.refs[0]);
   free(w.refs[1]);
   chunk_free(&w.chunk);
   pq_scratch_free(w.scratch);
   return NULL;
 }
+
 
 /* Runs the tiles on p->threads workers; this thread writes them in order. */
 static int run_tiles(merge_job *j, sj_error *err) {
@@ -633,6 +742,7 @@ static int run_tiles(merge_job *j, sj_error *err) {
     pthread_mutex_unlock(&j->mu);
     rc = out_write(j->sink, &t->blob, err);
     j->rows_out += t->rows;
+
     if (j->p->q->progress) j->p->q->progress(j->p->q->progress_ctx, j->written + 1, j->ntiles);
     pthread_mutex_lock(&j->mu);
     j->written++;
@@ -653,6 +763,13 @@ static int run_tiles(merge_job *j, sj_error *err) {
   return rc;
 }
 
+/* The code of a run's entry i, a multiple of IDX_STRIDE: in memory, or in
+** a spilled run's index. */
+static uint64_t entry_code(const merge_job *j, const mrun *run, uint32_t i) {
+  assert(i % IDX_STRIDE == 0);
+  return j->spill_fd < 0 ? run->e[(size_t)i * j->ew] : run->idx[i / IDX_STRIDE];
+}
+
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -667,13 +784,16 @@ static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, 
   uint64_t *sample = NULL;
   size_t ns = 0;
   if (pieces > 1) {
-    uint64_t want = pieces * SAMPLES_PER_PIECE, stride = est / want ? est / want : 1, seen = 0;
-    sample = malloc((size_t)(est / stride + 1) * sizeof *sample);
+    /* Samples are taken at indexed positions only, so that spilled runs
+    ** give the same split points, hence the same bytes of output. */
+    uint64_t want = pieces * SAMPLES_PER_PIECE, blocks = est / IDX_STRIDE + 1;
+    uint64_t stride = blocks / want ? blocks / want : 1, seen = 0;
+    sample = malloc((size_t)(blocks / stride + o1 - o0 + 1 + (j->run_end[o1 - 1] - j->run_at[o0])) * sizeof *sample);
     if (!sample) return sj_fail(err, SJ_ENOMEM, "out of memory");
     for (uint32_t o = o0; o < o1; o++)
       for (size_t r = j->run_at[o]; r < j->run_end[o]; r++)
-        for (uint32_t i = 0; i < j->runs[r].n; i++, seen++)
-          if (seen % stride == 0) sample[ns++] = j->runs[r].e[(size_t)i * j->ew];
+        for (uint32_t i = 0; i < j->runs[r].n; i += IDX_STRIDE, seen++)
+          if (seen % stride == 0) sample[ns++] = entry_code(j, &j->runs[r], i);
     qsort(sample, ns, sizeof *sample, cmp_u64);
   }
   uint64_t from = 0;
@@ -696,6 +816,19 @@ static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, 
 
 /* --------------------------------------------------------------- the plan */
 
+/* A temporary file in q->temp_dir ($TMPDIR, /tmp), unlinked at once: it
+** disappears with the process, whatever happens. */
+static int open_spill(const plan *p, int *fd, sj_error *err) {
+  const char *dir = p->q->temp_dir ? p->q->temp_dir : getenv("TMPDIR");
+  if (!dir || !*dir) dir = "/tmp";
+  char path[4096];
+  snprintf(path, sizeof path, "%s/skewjoin-runs-XXXXXX", dir);
+  *fd = mkstemp(path);
+  if (*fd < 0) return sj_fail(err, SJ_EIO, "%s: cannot create the merge plan's spill file: %s", path, strerror(errno));
+  unlink(path);
+  return 0;
+}
+
 int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -711,9 +844,15 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
   ij->lay = &lay;
   ij->s = in;
   size_t nmorsels = 0;
+  ij->spill_fd = -1;
+  pthread_mutex_init(&ij->spill_mu, NULL);
   int rc = list_morsels(in, &ij->morsels, &nmorsels, err);
   if (!rc && !(ij->parts = calloc(nmorsels ? nmorsels : 1, sizeof *ij->parts))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  /* At most one entry per row: if that could pass half the memory limit,
+  ** the runs go to a temporary file. */
+  if (!rc && in->rows_scanned * ew * 8 > p->memory_limit / 2) rc = open_spill(p, &ij->spill_fd, err);
   if (!rc) rc = run_parallel(p->threads, nmorsels, scan_inner_morsel, ij, err);
+
   for (int w = 0; w < 256; w++) {
     free(ij->scratch[0][w]);
     free(ij->scratch[1][w]);
@@ -772,6 +911,7 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
   j.run_end = run_end;
   j.runs = runs;
   j.ew = ew;
+  j.spill_fd = ij->spill_fd;
   size_t nunits = 0, ucap = 0, ngroupings = 0;
   for (size_t g0 = 0, g1; !rc && g0 < ot->nrows; g0 = g1) {
     const uint64_t *first = agg_table_row(ot, order[g0]);
@@ -783,6 +923,8 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
   }
   /* Tiles: consecutive units until about TILE_ROWS entries. */
   if (!rc && !(j.tiles = calloc(nunits ? nunits : 1, sizeof *j.tiles))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  uint64_t est_rows = 0;
+  for (size_t u = 0; u < nunits; u++) est_rows += j.units[u].est;
   for (size_t u = 0, est = 0; !rc && u < nunits; u++) {
     if (!j.ntiles || est >= TILE_ROWS) {
       j.tiles[j.ntiles++].u0 = u;
@@ -796,6 +938,13 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
   if (!rc) rc = run_tiles(&j, err);
   double t_merge = seconds_since(&t0) - t_inner - t_outer;
   if (!rc) {
+    char spilled[300] = "";
+    if (ij->spill_fd >= 0)
+      snprintf(spilled, sizeof spilled,
+               "  spill  the runs (%.1f MB) went to a temporary file (removed) under the memory limit of %.0f MB;\n"
+               "         read back in %llu pieces\n",
+               (double)ij->spill_bytes / 1e6, (double)p->memory_limit / 1048576.0,
+               (unsigned long long)atomic_load(&j.spill_reads));
     char ig[1200], og[1200];
     size_t at = (size_t)snprintf(ig, sizeof ig, "%s", p->q->on);
     for (int i = 0; i < in->nby; i++) at += (size_t)snprintf(ig + at, sizeof ig - at, ", %s", in->by[i]);
@@ -805,14 +954,16 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
     snprintf(rep->text, sizeof rep->text,
              "plan: merge (GROUP BY pushed below the join; the answer streamed out of a k-way merge)\n"
              "  inner  %s: %d files, %llu rows scanned -> %llu entries by (%s) in %zu sorted runs, %.1f MB;\n"
-             "         codes of %d bits\n"
+             "         codes of %d bits (estimated before the scan: at most %llu entries, one per row)\n"
              "  outer  %s: %d files, %llu rows scanned -> %zu partial groups by (%s), %zu groupings\n"
-             "  merge  %zu units in %zu tiles -> %llu answer rows\n"
+             "%s"
+             "  merge  %zu units in %zu tiles -> %llu answer rows (estimated: at most %llu)\n"
              "  time   inner scan %.3f s, outer scan %.3f s, merge + write %.3f s, total %.3f s on %d threads\n",
              in->what, in->nfiles, (unsigned long long)in->rows_scanned, (unsigned long long)nentries, ig, nruns,
-             (double)nentries * (double)ew * 8 / 1e6, lay.bits, out->what, out->nfiles,
-             (unsigned long long)out->rows_scanned, ot->nrows, og, ngroupings, nunits, j.ntiles,
-             (unsigned long long)j.rows_out, t_inner, t_outer,
+             (double)nentries * (double)ew * 8 / 1e6, lay.bits, (unsigned long long)in->rows_scanned, out->what,
+             out->nfiles,
+             (unsigned long long)out->rows_scanned, ot->nrows, og, ngroupings, spilled, nunits, j.ntiles,
+             (unsigned long long)j.rows_out, (unsigned long long)est_rows, t_inner, t_outer,
              t_merge, seconds_since(&t0), p->threads);
   }
   free(j.units);
@@ -824,9 +975,12 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
   for (size_t m = 0; m < nmorsels && ij->parts; m++) {
     free(ij->parts[m].entries);
     free(ij->parts[m].runs);
+    free(ij->parts[m].index);
   }
   free(ij->parts);
   free(ij->morsels);
+  if (ij->spill_fd >= 0) close(ij->spill_fd);
+  pthread_mutex_destroy(&ij->spill_mu);
   free(ij);
   return rc;
 }

@@ -36,8 +36,11 @@ typedef struct side {
   uint64_t rows_scanned;
 } side;
 
+typedef struct key_dict key_dict;
+
 typedef struct plan {
   const sj_query *q;
+  key_dict *keys; /* string join keys: their ids; NULL for integer keys */
   side s[2];
   int nby;
   char by[MAX_BY][64];
@@ -128,8 +131,17 @@ static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int 
 /* Folds rows [0, rows) of column c into one state. */
 void fold_all(agg_state *st, agg_fn fn, int is_float, const numcol *c, uint64_t rows);
 
-/* Reads the named columns of one row group; on failure frees what it read. */
+/* Reads the named columns of one row group; on failure frees what it read.
+** For a scan: names[0] is the join key, read as int64 (string keys as ids). */
 int read_columns(const pq_reader *r, int rg, const char *const *names, int n, numcol *cols, sj_error *err);
+int read_scan_columns(const plan *p, const pq_reader *r, int rg, const char *const *names, int n, numcol *cols,
+                      sj_error *err);
+
+/* String join keys (keys.c): ids for the right side's distinct keys, and a
+** key column read as ids (a key the right side lacks becomes NULL). */
+int key_dict_build(const plan *p, key_dict **out, sj_error *err);
+int key_dict_map(const key_dict *d, pq_column *c, sj_error *err);
+void key_dict_free(key_dict *d);
 
 /* Aggregates one side by (key, its by-columns) into s->partial (hash plan,
 ** and the outer side of the merge plan). */

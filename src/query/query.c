@@ -184,10 +184,14 @@ static int plan_query(plan *p, sj_error *err) {
     int k = find_col(&p->s[s], q->on, &kt[s], err);
     if (k < 0) return SJ_EUSAGE;
     if (!k) return sj_fail(err, SJ_EUSAGE, "%s: no join key column '%s'", pq_path(p->s[s].files[0]), q->on);
-    if (!is_int(kt[s]))
-      return sj_fail(err, SJ_EUSAGE, "%s: join key '%s' is %s; this version joins on INT32/INT64 keys",
+    if (!is_int(kt[s]) && kt[s] != PQ_BYTE_ARRAY)
+      return sj_fail(err, SJ_EUSAGE, "%s: join key '%s' is %s; keys are INT32, INT64 or strings (BYTE_ARRAY)",
                      pq_path(p->s[s].files[0]), q->on, pq_type_name(kt[s]));
   }
+  if (is_int(kt[0]) != is_int(kt[1]))
+    return sj_fail(err, SJ_EUSAGE, "join key '%s' is %s in %s but %s in %s", q->on, pq_type_name(kt[0]),
+                   pq_path(p->s[0].files[0]), pq_type_name(kt[1]), pq_path(p->s[1].files[0]));
+  int string_key = kt[0] == PQ_BYTE_ARRAY;
   int n = split_names(q->by, p->by, MAX_BY, "--by", err);
   if (n < 0) return SJ_EUSAGE;
   p->nby = n;
@@ -195,6 +199,9 @@ static int plan_query(plan *p, sj_error *err) {
     pq_type t = PQ_INT64;
     int rc = resolve(p, p->by[i], &p->by_side[i], &t, err);
     if (rc) return rc;
+    if (p->by_side[i] == 2 && string_key)
+      return sj_fail(err, SJ_EUSAGE, "--by %s: grouping by a string join key is not supported yet; group by "
+                     "other columns (the join itself works on string keys)", p->by[i]);
     if (!is_int(t))
       return sj_fail(err, SJ_EUSAGE, "--by %s: column of type %s; this version groups by INT32/INT64 columns",
                      p->by[i], pq_type_name(t));
@@ -333,6 +340,14 @@ int read_columns(const pq_reader *r, int rg, const char *const *names, int n, nu
     }
   }
   return 0;
+}
+
+int read_scan_columns(const plan *p, const pq_reader *r, int rg, const char *const *names, int n, numcol *cols,
+                      sj_error *err) {
+  int rc = read_columns(r, rg, names, n, cols, err);
+  if (!rc && p->keys && (rc = key_dict_map(p->keys, &cols[0].raw, err)))
+    for (int k = 0; k < n; k++) pq_column_free(&cols[k].raw);
+  return rc;
 }
 
 /* ------------------------------------------------------------ hash scan */
@@ -483,7 +498,7 @@ static int scan_morsel(void *ctx, size_t m, int worker, sj_error *err) {
   for (int i = 0; i < s->nby; i++) names[1 + i] = s->by[i];
   for (int i = 0; i < s->nstates; i++) names[1 + s->nby + i] = s->state_col[i];
   if (agg_table_init(t, 1 + s->nby, s->nstates)) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  int rc = read_columns(r, rg, names, need, cols, err);
+  int rc = read_scan_columns(j->p, r, rg, names, need, cols, err);
   if (rc) return rc;
   uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
   int64_t keys[1 + MAX_BY];
@@ -750,6 +765,8 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   if (!rc) rc = open_side(&p->s[0], q->left, err);
   if (!rc) rc = open_side(&p->s[1], q->right, err);
   if (!rc) rc = plan_query(p, err);
+  if (!rc && pq_col(p->s[0].files[0], pq_find_column(p->s[0].files[0], q->on))->type == PQ_BYTE_ARRAY)
+    rc = key_dict_build(p, &p->keys, err);
   out_schema *schema = calloc(1, sizeof *schema);
   plan_report *rep = calloc(1, sizeof *rep);
   out_sink *sink = NULL;
@@ -769,6 +786,7 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   }
   free(schema);
   free(rep);
+  key_dict_free(p->keys);
   for (int s = 0; s < 2; s++) {
     agg_table_free(&p->s[s].partial);
     for (int f = 0; f < p->s[s].nfiles; f++) pq_close(p->s[s].files[f]);

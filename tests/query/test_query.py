@@ -3,13 +3,16 @@
 
 - The canonical queries QN, Q1-Q4 and J on the generator's s=0.001 data:
   counts exact, sums within 1e-9 relative, rows in order.
-- The same bytes of output for --threads 1 and --threads 2.
+- The same bytes of output for --threads 1 and --threads 2, and under a
+  memory limit that spills the merge plan's runs; QN at s=0.01 under
+  --memory-limit 256M with its peak RSS measured.
 - Randomized tables written by DuckDB: keys on one side only, NULL keys, a
-  hot key with 99% of the rows, NULLs in GROUP BY and aggregated columns,
+  hot key with 99% of the rows, string keys, NULLs in GROUP BY and aggregated columns,
   empty tables; random GROUP BY columns from both sides and every aggregate.
 - Bad input: exit 2 with a message naming the column or file.
 Prints "query: N passed, N failed" last.
 """
+import filecmp
 import math
 import os
 import random
@@ -17,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -136,7 +140,18 @@ def test_canonical(tmp):
             check(rc == 0, f"{name} --threads {t}: exit {rc} {err.strip()}")
         if not all(os.path.exists(o) for o in outs):
             continue
-        check(open(outs[0], "rb").read() == open(outs[1], "rb").read(), f"{name}: --threads 1 and 2 differ")
+        check(filecmp.cmp(outs[0], outs[1], shallow=False), f"{name}: --threads 1 and 2 differ")
+        if name == "QN":
+            # Under a memory limit the runs are spilled: the same bytes.
+            spilled = os.path.join(tmp, "QN-spilled.parquet")
+            rc, _, err = run(*base, "--threads", "2", "--out", spilled, "--memory-limit", "64M", "--explain",
+                             "--temp-dir", tmp)
+            check(rc == 0 and "spill" in err, f"QN --memory-limit 64M: exit {rc} {err.strip()[-300:]}")
+            check(os.path.exists(spilled) and filecmp.cmp(spilled, outs[1], shallow=False),
+                  "QN under --memory-limit 64M differs from QN in memory")
+            check(not [f for f in os.listdir(tmp) if f.startswith("skewjoin-runs")], "a spill file was left behind")
+            if os.path.exists(spilled):
+                os.remove(spilled)
         rows = compare_in_duckdb(f"{name} at s={scale}", outs[0], left, right, by, aggs)
         if name == "QN" and scale == "0.001":
             check(rows == 60201332, f"QN at s=0.001 has {rows} rows")
@@ -146,6 +161,49 @@ def test_canonical(tmp):
         rc, out, _ = run("--left", left, "--right", right, "--on", "key")
         check(out == "count\n60226380\n", f"J at s=0.001 is the spec's join size: {out!r}")
     shutil.rmtree(data)
+
+
+def measured_run(*args):
+    """Runs skewjoin query; returns (exit code, stderr, peak RSS in bytes).
+    The peak is the process's VmHWM, polled: wait4's ru_maxrss would count
+    this Python process's memory at the fork."""
+    errf = tempfile.TemporaryFile()
+    p = subprocess.Popen([SKEWJOIN, "query", *args], stdout=subprocess.DEVNULL, stderr=errf)
+    peak = 0
+    while p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) * 1024)
+        except OSError:
+            pass
+        time.sleep(0.02)
+    errf.seek(0)
+    return p.returncode, errf.read().decode(), peak
+
+
+def test_memory_limit(tmp):
+    """QN at s=0.01 (6.6e8 answer rows, 1.9 GB of sorted runs) under
+    --memory-limit 256M: it completes, its peak RSS stays under the limit
+    plus 64 MB, and its answer is the same, byte for byte, as without a
+    limit (the in-memory QN equals DuckDB's at s=0.001, test_canonical)."""
+    data = os.path.join(tmp, "s0.01")
+    subprocess.run([SKEWJOIN, "gen", "--scale", "0.01", data], check=True, capture_output=True)
+    base = ["--left", os.path.join(data, "df1"), "--right", os.path.join(data, "df2.parquet"), "--on", "key",
+            "--by", "df2_group,bucket,group1,group2,group3,group4", "--agg", "count(*),sum(value)", "--explain"]
+    limited, free = os.path.join(tmp, "qn-256m.parquet"), os.path.join(tmp, "qn.parquet")
+    rc, err, rss = measured_run(*base, "--memory-limit", "256M", "--temp-dir", tmp, "--out", limited)
+    check(rc == 0 and "spill" in err, f"QN at s=0.01 under 256M: exit {rc} {err.strip()[-300:]}")
+    check(rss < (256 + 64) << 20, f"QN at s=0.01 under 256M: peak RSS {rss >> 20} MB")
+    rc2, _, rss2 = measured_run(*base, "--out", free)
+    check(rc2 == 0 and os.path.exists(limited) and os.path.exists(free) and filecmp.cmp(limited, free, shallow=False),
+          "QN at s=0.01: the answer under 256M differs from the answer in memory")
+    print(f"QN at s=0.01: peak RSS {rss >> 20} MB under --memory-limit 256M, {rss2 >> 20} MB without", file=sys.stderr)
+    shutil.rmtree(data)
+    for f in (limited, free):
+        if os.path.exists(f):
+            os.remove(f)
 
 
 def random_tables(tmp, seed):
@@ -225,6 +283,23 @@ def test_plans(tmp):
                             threads=2)
 
 
+def test_string_keys(tmp):
+    """String join keys: the same answers as DuckDB's (keys on one side
+    only, NULL keys, a hot key); grouping by a string key is refused."""
+    for seed in (211, 212, 213, 214):
+        lp, rp, rnd = random_tables(tmp, seed)
+        sl, sr = os.path.join(tmp, f"sl{seed}.parquet"), os.path.join(tmp, f"sr{seed}.parquet")
+        duck(f"COPY (SELECT * REPLACE ('key-' || k::VARCHAR AS k) FROM read_parquet('{lp}')) TO '{sl}' (FORMAT parquet)",
+             f"COPY (SELECT * REPLACE ('key-' || k::VARCHAR AS k) FROM read_parquet('{rp}')) TO '{sr}' (FORMAT parquet)")
+        by = rnd.sample(["a", "b", "d", "c"], rnd.randint(0, 3))
+        compare_with_duckdb(f"string keys {seed} by {by}", sl, sr, "k", by, ["count(*)", "sum(x)", "count(k)", "max(z)"],
+                            tmp, threads=2)
+    rc, _, err = run("--left", sl, "--right", sr, "--on", "k", "--by", "k")
+    check(rc == 2 and "string join key" in err, f"--by a string key: exit {rc} {err.strip()!r}")
+    rc, _, err = run("--left", sl, "--right", rp, "--on", "k")
+    check(rc == 2 and "BYTE_ARRAY" in err and "INT64" in err, f"string vs integer key: exit {rc} {err.strip()!r}")
+
+
 def test_parquet_output(tmp):
     lp, rp, _ = random_tables(tmp, 99)
     out = os.path.join(tmp, "answer.parquet")
@@ -260,7 +335,7 @@ def test_bad_input(tmp):
         rc, _, err = run(*args)
         check(rc == 2 and needle in err, f"bad {extra}: exit {rc}, {err.strip()!r}")
     rc, _, err = run("--left", lp, "--right", sp, "--on", "k")
-    check(rc == 2 and "strkey.parquet" in err, f"string key: exit {rc} {err.strip()!r}")
+    check(rc == 2 and "strkey.parquet" in err, f"string key on one side: exit {rc} {err.strip()!r}")
     rc, _, err = run("--left", lp, "--right", other, "--on", "k", "--by", "c")
     check(rc == 2 and "2.parquet" in err and "'c'" in err, f"schemas differ: exit {rc} {err.strip()!r}")
     rc, _, err = run("--left", os.path.join(tmp, "missing*.parquet"), "--right", rp, "--on", "k")
@@ -269,8 +344,10 @@ def test_bad_input(tmp):
     check(rc == 2 and ".csv or .parquet" in err, f"bad --out: exit {rc} {err.strip()!r}")
     rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "k,a,c", "--memory-limit", "1")
     check(rc == 1 and "hash plan" in err and "memory limit" in err, f"hash plan over the limit: exit {rc} {err.strip()!r}")
-    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,a,b", "--memory-limit", "1")
-    check(rc == 1 and "merge plan" in err and "memory limit" in err, f"merge plan over the limit: exit {rc} {err.strip()!r}")
+    rc, limited, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,a,b", "--memory-limit", "1",
+                           "--temp-dir", tmp)
+    _, free, _ = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,a,b")
+    check(rc == 0 and limited == free, f"merge plan under a 1-byte limit spills: exit {rc} {err.strip()!r}")
 
 
 def main():
@@ -280,6 +357,9 @@ def main():
         test_random(tmp)
         test_direct_path(tmp)
         test_plans(tmp)
+        test_string_keys(tmp)
+        if not QUICK:
+            test_memory_limit(tmp)
         test_parquet_output(tmp)
         test_bad_input(tmp)
     finally:
