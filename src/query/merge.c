@@ -74,9 +74,11 @@ typedef struct mpart {
   size_t nruns;
 } mpart;
 
+/* What both sorts sort: a key and what it belongs to (a row of a morsel;
+** a cursor and an entry of it). */
 typedef struct sort_pair {
   uint64_t k;
-  uint64_t row;
+  uint32_t a, b;
 } sort_pair;
 
 
@@ -211,8 +213,9 @@ static int spill_part(inner_job *j, mpart *part, uint64_t nentries, size_t ew, s
   return 0;
 }
 
-/* LSD radix sort on the low `bits` bits of k; a byte all pairs share is
-** skipped.  Returns the array that holds the result (a or tmp). */
+/* LSD radix sort on the low `bits` bits of k, stable (a merge's ties keep
+** cursor order: a fixed fold order); a byte all pairs share is skipped.
+** Returns the array that holds the result (a or tmp). */
 static sort_pair *radix_sort(sort_pair *a, sort_pair *tmp, size_t n, int bits) {
   for (int shift = 0; shift < bits; shift += 8) {
     size_t count[256] = {0};
@@ -235,10 +238,10 @@ static sort_pair *radix_sort(sort_pair *a, sort_pair *tmp, size_t n, int bits) {
 static int cmp_pair_wide(const void *x, const void *y, void *ctx) {
   const numcol *key = ctx;
   const sort_pair *a = x, *b = y;
-  int64_t ka = num_i(key, a->row), kb = num_i(key, b->row);
+  int64_t ka = num_i(key, a->a), kb = num_i(key, b->a);
   if (ka != kb) return ka < kb ? -1 : 1;
   if (a->k != b->k) return a->k < b->k ? -1 : 1;
-  return a->row < b->row ? -1 : a->row > b->row;
+  return a->a < b->a ? -1 : a->a > b->a;
 }
 
 static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
@@ -312,7 +315,7 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
       code |= v << lay->shift[c];
     }
     pairs[live].k = code;
-    pairs[live++].row = i;
+    pairs[live++].a = (uint32_t)i;
   }
   uint64_t key_span = (uint64_t)kmax - (uint64_t)kmin;
   int key_bits = live ? bits_for(key_span + 1) : 0;
@@ -320,7 +323,7 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
   if (!rc && live) {
     if (key_bits + lay->bits <= 64) {
       for (uint64_t i = 0; i < live; i++)
-        pairs[i].k |= key_bits ? (uint64_t)(num_i(&cols[0], pairs[i].row) - kmin) << lay->bits : 0;
+        pairs[i].k |= key_bits ? (uint64_t)(num_i(&cols[0], pairs[i].a) - kmin) << lay->bits : 0;
       sorted = radix_sort(pairs, j->scratch[1][worker], live, key_bits + lay->bits);
     } else {
       qsort_r(pairs, live, sizeof *pairs, cmp_pair_wide, &cols[0]);
@@ -330,7 +333,7 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
   uint64_t nentries = 0, nruns = 0;
   for (uint64_t i = 0; i < live && !rc; i++)
     if (i == 0 || sorted[i].k != sorted[i - 1].k || (key_bits + lay->bits > 64 &&
-        num_i(&cols[0], sorted[i].row) != num_i(&cols[0], sorted[i - 1].row))) nentries++;
+        num_i(&cols[0], sorted[i].a) != num_i(&cols[0], sorted[i - 1].a))) nentries++;
   if (!rc && nentries) {
     part->entries = calloc(nentries, ew * 8);
     part->runs = malloc(sizeof *part->runs * (size_t)nentries);
@@ -340,7 +343,7 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
   uint64_t *e = NULL;
   int64_t prev_key = 0;
   for (uint64_t i = 0, at = 0; i < live && !rc; i++) {
-    uint64_t row = sorted[i].row;
+    uint64_t row = sorted[i].a;
     int64_t key = num_i(&cols[0], row);
     uint64_t code = sorted[i].k & code_mask;
     if (!e || key != prev_key || code != e[0]) {
@@ -428,11 +431,6 @@ typedef struct cursor {
   const agg_state *outer_states;  /* and its states */
 } cursor;
 
-/* An entry of a unit: its code, its cursor, its index in the cursor. */
-typedef struct ref {
-  uint64_t code;
-  uint32_t cur, at;
-} ref;
 
 /* What a merging thread keeps between tiles. */
 typedef struct worker {
@@ -440,7 +438,7 @@ typedef struct worker {
   size_t ncurs_cap;
   uint64_t *spilled;   /* a unit's entries read back from the spill file */
   size_t spilled_cap;  /* words */
-  ref *refs[2];
+  sort_pair *refs[2];
   size_t refs_cap;
   out_chunk chunk;
   pq_scratch *scratch;
@@ -481,27 +479,6 @@ static const uint64_t *lower_bound(const uint64_t *e, size_t n, size_t ew, uint6
   return e + lo * ew;
 }
 
-/* Sorts a unit's refs by code, stably (ties keep cursor order: a fixed fold
-** order); LSD by bytes, skipping a byte all refs share.  Returns the array
-** holding the result. */
-static ref *sort_refs(ref *a, ref *tmp, size_t n, int bits) {
-  for (int shift = 0; shift < bits; shift += 8) {
-    size_t count[256] = {0};
-    for (size_t i = 0; i < n; i++) count[a[i].code >> shift & 255]++;
-    if (count[a[0].code >> shift & 255] == n) continue;
-    size_t at = 0;
-    for (int d = 0; d < 256; d++) {
-      size_t c = count[d];
-      count[d] = at;
-      at += c;
-    }
-    for (size_t i = 0; i < n; i++) tmp[count[a[i].code >> shift & 255]++] = a[i];
-    ref *t = a;
-    a = tmp;
-    tmp = t;
-  }
-  return a;
-}
 
 /* One answer row: the grouping's outer values, the code's inner values. */
 static void emit(merge_job *j, out_chunk *c, const uint64_t *orow, uint64_t code, int64_t count, const agg_state *acc) {
@@ -553,7 +530,7 @@ static int grow_worker(worker *w, size_t ncurs, size_t nrefs) {
     size_t cap = w->refs_cap ? w->refs_cap : 4096;
     while (cap < nrefs) cap *= 2;
     for (int b = 0; b < 2; b++) {
-      ref *r = realloc(w->refs[b], cap * sizeof *r);
+      sort_pair *r = realloc(w->refs[b], cap * sizeof *r);
       if (!r) return -1;
       w->refs[b] = r;
     }
@@ -649,28 +626,28 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
     }
     return 0;
   }
-  ref *refs = w->refs[0];
+  sort_pair *refs = w->refs[0];
   size_t k = 0;
   for (size_t c = 0; c < n; c++)
     for (const uint64_t *e = w->curs[c].at; e < w->curs[c].end; e += ew)
-      refs[k++] = (ref){e[0], (uint32_t)c, (uint32_t)((size_t)(e - w->curs[c].at) / ew)};
-  refs = sort_refs(refs, w->refs[1], k, j->lay->bits);
-  uint64_t code = refs[0].code;
+      refs[k++] = (sort_pair){e[0], (uint32_t)c, (uint32_t)((size_t)(e - w->curs[c].at) / ew)};
+  refs = radix_sort(refs, w->refs[1], k, j->lay->bits);
+  uint64_t code = refs[0].k;
   enum { AHEAD = 32 }; /* the entries are gathered from many runs: fetch ahead */
   for (size_t i = 0; i < k; i++) {
     if (i + AHEAD < k) {
-      const uint64_t *ahead = w->curs[refs[i + AHEAD].cur].at + (size_t)refs[i + AHEAD].at * ew;
+      const uint64_t *ahead = w->curs[refs[i + AHEAD].a].at + (size_t)refs[i + AHEAD].b * ew;
       __builtin_prefetch(ahead);
       __builtin_prefetch(ahead + ew - 1); /* an entry may straddle two lines */
     }
-    if (refs[i].code != code) {
+    if (refs[i].k != code) {
       emit(j, &w->chunk, orow, code, count, acc);
-      code = refs[i].code;
+      code = refs[i].k;
       count = 0;
       memset(acc, 0, acc_bytes);
     }
-    const cursor *c = &w->curs[refs[i].cur];
-    fold(p, j->lay->inner, c->at + (size_t)refs[i].at * ew, c, &count, acc);
+    const cursor *c = &w->curs[refs[i].a];
+    fold(p, j->lay->inner, c->at + (size_t)refs[i].b * ew, c, &count, acc);
   }
   emit(j, &w->chunk, orow, code, count, acc);
   return 0;
