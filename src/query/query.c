@@ -70,16 +70,29 @@ static int list_files(const char *arg, const char *what, char ***out, int *n, sj
   return 0;
 }
 
-static int open_side(side *s, const char *arg, sj_error *err) {
+typedef struct open_job {
+  side *s;
+  char **names;
+} open_job;
+
+static int open_one(void *ctx, size_t i, int worker, sj_error *err) {
+  open_job *j = ctx;
+  return pq_open(&j->s->files[i], j->names[i], err);
+}
+
+/* Opens a side's files on all threads (thousands of footers to parse);
+** files[i] stays NULL for a file not opened. */
+static int open_side(plan *p, side *s, const char *arg, sj_error *err) {
   char **names;
   int n;
   int rc = list_files(arg, s->what, &names, &n, err);
   if (rc) return rc;
   s->files = calloc((size_t)n, sizeof *s->files);
   if (!s->files) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  for (int i = 0; i < n && !rc; i++) {
-    rc = pq_open(&s->files[i], names[i], err);
-    if (!rc) s->nfiles = i + 1;
+  if (!rc) {
+    s->nfiles = n;
+    open_job job = {s, names};
+    rc = run_parallel(p->threads, (size_t)n, open_one, &job, err);
   }
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);
@@ -762,8 +775,8 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
     p->memory_limit = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : (uint64_t)4 << 30;
   }
   int rc = !q->on || !*q->on ? sj_fail(err, SJ_EUSAGE, "--on names no join key") : 0;
-  if (!rc) rc = open_side(&p->s[0], q->left, err);
-  if (!rc) rc = open_side(&p->s[1], q->right, err);
+  if (!rc) rc = open_side(p, &p->s[0], q->left, err);
+  if (!rc) rc = open_side(p, &p->s[1], q->right, err);
   if (!rc) rc = plan_query(p, err);
   if (!rc && pq_col(p->s[0].files[0], pq_find_column(p->s[0].files[0], q->on))->type == PQ_BYTE_ARRAY)
     rc = key_dict_build(p, &p->keys, err);
@@ -789,7 +802,8 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   key_dict_free(p->keys);
   for (int s = 0; s < 2; s++) {
     agg_table_free(&p->s[s].partial);
-    for (int f = 0; f < p->s[s].nfiles; f++) pq_close(p->s[s].files[f]);
+    for (int f = 0; f < p->s[s].nfiles; f++)
+      if (p->s[s].files[f]) pq_close(p->s[s].files[f]);
     free(p->s[s].files);
   }
   free(p);
