@@ -287,6 +287,10 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
         part->nruns = 1;
       }
       for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
+      if (j->spill_fd >= 0) {
+        pq_release_rowgroup(r, rg);
+        if (!rc) rc = spill_part(j, part, 1, ew, err);
+      }
       return rc;
     }
   }
