@@ -14,18 +14,23 @@
 **   2. outer scan   the outer side aggregated by (key, its by-columns) in a
 **                   hash table (it is the small side), sorted by (its
 **                   by-columns, key): a grouping is a run of equal tuples.
-**   3. merge        a grouping's answer is the k-way merge, by code, of the
-**                   runs of its keys, each entry weighted by the outer
-**                   row's count: count = cI·cO, an inner sum ·cO, an outer
-**                   sum ·cI.  Equal codes from different keys add up.
+**   3. merge        a grouping's answer is the merge, by code, of the runs
+**                   of its keys — their entries gathered and radix-sorted
+**                   (stable), which beats a heap here — each entry weighted
+**                   by the outer row's count: count = cI·cO, an inner sum
+**                   ·cO, an outer sum ·cI.  Equal codes from different keys
+**                   add up.
 **   4. tiles        the work is cut into tiles of consecutive (grouping,
 **                   code range) units of bounded answer size — the grouping
 **                   that holds every key is split by code ranges drawn from
 **                   a sample of its codes — merged on all cores, encoded by
 **                   the thread that made them, written in order.
 **
-** Memory: the inner runs (16 + 32·states bytes per entry, checked against
-** the memory limit) and a window of tiles in flight; not the answer.
+** Memory: the inner runs (16 + 32·states bytes per entry) and a window of
+** tiles in flight; not the answer.  When the runs could pass half the
+** memory limit they go to an unlinked temporary file with a sparse index in
+** memory, and each unit preads the blocks it needs (spill_part,
+** read_spilled): the same units, tiles and bytes of output either way.
 ** Results do not depend on the thread count: tiles are fixed before any
 ** thread starts and a merge folds equal codes in cursor order.
 */
