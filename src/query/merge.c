@@ -41,7 +41,6 @@
 #include <stdatomic.h>
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* A tile is about TILE_ROWS answer rows (one Parquet row group); a unit's
@@ -180,7 +179,6 @@ typedef struct inner_job {
   mpart *parts;
   sort_pair *scratch[2][256]; /* per worker */
   size_t scratch_cap[256];
-  atomic_ullong bytes;
   /* Under a memory limit the runs are appended to an unlinked temporary
   ** file, then mapped: the page cache holds them, not this process. */
   int spill_fd;             /* -1: runs stay in memory */
@@ -249,61 +247,56 @@ static int cmp_pair_wide(const void *x, const void *y, void *ctx) {
   return a->a < b->a ? -1 : a->a > b->a;
 }
 
-static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
-  inner_job *j = ctx;
+/* A morsel whose rows all have one key, with no inner by-column: one entry,
+** its sums folded four lanes at a time.  Returns 0 when that does not hold. */
+static int one_key_one_entry(inner_job *j, size_t m, const numcol *cols, uint64_t rows, int *rc, sj_error *err) {
+  const side *s = j->s;
+  if (s->nby != 0 || !rows || cols[0].raw.valid) return 0;
+  int64_t key = num_i(&cols[0], 0);
+  for (uint64_t i = 1; i < rows; i++)
+    if (num_i(&cols[0], i) != key) return 0;
+  mpart *part = &j->parts[m];
+  part->entries = calloc(1, entry_words(s->nstates) * 8);
+  part->runs = malloc(sizeof *part->runs);
+  if (!part->entries || !part->runs) {
+    *rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
+    return 1;
+  }
+  part->entries[1] = rows;
+  for (int k = 0; k < s->nstates; k++)
+    fold_all((agg_state *)(part->entries + 2) + k, j->p->fn[s->state_agg[k]], s->state_is_float[k], &cols[1 + k], rows);
+  part->runs[0] = (mrun){key, (uint32_t)m, 1, part->entries, 0, NULL};
+  part->nruns = 1;
+  return 1;
+}
+
+/* The general case: rows radix-sorted by (key, code), runs of equal (key,
+** code) folded into entries, runs of one key into an mrun.  Returns the
+** number of entries; *rc set on failure. */
+static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol *cols, uint64_t rows,
+                               const pq_reader *r, int rg, int *rc, sj_error *err) {
   const plan *p = j->p;
   const layout *lay = j->lay;
-  side *s = j->s;
-  const pq_reader *r = s->files[j->morsels[m].file];
-  int rg = j->morsels[m].rg, nby = s->nby, ns = s->nstates;
-  const char *names[1 + MAX_BY + MAX_AGGS];
-  numcol cols[1 + MAX_BY + MAX_AGGS];
-  names[0] = p->q->on;
-  for (int i = 0; i < nby; i++) names[1 + i] = s->by[i];
-  for (int i = 0; i < ns; i++) names[1 + nby + i] = s->state_col[i];
-  int need = 1 + nby + ns;
-  int rc = read_scan_columns(p, r, rg, names, need, cols, err);
-  if (rc) return rc;
-  uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
+  const side *s = j->s;
+  int nby = s->nby, ns = s->nstates;
+  size_t ew = entry_words(ns);
+  mpart *part = &j->parts[m];
   if (j->scratch_cap[worker] < rows) {
     for (int b = 0; b < 2; b++) {
       free(j->scratch[b][worker]);
       j->scratch[b][worker] = malloc((size_t)rows * sizeof(sort_pair));
     }
     j->scratch_cap[worker] = j->scratch[0][worker] && j->scratch[1][worker] ? rows : 0;
-    if (!j->scratch_cap[worker]) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
-  }
-  mpart *part = &j->parts[m];
-  size_t ew = entry_words(ns);
-  if (!rc && nby == 0 && rows && !cols[0].raw.valid && num_i(&cols[0], 0) == num_i(&cols[0], rows - 1)) {
-    /* No inner by-column and, as in per-key files, likely one key: one entry. */
-    int64_t key = num_i(&cols[0], 0);
-    uint64_t i = 1;
-    while (i < rows && num_i(&cols[0], i) == key) i++;
-    if (i == rows) {
-      part->entries = calloc(1, ew * 8);
-      part->runs = malloc(sizeof *part->runs);
-      if (!part->entries || !part->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
-      if (!rc) {
-        part->entries[1] = rows;
-        for (int k = 0; k < ns; k++)
-          fold_all((agg_state *)(part->entries + 2) + k, p->fn[s->state_agg[k]], s->state_is_float[k], &cols[1 + k], rows);
-        part->runs[0] = (mrun){key, (uint32_t)m, 1, part->entries, 0, NULL};
-        part->nruns = 1;
-      }
-      for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
-      if (j->spill_fd >= 0) {
-        pq_release_rowgroup(r, rg);
-        if (!rc) rc = spill_part(j, part, 1, ew, err);
-      }
-      return rc;
+    if (!j->scratch_cap[worker]) {
+      *rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
+      return 0;
     }
   }
-  sort_pair *pairs = rc ? NULL : j->scratch[0][worker];
+  sort_pair *pairs = j->scratch[0][worker];
   /* Codes, and the morsel's key range. */
   uint64_t live = 0;
   int64_t kmin = 0, kmax = 0;
-  for (uint64_t i = 0; i < rows && !rc; i++) {
+  for (uint64_t i = 0; i < rows && !*rc; i++) {
     if (!present(&cols[0], i)) continue; /* a NULL key matches nothing */
     int64_t key = num_i(&cols[0], i);
     if (!live || key < kmin) kmin = key;
@@ -314,7 +307,7 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
       if (present(&cols[1 + c], i)) {
         int64_t x = num_i(&cols[1 + c], i);
         if (x < lay->lo[c] || x > lay->hi[c]) {
-          rc = sj_fail(err, SJ_ECORRUPT, "%s: row group %d: column '%s' holds %lld, outside the bounds "
+          *rc = sj_fail(err, SJ_ECORRUPT, "%s: row group %d: column '%s' holds %lld, outside the bounds "
                        "[%lld, %lld] its statistics state", pq_path(r), rg, s->by[c], (long long)x,
                        (long long)lay->lo[c], (long long)lay->hi[c]);
           break;
@@ -329,29 +322,29 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
   uint64_t key_span = (uint64_t)kmax - (uint64_t)kmin;
   int key_bits = live ? bits_for(key_span + 1) : 0;
   sort_pair *sorted = pairs;
-  if (!rc && live) {
+  if (!*rc && live) {
     if (key_bits + lay->bits <= 64) {
       for (uint64_t i = 0; i < live; i++)
         pairs[i].k |= key_bits ? (uint64_t)(num_i(&cols[0], pairs[i].a) - kmin) << lay->bits : 0;
       sorted = radix_sort(pairs, j->scratch[1][worker], live, key_bits + lay->bits);
     } else {
-      qsort_r(pairs, live, sizeof *pairs, cmp_pair_wide, &cols[0]);
+      qsort_r(pairs, live, sizeof *pairs, cmp_pair_wide, (void *)&cols[0]);
     }
   }
   /* Runs of equal (key, code) become entries; runs of one key, an mrun. */
   uint64_t nentries = 0, nruns = 0;
-  for (uint64_t i = 0; i < live && !rc; i++)
+  for (uint64_t i = 0; i < live && !*rc; i++)
     if (i == 0 || sorted[i].k != sorted[i - 1].k || (key_bits + lay->bits > 64 &&
         num_i(&cols[0], sorted[i].a) != num_i(&cols[0], sorted[i - 1].a))) nentries++;
-  if (!rc && nentries) {
+  if (!*rc && nentries) {
     part->entries = calloc(nentries, ew * 8);
     part->runs = malloc(sizeof *part->runs * (size_t)nentries);
-    if (!part->entries || !part->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
+    if (!part->entries || !part->runs) *rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
   }
   uint64_t code_mask = lay->bits ? ~(uint64_t)0 >> (64 - lay->bits) : 0;
   uint64_t *e = NULL;
   int64_t prev_key = 0;
-  for (uint64_t i = 0, at = 0; i < live && !rc; i++) {
+  for (uint64_t i = 0, at = 0; i < live && !*rc; i++) {
     uint64_t row = sorted[i].a;
     int64_t key = num_i(&cols[0], row);
     uint64_t code = sorted[i].k & code_mask;
@@ -371,17 +364,31 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
     mrun *exact = realloc(part->runs, nruns * sizeof *exact);
     if (exact) part->runs = exact;
   }
+  return nentries;
+}
+
+/* Scans one morsel of the inner side into its sorted runs; spilled right
+** away when the runs go to disk. */
+static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
+  inner_job *j = ctx;
+  const plan *p = j->p;
+  side *s = j->s;
+  const pq_reader *r = s->files[j->morsels[m].file];
+  int rg = j->morsels[m].rg, nby = s->nby, ns = s->nstates;
+  const char *names[1 + MAX_BY + MAX_AGGS];
+  numcol cols[1 + MAX_BY + MAX_AGGS];
+  names[0] = p->q->on;
+  for (int i = 0; i < nby; i++) names[1 + i] = s->by[i];
+  for (int i = 0; i < ns; i++) names[1 + nby + i] = s->state_col[i];
+  int need = 1 + nby + ns;
+  int rc = read_scan_columns(p, r, rg, names, need, cols, err);
+  if (rc) return rc;
+  uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg), nentries = 1;
+  if (!one_key_one_entry(j, m, cols, rows, &rc, err)) nentries = sort_into_runs(j, m, worker, cols, rows, r, rg, &rc, err);
   for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
   if (j->spill_fd >= 0) {
     pq_release_rowgroup(r, rg);
-    if (!rc && nentries) rc = spill_part(j, part, nentries, ew, err);
-    return rc;
-  }
-  if (!rc) {
-    uint64_t total = atomic_fetch_add(&j->bytes, nentries * ew * 8) + nentries * ew * 8;
-    if (total > p->memory_limit)
-      rc = sj_fail(err, SJ_ENOMEM, "the merge plan's sorted partials of the %s side need more than the "
-                   "memory limit (%llu bytes)", s->what, (unsigned long long)p->memory_limit);
+    if (!rc && nentries) rc = spill_part(j, &j->parts[m], nentries, entry_words(ns), err);
   }
   return rc;
 }
@@ -932,10 +939,8 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
                (double)ij->spill_bytes / 1e6, (double)p->memory_limit / 1048576.0,
                (unsigned long long)atomic_load(&j.spill_reads));
     char ig[1200], og[1200];
-    size_t at = (size_t)snprintf(ig, sizeof ig, "%s", p->q->on);
-    for (int i = 0; i < in->nby; i++) at += (size_t)snprintf(ig + at, sizeof ig - at, ", %s", in->by[i]);
-    at = (size_t)snprintf(og, sizeof og, "%s", p->q->on);
-    for (int i = 0; i < out->nby; i++) at += (size_t)snprintf(og + at, sizeof og - at, ", %s", out->by[i]);
+    side_grouping(p, in, ig, sizeof ig);
+    side_grouping(p, out, og, sizeof og);
     rep->rows_out = j.rows_out;
     snprintf(rep->text, sizeof rep->text,
              "plan: merge (GROUP BY pushed below the join; the answer streamed out of a k-way merge)\n"

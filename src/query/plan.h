@@ -248,6 +248,8 @@ void out_abort(out_sink *s);
 /* ------------------------------------------------------------- plans */
 
 double seconds_since(const struct timespec *t0);
+/* "key, a, b": a side's partial grouping, for --explain. */
+void side_grouping(const plan *p, const side *s, char *buf, size_t n);
 
 /* Statistics of the run, for --explain. */
 typedef struct plan_report {

@@ -711,8 +711,7 @@ static int write_answer(plan *p, agg_table *answer, const out_schema *schema, ou
   return rc;
 }
 
-/* "key, a, b": a side's partial grouping, for the plan. */
-static void side_grouping(const plan *p, const side *s, char *buf, size_t n) {
+void side_grouping(const plan *p, const side *s, char *buf, size_t n) {
   size_t at = (size_t)snprintf(buf, n, "%s", p->q->on);
   for (int i = 0; i < s->nby && at < n; i++) at += (size_t)snprintf(buf + at, n - at, ", %s", s->by[i]);
 }
