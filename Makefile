@@ -1,6 +1,7 @@
 # skewjoin — plain Makefile.
 #
-#   make            build/skewjoin and build/libskewjoin.a
+#   make            build/skewjoin, build/libskewjoin.a and build/libskewjoin.so
+#                   (the shared library the Python package loads)
 #   make test       every test: C unit tests (also under ASan+UBSan), then the
 #                   integration tests against numpy, DuckDB and Polars
 #   make bench      benchmarks (bench-gen: the generator; bench-scan: the reader;
@@ -34,7 +35,7 @@ SAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/san-tests/%)
 
 .PHONY: all test test-c test-integration bench bench-gen bench-scan bench-query clean oracles fuzz
 
-all: $(B)/skewjoin $(B)/libskewjoin.a
+all: $(B)/skewjoin $(B)/libskewjoin.a $(B)/libskewjoin.so
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -47,6 +48,10 @@ $(B)/san/%.o: %.c $(HDRS)
 $(B)/libskewjoin.a: $(LIB_OBJ)
 	@mkdir -p $(B)
 	ar rcs $@ $^
+
+$(B)/libskewjoin.so: $(LIB_OBJ)
+	@mkdir -p $(B)
+	$(CC) -shared -o $@ $^ $(LIBS)
 
 $(B)/skewjoin: $(CLI_OBJ) $(B)/libskewjoin.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libskewjoin.a $(LIBS)

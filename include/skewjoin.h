@@ -360,4 +360,83 @@ typedef struct sj_query_report {
 ** produced: the answer is never held whole unless the plan needs it. */
 int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err);
 
+/* ---------------------------------------------------------- distributed */
+
+/* The merge plan cut into tasks that a scheduler (python/skewjoin/dask.py)
+** runs in many processes, on many machines:
+**
+**   sj_dist_plan     once, on the client: the facts every task shares
+**                    (sj_dist_info), the left side's pieces (row groups) and
+**                    the right side's groupings with their keys
+**   sj_dist_scan     some pieces -> partials: the left side aggregated by
+**                    (key, its by-columns), one partial per (key block,
+**                    code range) so that a tile fetches only what it needs
+**   sj_dist_combine  partials of one block -> one partial (a run per key)
+**   sj_dist_tile     partials + the right side -> the answer's rows for
+**                    groupings [g0, g1) and codes [c0, c1), written to a
+**                    file or returned as CSV text
+**
+** The query must take the merge plan with the left side inner (GROUP BY
+** the right side's columns, then the left's).  A partial is bytes in a
+** versioned format (magic "SJPART", version 1, zstd payload); every task
+** checks a partial like any untrusted file, and checks that it was made
+** under the same sj_dist_info. */
+#define SJ_DIST_VERSION 1
+
+typedef struct sj_dist_info {
+  char magic[8];            /* "SJDIST" */
+  uint32_t version;
+  int32_t ncols;            /* the left side's by-columns, packed in codes */
+  int32_t code_bits;
+  int32_t nstates;          /* the left side's aggregate states */
+  int64_t lo[16], hi[16];   /* each column's domain */
+  int32_t width[16], shift[16];
+  int32_t col_nullable[16];
+  int32_t state_fn[16], state_float[16];
+  int32_t by_nullable[16], agg_nullable[16]; /* the answer's columns */
+} sj_dist_info;
+
+/* One row group of the left side. */
+typedef struct sj_dist_piece {
+  char *file;
+  int32_t rowgroup;
+  int32_t key_bounds;       /* 1: key_min/key_max from the statistics */
+  uint64_t rows;
+  int64_t key_min, key_max;
+} sj_dist_piece;
+
+typedef struct sj_dist_plan {
+  sj_dist_info info;
+  sj_dist_piece *pieces;
+  size_t npieces;
+  size_t ngroupings;        /* the right side's groupings, in answer order */
+  size_t *grouping_at;      /* [ngroupings + 1]: grouping g's keys are */
+  int64_t *grouping_keys;   /* grouping_keys[grouping_at[g] .. grouping_at[g+1]) */
+} sj_dist_plan;
+
+typedef struct sj_bytes {
+  uint8_t *data;
+  size_t len;
+} sj_bytes;
+
+void sj_bytes_free(sj_bytes *b);
+
+int sj_dist_plan_make(const sj_query *q, sj_dist_plan **out, sj_error *err);
+void sj_dist_plan_free(sj_dist_plan *p);
+
+/* Scans pieces into partials: parts[b * (ncode_splits + 1) + r] holds keys
+** in block b (key_splits: ascending block starts, block 0 before the first)
+** and codes in range r (code_splits likewise).  q->left is not read. */
+int sj_dist_scan(const sj_query *q, const sj_dist_info *info, const sj_dist_piece *pieces, size_t npieces,
+                 const int64_t *key_splits, size_t nkey_splits, const uint64_t *code_splits,
+                 size_t ncode_splits, sj_bytes *parts, sj_error *err);
+
+int sj_dist_combine(const sj_dist_info *info, const sj_bytes *parts, size_t n, sj_bytes *out, sj_error *err);
+
+/* The answer's rows of groupings [g0, g1) and codes [c0, c1) from the
+** partials that hold their keys.  q->left names one left file (its schema);
+** q->out a file to write, or NULL for CSV text in *csv.  *rows: rows out. */
+int sj_dist_tile(const sj_query *q, const sj_dist_info *info, const sj_bytes *parts, size_t n, uint32_t g0,
+                 uint32_t g1, uint64_t c0, uint64_t c1, sj_bytes *csv, uint64_t *rows, sj_error *err);
+
 #endif /* SKEWJOIN_H */

@@ -34,7 +34,7 @@
 ** Results do not depend on the thread count: tiles are fixed before any
 ** thread starts and a merge folds equal codes in cursor order.
 */
-#include "plan.h"
+#include "merge.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -46,37 +46,7 @@
 /* A tile is about TILE_ROWS answer rows (one Parquet row group); a unit's
 ** entries, about UNIT_ROWS, stay in the core's cache between being listed
 ** and being folded. */
-enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, MAX_CODE_BITS = 62, IDX_STRIDE = 32 };
-
-/* How the inner by-columns pack into a code. */
-typedef struct layout {
-  int outer, inner; /* side indexes */
-  int ncols;
-  int64_t lo[MAX_BY], hi[MAX_BY];
-  uint64_t null_code[MAX_BY]; /* hi − lo + 1: the value after the largest */
-  int width[MAX_BY], shift[MAX_BY];
-  int bits;
-} layout;
-
-/* An entry of a run: [code][count][states…], 16 + 32·states bytes. */
-static inline size_t entry_words(int nstates) { return 2 + 4 * (size_t)nstates; }
-
-/* One key's entries from one morsel, sorted by code. */
-typedef struct mrun {
-  int64_t key;
-  uint32_t morsel;
-  uint32_t n;
-  uint64_t *e;
-  uint64_t off;        /* spilled: the byte offset of the run in the spill file */
-  const uint64_t *idx; /* spilled: the code of every IDX_STRIDE-th entry */
-} mrun;
-
-typedef struct mpart {
-  uint64_t *entries;
-  uint64_t *index; /* spilled runs' sparse indexes */
-  mrun *runs;
-  size_t nruns;
-} mpart;
+enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, IDX_STRIDE = 32 };
 
 /* What both sorts sort: a key and what it belongs to (a row of a morsel;
 ** a cursor and an entry of it). */
@@ -126,7 +96,28 @@ static int column_domain(const side *s, const char *name, int64_t *lo, int64_t *
   return 1;
 }
 
-static int make_layout(const plan *p, layout *lay) {
+int merge_layout_pack(merge_layout *lay, const int *nullable) {
+  int bits = 0;
+  for (int j = 0; j < lay->ncols; j++) {
+    if (lay->lo[j] > lay->hi[j]) return 0;
+    uint64_t values = (uint64_t)lay->hi[j] - (uint64_t)lay->lo[j] + 1;
+    if (values == 0) return 0; /* the whole int64 range */
+    lay->null_code[j] = values;
+    int w = bits_for(values + (uint64_t)(nullable[j] != 0));
+    if (w > MAX_CODE_BITS) return 0;
+    bits += w;
+    if (bits > MAX_CODE_BITS) return 0;
+    lay->width[j] = w;
+  }
+  lay->bits = bits;
+  for (int j = 0, at = bits; j < lay->ncols; j++) {
+    at -= lay->width[j];
+    lay->shift[j] = at;
+  }
+  return 1;
+}
+
+int merge_layout_make(const plan *p, merge_layout *lay) {
   memset(lay, 0, sizeof *lay);
   if (p->nby == 0) return 0; /* one total row, even for an empty join: the hash plan */
   int first = p->by_side[0], switches = 0;
@@ -144,43 +135,31 @@ static int make_layout(const plan *p, layout *lay) {
   }
   const side *in = &p->s[lay->inner];
   lay->ncols = in->nby;
-  int bits = 0;
+  int nullable[MAX_BY];
   for (int j = 0; j < in->nby; j++) {
     if (!column_domain(in, in->by[j], &lay->lo[j], &lay->hi[j])) return 0;
-    uint64_t values = (uint64_t)lay->hi[j] - (uint64_t)lay->lo[j] + 1;
-    if (values == 0) return 0; /* the whole int64 range */
-    lay->null_code[j] = values;
-    int w = bits_for(values + (uint64_t)(p->by_nullable[in->by_out[j]] != 0));
-    if (w > MAX_CODE_BITS) return 0;
-    bits += w;
-    if (bits > MAX_CODE_BITS) return 0;
-    lay->width[j] = w;
+    nullable[j] = p->by_nullable[in->by_out[j]];
   }
-  lay->bits = bits;
-  for (int j = 0, at = bits; j < in->nby; j++) {
-    at -= lay->width[j];
-    lay->shift[j] = at;
-  }
-  return 1;
+  return merge_layout_pack(lay, nullable);
 }
 
 int merge_applies(const plan *p) {
-  layout lay;
-  return make_layout(p, &lay);
+  merge_layout lay;
+  return merge_layout_make(p, &lay);
 }
 
 /* ------------------------------------------------------------ inner scan */
 
 typedef struct inner_job {
   plan *p;
-  const layout *lay;
+  const merge_layout *lay;
   side *s;
-  morsel *morsels;
+  const morsel *morsels;
   mpart *parts;
   sort_pair *scratch[2][256]; /* per worker */
   size_t scratch_cap[256];
   /* Under a memory limit the runs are appended to an unlinked temporary
-  ** file, then mapped: the page cache holds them, not this process. */
+  ** file; each run keeps its offset and a sparse index of its codes. */
   int spill_fd;             /* -1: runs stay in memory */
   uint64_t spill_bytes;
   pthread_mutex_t spill_mu;
@@ -276,7 +255,7 @@ static int one_key_one_entry(inner_job *j, size_t m, const numcol *cols, uint64_
 static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol *cols, uint64_t rows,
                                const pq_reader *r, int rg, int *rc, sj_error *err) {
   const plan *p = j->p;
-  const layout *lay = j->lay;
+  const merge_layout *lay = j->lay;
   const side *s = j->s;
   int nby = s->nby, ns = s->nstates;
   size_t ew = entry_words(ns);
@@ -462,7 +441,7 @@ typedef struct worker {
 
 typedef struct merge_job {
   plan *p;
-  const layout *lay;
+  const merge_layout *lay;
   out_sink *sink;
   const out_schema *schema;
   const agg_table *outer;  /* the outer side's partials */
@@ -499,7 +478,7 @@ static const uint64_t *lower_bound(const uint64_t *e, size_t n, size_t ew, uint6
 /* One answer row: the grouping's outer values, the code's inner values. */
 static void emit(merge_job *j, out_chunk *c, const uint64_t *orow, uint64_t code, int64_t count, const agg_state *acc) {
   const plan *p = j->p;
-  const layout *lay = j->lay;
+  const merge_layout *lay = j->lay;
   int64_t by[MAX_BY];
   uint32_t nulls = 0;
   int no = p->s[lay->outer].nby;
@@ -768,11 +747,10 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Cuts a grouping into units of about UNIT_ROWS entries by sampling the
-** codes of its runs.  est: the grouping's entries. */
-static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, unit **units, size_t *nunits,
-                          size_t *cap, sj_error *err) {
-  uint64_t code_end = (uint64_t)1 << j->lay->bits;
+/* Cuts a grouping's codes [c0, c1) into units of about UNIT_ROWS entries
+** by sampling the codes of its runs.  est: the grouping's entries. */
+static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, uint64_t c0, uint64_t c1,
+                          unit **units, size_t *nunits, size_t *cap, sj_error *err) {
   uint64_t pieces = j->lay->bits ? (est + UNIT_ROWS - 1) / UNIT_ROWS : 1;
   uint64_t *sample = NULL;
   size_t ns = 0;
@@ -789,9 +767,10 @@ static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, 
           if (seen % stride == 0) sample[ns++] = entry_code(j, &j->runs[r], i);
     qsort(sample, ns, sizeof *sample, cmp_u64);
   }
-  uint64_t from = 0;
+  uint64_t from = c0;
   for (uint64_t k = 1; k <= pieces; k++) {
-    uint64_t to = k == pieces ? code_end : sample[(size_t)(k * ns / pieces)];
+    uint64_t to = k == pieces ? c1 : sample[(size_t)(k * ns / pieces)];
+    if (to > c1) to = c1;
     if (to <= from) continue;
     if (*nunits == *cap) {
       size_t nc = *cap ? 2 * *cap : 1024;
@@ -807,7 +786,7 @@ static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, 
   return 0;
 }
 
-/* --------------------------------------------------------------- the plan */
+/* ------------------------------------------------------------ the stages */
 
 /* A temporary file in q->temp_dir ($TMPDIR, /tmp), unlinked at once: it
 ** disappears with the process, whatever happens. */
@@ -822,80 +801,195 @@ static int open_spill(const plan *p, int *fd, sj_error *err) {
   return 0;
 }
 
-int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err) {
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  layout lay;
-  if (!make_layout(p, &lay)) return sj_fail(err, SJ_EUSAGE, "the merge plan does not apply to this query");
-  side *in = &p->s[lay.inner], *out = &p->s[lay.outer];
-  size_t ew = entry_words(in->nstates);
+void merge_runs_index(merge_runs *r) {
+  size_t nruns = 0;
+  for (size_t m = 0; m < r->nparts; m++) nruns += r->parts[m].nruns;
+  free(r->runs);
+  r->runs = malloc((nruns ? nruns : 1) * sizeof *r->runs);
+  r->nruns = 0;
+  r->nentries = 0;
+  if (!r->runs) return; /* callers check runs */
+  for (size_t m = 0; m < r->nparts; m++)
+    for (size_t k = 0; k < r->parts[m].nruns; k++) {
+      r->runs[r->nruns++] = r->parts[m].runs[k];
+      r->nentries += r->parts[m].runs[k].n;
+    }
+  qsort(r->runs, r->nruns, sizeof *r->runs, cmp_run);
+}
 
-  /* 1. the inner side's sorted runs */
+void merge_runs_free(merge_runs *r) {
+  for (size_t m = 0; m < r->nparts; m++) {
+    free(r->parts[m].entries);
+    free(r->parts[m].runs);
+    free(r->parts[m].index);
+  }
+  free(r->parts);
+  free(r->runs);
+  if (r->spill_fd >= 0) close(r->spill_fd);
+  memset(r, 0, sizeof *r);
+  r->spill_fd = -1;
+}
+
+int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int spill, merge_runs *out,
+               sj_error *err) {
+  memset(out, 0, sizeof *out);
+  out->spill_fd = -1;
   inner_job *ij = calloc(1, sizeof *ij);
   if (!ij) return sj_fail(err, SJ_ENOMEM, "out of memory");
   ij->p = p;
-  ij->lay = &lay;
-  ij->s = in;
-  size_t nmorsels = 0;
+  ij->lay = lay;
+  ij->s = &p->s[lay->inner];
+  ij->morsels = m;
   ij->spill_fd = -1;
   pthread_mutex_init(&ij->spill_mu, NULL);
-  int rc = list_morsels(in, &ij->morsels, &nmorsels, err);
-  if (!rc && !(ij->parts = calloc(nmorsels ? nmorsels : 1, sizeof *ij->parts))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  /* At most one entry per row: if that could pass half the memory limit,
-  ** the runs go to a temporary file. */
-  if (!rc && in->rows_scanned * ew * 8 > p->memory_limit / 2) rc = open_spill(p, &ij->spill_fd, err);
-  if (!rc) rc = run_parallel(p->threads, nmorsels, scan_inner_morsel, ij, err);
-
+  int rc = 0;
+  if (!(ij->parts = calloc(n ? n : 1, sizeof *ij->parts))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  if (!rc && spill) rc = open_spill(p, &ij->spill_fd, err);
+  if (!rc) rc = run_parallel(p->threads, n, scan_inner_morsel, ij, err);
   for (int w = 0; w < 256; w++) {
     free(ij->scratch[0][w]);
     free(ij->scratch[1][w]);
   }
-  size_t nruns = 0;
-  uint64_t nentries = 0;
-  for (size_t m = 0; m < nmorsels && ij->parts; m++) nruns += ij->parts[m].nruns;
-  mrun *runs = rc ? NULL : malloc((nruns ? nruns : 1) * sizeof *runs);
-  if (!rc && !runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  out->parts = ij->parts;
+  out->nparts = ij->parts ? n : 0;
+  out->spill_fd = ij->spill_fd;
+  out->spill_bytes = ij->spill_bytes;
+  pthread_mutex_destroy(&ij->spill_mu);
+  free(ij);
   if (!rc) {
-    size_t k = 0;
-    for (size_t m = 0; m < nmorsels; m++)
-      for (size_t r = 0; r < ij->parts[m].nruns; r++) {
-        runs[k++] = ij->parts[m].runs[r];
-        nentries += ij->parts[m].runs[r].n;
-      }
-    qsort(runs, nruns, sizeof *runs, cmp_run);
+    merge_runs_index(out);
+    if (!out->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   }
-  double t_inner = seconds_since(&t0);
+  if (rc) merge_runs_free(out);
+  return rc;
+}
 
-  /* 2. the outer side's partials, sorted into groupings */
-  if (!rc) rc = scan_side(p, out, err);
-  const agg_table *ot = &out->partial;
-  uint32_t *order = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *order);
-  size_t *run_at = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_at);
-  size_t *run_end = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_end);
-  if (!rc && (!order || !run_at || !run_end)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  if (!rc) {
-    for (size_t i = 0; i < ot->nrows; i++) order[i] = (uint32_t)i;
-    qsort_r(order, ot->nrows, sizeof *order, cmp_outer, (void *)ot);
-    for (size_t i = 0; i < ot->nrows; i++) {
-      int64_t key = agg_row_keys(agg_table_row(ot, order[i]))[0];
-      size_t lo = 0, hi = nruns;
-      while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (runs[mid].key < key) lo = mid + 1;
-        else hi = mid;
+int merge_combine(const merge_layout *lay, int nstates, const agg_fn *fn, const int *is_float, merge_runs *r,
+                  sj_error *err) {
+  assert(r->spill_fd < 0);
+  size_t ew = entry_words(nstates);
+  mpart one = {0};
+  size_t nkeys = 0;
+  uint64_t most = 0; /* the entries of the key with the most */
+  for (size_t i = 0, i1; i < r->nruns; i = i1) {
+    uint64_t total = 0;
+    for (i1 = i; i1 < r->nruns && r->runs[i1].key == r->runs[i].key; i1++) total += r->runs[i1].n;
+    if (i1 > i + 1 && total > most) most = total;
+    nkeys++;
+  }
+  one.entries = malloc((r->nentries ? r->nentries : 1) * ew * 8);
+  one.runs = malloc((nkeys ? nkeys : 1) * sizeof *one.runs);
+  sort_pair *refs[2] = {malloc((most ? most : 1) * sizeof(sort_pair)), malloc((most ? most : 1) * sizeof(sort_pair))};
+  int rc = !one.entries || !one.runs || !refs[0] || !refs[1] ? sj_fail(err, SJ_ENOMEM, "out of memory combining runs") : 0;
+  uint64_t *at = one.entries;
+  for (size_t i = 0, i1; !rc && i < r->nruns; i = i1) {
+    uint64_t total = 0;
+    for (i1 = i; i1 < r->nruns && r->runs[i1].key == r->runs[i].key; i1++) total += r->runs[i1].n;
+    mrun *dst = &one.runs[one.nruns++];
+    *dst = (mrun){r->runs[i].key, (uint32_t)(one.nruns - 1), 0, at, 0, NULL};
+    if (i1 == i + 1) { /* one run: already combined */
+      memcpy(at, r->runs[i].e, (size_t)total * ew * 8);
+      dst->n = (uint32_t)total;
+      at += total * ew;
+      continue;
+    }
+    size_t k = 0;
+    for (size_t q = i; q < i1; q++)
+      for (uint32_t e = 0; e < r->runs[q].n; e++) refs[0][k++] = (sort_pair){r->runs[q].e[(size_t)e * ew], (uint32_t)q, e};
+    sort_pair *sorted = radix_sort(refs[0], refs[1], k, lay->bits); /* stable: runs fold in order */
+    uint64_t *e = NULL;
+    for (size_t x = 0; x < k; x++) {
+      const uint64_t *src = r->runs[sorted[x].a].e + (size_t)sorted[x].b * ew;
+      if (!e || src[0] != e[0]) {
+        e = at;
+        at += ew;
+        memset(e, 0, ew * 8);
+        e[0] = src[0];
+        dst->n++;
       }
-      run_at[i] = lo;
-      while (lo < nruns && runs[lo].key == key) lo++;
-      run_end[i] = lo;
+      e[1] += src[1];
+      for (int st = 0; st < nstates; st++)
+        state_merge((agg_state *)(e + 2) + st, (const agg_state *)(src + 2) + st, fn[st], is_float[st], 1);
     }
   }
-  double t_outer = seconds_since(&t0) - t_inner;
+  free(refs[0]);
+  free(refs[1]);
+  if (rc) {
+    free(one.entries);
+    free(one.runs);
+    return rc;
+  }
+  merge_runs_free(r);
+  r->parts = malloc(sizeof *r->parts);
+  if (!r->parts) {
+    free(one.entries);
+    free(one.runs);
+    return sj_fail(err, SJ_ENOMEM, "out of memory");
+  }
+  r->parts[0] = one;
+  r->nparts = 1;
+  merge_runs_index(r);
+  return r->runs ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
+}
 
-  /* 3. units and tiles */
+int merge_groupings(plan *p, const merge_layout *lay, uint32_t **order_out, size_t **gstart_out, size_t *ngroupings,
+                    sj_error *err) {
+  *order_out = NULL;
+  *gstart_out = NULL;
+  *ngroupings = 0;
+  int rc = scan_side(p, &p->s[lay->outer], err);
+  if (rc) return rc;
+  const agg_table *ot = &p->s[lay->outer].partial;
+  uint32_t *order = malloc((ot->nrows ? ot->nrows : 1) * sizeof *order);
+  size_t *gstart = malloc((ot->nrows + 1) * sizeof *gstart);
+  if (!order || !gstart) {
+    free(order);
+    free(gstart);
+    return sj_fail(err, SJ_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < ot->nrows; i++) order[i] = (uint32_t)i;
+  qsort_r(order, ot->nrows, sizeof *order, cmp_outer, (void *)ot);
+  size_t n = 0;
+  for (size_t i = 0; i < ot->nrows; i++)
+    if (i == 0 || !same_grouping(ot, agg_table_row(ot, order[i - 1]), agg_table_row(ot, order[i]))) gstart[n++] = i;
+  gstart[n] = ot->nrows;
+  *order_out = order;
+  *gstart_out = gstart;
+  *ngroupings = n;
+  return 0;
+}
+
+int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const merge_range *range, out_sink *sink,
+                const out_schema *schema, merge_stats *st, sj_error *err) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  memset(st, 0, sizeof *st);
+  const mrun *runs = r->runs;
+  size_t nruns = r->nruns, ngroupings = 0, *gstart = NULL;
+  uint32_t *order = NULL;
+  int rc = merge_groupings(p, lay, &order, &gstart, &ngroupings, err);
+  const agg_table *ot = &p->s[lay->outer].partial;
+  size_t *run_at = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_at);
+  size_t *run_end = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_end);
+  if (!rc && (!run_at || !run_end)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (size_t i = 0; !rc && i < ot->nrows; i++) { /* each outer row's key: its runs */
+    int64_t key = agg_row_keys(agg_table_row(ot, order[i]))[0];
+    size_t lo = 0, hi = nruns;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (runs[mid].key < key) lo = mid + 1;
+      else hi = mid;
+    }
+    run_at[i] = lo;
+    while (lo < nruns && runs[lo].key == key) lo++;
+    run_end[i] = lo;
+  }
+  st->t_outer = seconds_since(&t0);
+
   merge_job j;
   memset(&j, 0, sizeof j);
   j.p = p;
-  j.lay = &lay;
+  j.lay = lay;
   j.sink = sink;
   j.schema = schema;
   j.outer = ot;
@@ -903,22 +997,22 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
   j.run_at = run_at;
   j.run_end = run_end;
   j.runs = runs;
-  j.ew = ew;
-  j.spill_fd = ij->spill_fd;
-  size_t nunits = 0, ucap = 0, ngroupings = 0;
-  for (size_t g0 = 0, g1; !rc && g0 < ot->nrows; g0 = g1) {
-    const uint64_t *first = agg_table_row(ot, order[g0]);
+  j.ew = entry_words(p->s[lay->inner].nstates);
+  j.spill_fd = r->spill_fd;
+  /* Units: each grouping of the range, cut by codes. */
+  uint64_t code_end = (uint64_t)1 << lay->bits;
+  uint64_t c0 = range->c0, c1 = range->c1 < code_end ? range->c1 : code_end;
+  size_t nunits = 0, ucap = 0;
+  for (size_t g = range->g0; !rc && g < ngroupings && g < range->g1 && c0 < c1; g++) {
     uint64_t est = 0;
-    for (g1 = g0; g1 < ot->nrows && same_grouping(ot, first, agg_table_row(ot, order[g1])); g1++)
-      for (size_t r = run_at[g1]; r < run_end[g1]; r++) est += runs[r].n;
-    ngroupings++;
-    if (est) rc = split_grouping(&j, (uint32_t)g0, (uint32_t)g1, est, &j.units, &nunits, &ucap, err);
+    for (size_t o = gstart[g]; o < gstart[g + 1]; o++)
+      for (size_t k = run_at[o]; k < run_end[o]; k++) est += runs[k].n;
+    if (est) rc = split_grouping(&j, (uint32_t)gstart[g], (uint32_t)gstart[g + 1], est, c0, c1, &j.units, &nunits, &ucap, err);
   }
   /* Tiles: consecutive units until about TILE_ROWS entries. */
   if (!rc && !(j.tiles = calloc(nunits ? nunits : 1, sizeof *j.tiles))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  uint64_t est_rows = 0;
-  for (size_t u = 0; u < nunits; u++) est_rows += j.units[u].est;
   for (size_t u = 0, est = 0; !rc && u < nunits; u++) {
+    st->est_rows += j.units[u].est;
     if (!j.ntiles || est >= TILE_ROWS) {
       j.tiles[j.ntiles++].u0 = u;
       est = 0;
@@ -926,22 +1020,54 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
     j.tiles[j.ntiles - 1].u1 = u + 1;
     est += j.units[u].est;
   }
-
-  /* 4. merge, encode, write */
   if (!rc) rc = run_tiles(&j, err);
-  double t_merge = seconds_since(&t0) - t_inner - t_outer;
+  st->rows_out = j.rows_out;
+  st->spill_reads = atomic_load(&j.spill_reads);
+  st->ngroupings = ngroupings;
+  st->nunits = nunits;
+  st->ntiles = j.ntiles;
+  st->t_merge = seconds_since(&t0) - st->t_outer;
+  free(j.units);
+  free(j.tiles);
+  free(order);
+  free(gstart);
+  free(run_at);
+  free(run_end);
+  return rc;
+}
+
+/* --------------------------------------------------------------- the plan */
+
+int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  merge_layout lay;
+  if (!merge_layout_make(p, &lay)) return sj_fail(err, SJ_EUSAGE, "the merge plan does not apply to this query");
+  side *in = &p->s[lay.inner], *out = &p->s[lay.outer];
+  size_t ew = entry_words(in->nstates);
+  morsel *morsels = NULL;
+  size_t nmorsels = 0;
+  merge_runs runs = {.spill_fd = -1};
+  merge_stats st = {0};
+  int rc = list_morsels(in, &morsels, &nmorsels, err);
+  /* At most one entry per row: if that could pass half the memory limit,
+  ** the runs go to a temporary file. */
+  if (!rc) rc = merge_scan(p, &lay, morsels, nmorsels, in->rows_scanned * ew * 8 > p->memory_limit / 2, &runs, err);
+  double t_inner = seconds_since(&t0);
+  merge_range all = {0, UINT32_MAX, 0, UINT64_MAX};
+  if (!rc) rc = merge_write(p, &lay, &runs, &all, sink, schema, &st, err);
   if (!rc) {
     char spilled[300] = "";
-    if (ij->spill_fd >= 0)
+    if (runs.spill_fd >= 0)
       snprintf(spilled, sizeof spilled,
                "  spill  the runs (%.1f MB) went to a temporary file (removed) under the memory limit of %.0f MB;\n"
                "         read back in %llu pieces\n",
-               (double)ij->spill_bytes / 1e6, (double)p->memory_limit / 1048576.0,
-               (unsigned long long)atomic_load(&j.spill_reads));
+               (double)runs.spill_bytes / 1e6, (double)p->memory_limit / 1048576.0,
+               (unsigned long long)st.spill_reads);
     char ig[1200], og[1200];
     side_grouping(p, in, ig, sizeof ig);
     side_grouping(p, out, og, sizeof og);
-    rep->rows_out = j.rows_out;
+    rep->rows_out = st.rows_out;
     snprintf(rep->text, sizeof rep->text,
              "plan: merge (GROUP BY pushed below the join; the answer streamed out of a k-way merge)\n"
              "  inner  %s: %d files, %llu rows scanned -> %llu entries by (%s) in %zu sorted runs, %.1f MB;\n"
@@ -950,28 +1076,13 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
              "%s"
              "  merge  %zu units in %zu tiles -> %llu answer rows (estimated: at most %llu)\n"
              "  time   inner scan %.3f s, outer scan %.3f s, merge + write %.3f s, total %.3f s on %d threads\n",
-             in->what, in->nfiles, (unsigned long long)in->rows_scanned, (unsigned long long)nentries, ig, nruns,
-             (double)nentries * (double)ew * 8 / 1e6, lay.bits, (unsigned long long)in->rows_scanned, out->what,
-             out->nfiles,
-             (unsigned long long)out->rows_scanned, ot->nrows, og, ngroupings, spilled, nunits, j.ntiles,
-             (unsigned long long)j.rows_out, (unsigned long long)est_rows, t_inner, t_outer,
-             t_merge, seconds_since(&t0), p->threads);
+             in->what, in->nfiles, (unsigned long long)in->rows_scanned, (unsigned long long)runs.nentries, ig,
+             runs.nruns, (double)runs.nentries * (double)ew * 8 / 1e6, lay.bits, (unsigned long long)in->rows_scanned,
+             out->what, out->nfiles, (unsigned long long)out->rows_scanned, out->partial.nrows, og, st.ngroupings,
+             spilled, st.nunits, st.ntiles, (unsigned long long)st.rows_out, (unsigned long long)st.est_rows, t_inner,
+             st.t_outer, st.t_merge, seconds_since(&t0), p->threads);
   }
-  free(j.units);
-  free(j.tiles);
-  free(order);
-  free(run_at);
-  free(run_end);
-  free(runs);
-  for (size_t m = 0; m < nmorsels && ij->parts; m++) {
-    free(ij->parts[m].entries);
-    free(ij->parts[m].runs);
-    free(ij->parts[m].index);
-  }
-  free(ij->parts);
-  free(ij->morsels);
-  if (ij->spill_fd >= 0) close(ij->spill_fd);
-  pthread_mutex_destroy(&ij->spill_mu);
-  free(ij);
+  merge_runs_free(&runs);
+  free(morsels);
   return rc;
 }

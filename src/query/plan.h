@@ -247,6 +247,12 @@ void out_abort(out_sink *s);
 
 /* ------------------------------------------------------------- plans */
 
+/* Opens both sides and plans q (names, types, which side holds what);
+** left_files, when not NULL, replaces q->left.  plan_close frees it all,
+** also after a failure. */
+int plan_open(plan *p, const sj_query *q, char *const *left_files, int nleft, sj_error *err);
+void plan_close(plan *p);
+
 double seconds_since(const struct timespec *t0);
 /* "key, a, b": a side's partial grouping, for --explain. */
 void side_grouping(const plan *p, const side *s, char *buf, size_t n);

@@ -72,7 +72,7 @@ static int list_files(const char *arg, const char *what, char ***out, int *n, sj
 
 typedef struct open_job {
   side *s;
-  char **names;
+  char *const *names;
 } open_job;
 
 static int open_one(void *ctx, size_t i, int worker, sj_error *err) {
@@ -80,20 +80,22 @@ static int open_one(void *ctx, size_t i, int worker, sj_error *err) {
   return pq_open(&j->s->files[i], j->names[i], err);
 }
 
-/* Opens a side's files on all threads (thousands of footers to parse);
-** files[i] stays NULL for a file not opened. */
+/* Opens the named files as a side's, on all threads (thousands of footers
+** to parse); files[i] stays NULL for a file not opened. */
+static int open_files(plan *p, side *s, char *const *names, int n, sj_error *err) {
+  s->files = calloc((size_t)n, sizeof *s->files);
+  if (!s->files) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  s->nfiles = n;
+  open_job job = {s, names};
+  return run_parallel(p->threads, (size_t)n, open_one, &job, err);
+}
+
+/* Opens the files a --left/--right argument names. */
 static int open_side(plan *p, side *s, const char *arg, sj_error *err) {
   char **names;
   int n;
   int rc = list_files(arg, s->what, &names, &n, err);
-  if (rc) return rc;
-  s->files = calloc((size_t)n, sizeof *s->files);
-  if (!s->files) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  if (!rc) {
-    s->nfiles = n;
-    open_job job = {s, names};
-    rc = run_parallel(p->threads, (size_t)n, open_one, &job, err);
-  }
+  if (!rc) rc = open_files(p, s, names, n, err);
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);
   return rc;
@@ -759,10 +761,8 @@ static int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_repo
   return rc;
 }
 
-int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
-  memset(report, 0, sizeof *report);
-  plan *p = calloc(1, sizeof *p);
-  if (!p) return sj_fail(err, SJ_ENOMEM, "out of memory");
+int plan_open(plan *p, const sj_query *q, char *const *left_files, int nleft, sj_error *err) {
+  memset(p, 0, sizeof *p);
   p->q = q;
   p->s[0].what = "left";
   p->s[1].what = "right";
@@ -774,11 +774,35 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
     p->memory_limit = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : (uint64_t)4 << 30;
   }
   int rc = !q->on || !*q->on ? sj_fail(err, SJ_EUSAGE, "--on names no join key") : 0;
-  if (!rc) rc = open_side(p, &p->s[0], q->left, err);
+  if (!rc && left_files) {
+    if (nleft <= 0) return sj_fail(err, SJ_EUSAGE, "no left files");
+    rc = open_files(p, &p->s[0], left_files, nleft, err);
+  } else if (!rc) {
+    rc = open_side(p, &p->s[0], q->left, err);
+  }
   if (!rc) rc = open_side(p, &p->s[1], q->right, err);
   if (!rc) rc = plan_query(p, err);
   if (!rc && pq_col(p->s[0].files[0], pq_find_column(p->s[0].files[0], q->on))->type == PQ_BYTE_ARRAY)
     rc = key_dict_build(p, &p->keys, err);
+  return rc;
+}
+
+void plan_close(plan *p) {
+  key_dict_free(p->keys);
+  for (int s = 0; s < 2; s++) {
+    agg_table_free(&p->s[s].partial);
+    for (int f = 0; f < p->s[s].nfiles; f++)
+      if (p->s[s].files[f]) pq_close(p->s[s].files[f]);
+    free(p->s[s].files);
+  }
+  memset(p, 0, sizeof *p);
+}
+
+int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
+  memset(report, 0, sizeof *report);
+  plan *p = calloc(1, sizeof *p);
+  if (!p) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  int rc = plan_open(p, q, NULL, 0, err);
   out_schema *schema = calloc(1, sizeof *schema);
   plan_report *rep = calloc(1, sizeof *rep);
   out_sink *sink = NULL;
@@ -798,13 +822,7 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   }
   free(schema);
   free(rep);
-  key_dict_free(p->keys);
-  for (int s = 0; s < 2; s++) {
-    agg_table_free(&p->s[s].partial);
-    for (int f = 0; f < p->s[s].nfiles; f++)
-      if (p->s[s].files[f]) pq_close(p->s[s].files[f]);
-    free(p->s[s].files);
-  }
+  plan_close(p);
   free(p);
   return rc;
 }

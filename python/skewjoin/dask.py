@@ -1,0 +1,307 @@
+"""skewjoin on a Dask cluster: the merge plan as a graph of small tasks.
+
+    join_aggregate(left, right, on, by, aggs, client=None, out=None)
+
+answers SELECT by…, aggs FROM left JOIN right USING (on) GROUP BY by… ORDER
+BY by… with GROUP BY = the right table's columns, then the left's (the
+notebook's queries).  The graph, built on the client from the files'
+footers (no data is read there):
+
+    scan     pieces of the left table (row groups, about piece_rows rows a
+             task: a hot key's row groups land in many tasks) aggregated by
+             (key, left by-columns) into partials, each cut by key block and
+             code range (the code packs the left by-columns, first column
+             in the high bits, so a code range is a range of its values)
+    combine  each (key block, code range): the scans' partials merged into
+             one, a run per key (a tree when there are many scans)
+    tile     consecutive groupings of the right table up to about tile_rows
+             estimated answer rows, or one big grouping's code range: the
+             k-way merge of its keys' runs, weighted by the right table's
+             counts, written to Parquet by the worker (out=) or returned
+
+df1 is never shuffled: only partials move, and a task's memory depends on
+piece_rows and tile_rows, not on how hot a key is.  The right table (small)
+is read by each task that needs it.  Partials are bytes (skewjoin's
+versioned "SJPART" format), so Dask can move them and recompute them after
+a worker is lost.
+"""
+import ctypes
+import io
+import os
+import shutil
+import tempfile
+import uuid
+
+import numpy as np
+import pandas as pd
+
+from . import _lib
+
+__all__ = ["join_aggregate"]
+
+PIECE_ROWS = 1 << 21
+TILE_ROWS = 1 << 22
+BLOCK_ROWS = 1 << 21
+FAN_IN = 16
+
+
+# ------------------------------------------------------------------ tasks
+# Plain functions of picklable arguments: Dask ships them to the workers.
+
+def _query(qargs, left=None, out=None):
+    right, on, by, aggs, threads, temp_dir = qargs
+    return _lib.make_query(left, right, on, by, aggs, threads, 0, out, temp_dir)
+
+
+def _info(info_bytes):
+    info = _lib.sj_dist_info()
+    ctypes.memmove(ctypes.addressof(info), info_bytes, ctypes.sizeof(info))
+    return info
+
+
+def _bytes_array(parts):
+    arr = (_lib.sj_bytes * max(1, len(parts)))()
+    bufs = []
+    for i, p in enumerate(parts):
+        buf = ctypes.create_string_buffer(p, len(p)) if p else None
+        bufs.append(buf)
+        arr[i].data = ctypes.cast(buf, ctypes.c_void_p) if buf else None
+        arr[i].len = len(p)
+    return arr, bufs
+
+
+def scan_task(qargs, info_bytes, pieces, key_splits, code_splits):
+    """Pieces [(file, rowgroup)] -> partials, one per (key block, code range)."""
+    q = _query(qargs)
+    info = _info(info_bytes)
+    arr = (_lib.sj_dist_piece * len(pieces))()
+    files = [os.fsencode(f) for f, _ in pieces]
+    for i, (f, rg) in enumerate(pieces):
+        arr[i].file = files[i]
+        arr[i].rowgroup = rg
+    ks = (ctypes.c_int64 * max(1, len(key_splits)))(*key_splits)
+    cs = (ctypes.c_uint64 * max(1, len(code_splits)))(*code_splits)
+    nout = (len(key_splits) + 1) * (len(code_splits) + 1)
+    out = (_lib.sj_bytes * nout)()
+    err = _lib.sj_error()
+    rc = _lib.lib.sj_dist_scan(ctypes.byref(q), ctypes.byref(info), arr, len(pieces), ks, len(key_splits), cs,
+                               len(code_splits), out, ctypes.byref(err))
+    _lib.check(rc, err)
+    return [_lib.take_bytes(out[i]) for i in range(nout)]
+
+
+def combine_task(info_bytes, *parts):
+    """Partials of one (key block, code range) -> one partial."""
+    info = _info(info_bytes)
+    arr, keep = _bytes_array(parts)
+    out = _lib.sj_bytes()
+    err = _lib.sj_error()
+    rc = _lib.lib.sj_dist_combine(ctypes.byref(info), arr, len(parts), ctypes.byref(out), ctypes.byref(err))
+    del keep
+    _lib.check(rc, err)
+    return _lib.take_bytes(out)
+
+
+def tile_task(qargs, info_bytes, schema_file, g0, g1, c0, c1, out_path, *parts):
+    """Groupings [g0, g1) x codes [c0, c1): rows written to out_path (returns
+    the row count) or returned as CSV text."""
+    q = _query(qargs, left=schema_file, out=out_path)
+    info = _info(info_bytes)
+    arr, keep = _bytes_array(parts)
+    csv = _lib.sj_bytes()
+    rows = ctypes.c_uint64()
+    err = _lib.sj_error()
+    rc = _lib.lib.sj_dist_tile(ctypes.byref(q), ctypes.byref(info), arr, len(parts), g0, g1, c0, c1,
+                               ctypes.byref(csv), ctypes.byref(rows), ctypes.byref(err))
+    del keep
+    _lib.check(rc, err)
+    text = _lib.take_bytes(csv)
+    return rows.value if out_path else text
+
+
+def _write_partition(df, path):
+    from . import write_parquet
+    write_parquet(df, path)
+    return path
+
+
+# ------------------------------------------------------------------- plan
+
+class Plan:
+    """The facts the graph is built from (sj_dist_plan_make on the client)."""
+
+    def __init__(self, left, qargs):
+        q = _query(qargs, left=left)
+        ptr = ctypes.POINTER(_lib.sj_dist_plan)()
+        err = _lib.sj_error()
+        _lib.check(_lib.lib.sj_dist_plan_make(ctypes.byref(q), ctypes.byref(ptr), ctypes.byref(err)), err)
+        try:
+            d = ptr.contents
+            self.info_bytes = ctypes.string_at(ctypes.addressof(d.info), ctypes.sizeof(d.info))
+            self.info = _info(self.info_bytes)
+            self.pieces = []
+            for i in range(d.npieces):
+                p = d.pieces[i]
+                bounds = (p.key_min, p.key_max) if p.key_bounds else None
+                self.pieces.append((p.file.decode(), p.rowgroup, p.rows, bounds))
+            at = [d.grouping_at[g] for g in range(d.ngroupings + 1)]
+            keys = np.ctypeslib.as_array(d.grouping_keys, (at[-1],)).copy() if at[-1] else np.empty(0, np.int64)
+            self.groupings = [keys[at[g]:at[g + 1]] for g in range(d.ngroupings)]
+        finally:
+            _lib.lib.sj_dist_plan_free(ptr)
+
+    def rows_per_key(self):
+        """Estimated left rows per key (from the key statistics)."""
+        keys = np.unique(np.concatenate(self.groupings)) if self.groupings else np.empty(0, np.int64)
+        est = np.zeros(len(keys))
+        for _, _, rows, bounds in self.pieces:
+            if bounds is None:
+                continue
+            lo, hi = np.searchsorted(keys, bounds[0]), np.searchsorted(keys, bounds[1], side="right")
+            if hi > lo:
+                est[lo:hi] += rows / (hi - lo)
+        return keys, est
+
+
+def _scan_groups(pieces, piece_rows):
+    """Consecutive pieces, about piece_rows rows each."""
+    groups, cur, rows = [], [], 0
+    for f, rg, n, _ in pieces:
+        if cur and rows + n > piece_rows:
+            groups.append(cur)
+            cur, rows = [], 0
+        cur.append((f, rg))
+        rows += n
+    if cur:
+        groups.append(cur)
+    return groups
+
+
+def _key_blocks(keys, est, block_rows, have_bounds):
+    """Block starts (after the first): keys cut into blocks of about block_rows."""
+    if not have_bounds or len(keys) == 0:
+        return []
+    splits, acc = [], 0.0
+    for k, e in zip(keys, est):
+        if acc >= block_rows:
+            splits.append(int(k))
+            acc = 0.0
+        acc += e
+    return splits
+
+
+def _code_splits(info, ranges):
+    """Codes cutting the first left by-column's values into `ranges` ranges."""
+    if info.ncols == 0 or ranges <= 1:
+        return []
+    values = info.hi[0] - info.lo[0] + 1 + (1 if info.col_nullable[0] else 0)
+    ranges = min(ranges, values)
+    return sorted({(values * r // ranges) << info.shift[0] for r in range(1, ranges)})
+
+
+# ------------------------------------------------------------- the graph
+
+def join_aggregate(left, right, on, by, aggs, client=None, out=None, piece_rows=PIECE_ROWS, tile_rows=TILE_ROWS,
+                   block_rows=BLOCK_ROWS, threads=1, temp_dir=None):
+    """The query on Dask; see the module's doc.
+
+    left: a Parquet file, directory or glob (read by the workers: a path
+    they share with the client), or a Dask DataFrame (its partitions are
+    written to Parquet under temp_dir first).  right: a Parquet path.
+    by, aggs: lists or comma-separated strings.  client: a
+    distributed.Client (default: the current one, else Dask's default
+    scheduler).  out: a directory to receive part-NNNNN.parquet files
+    (sorted within and across files; returns the row count); None returns a
+    pandas DataFrame.  threads: C threads per task.
+    """
+    import dask
+    by = by.split(",") if isinstance(by, str) else list(by)
+    aggs = ",".join(aggs) if isinstance(aggs, (list, tuple)) else aggs
+    qargs = (os.fspath(right), on, ",".join(by), aggs, threads, temp_dir)
+    if client is None:
+        try:
+            from distributed import get_client
+            client = get_client()
+        except (ImportError, ValueError):
+            client = None
+    staged = None
+    if not isinstance(left, (str, os.PathLike)):
+        staged = tempfile.mkdtemp(prefix="skewjoin-left-", dir=temp_dir)
+        paths = [dask.delayed(_write_partition)(p, os.path.join(staged, f"part-{i:06d}.parquet"))
+                 for i, p in enumerate(left.to_delayed())]
+        (client.compute(paths, sync=True) if client else dask.compute(*paths))
+        left = staged
+    try:
+        plan = Plan(os.fspath(left), qargs)
+        return _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows)
+    finally:
+        if staged:
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows):
+    import dask
+    from dask import delayed
+    info = plan.info
+    keys, est = plan.rows_per_key()
+    have_bounds = all(b is not None for *_, b in plan.pieces)
+    key_splits = _key_blocks(keys, est, block_rows, have_bounds)
+    est_of = dict(zip(keys.tolist(), est.tolist()))
+    gest = [sum(est_of.get(int(k), 0.0) for k in g) for g in plan.groupings]
+    ranges = int(np.ceil(max(gest, default=0) / tile_rows)) if gest else 1
+    code_splits = _code_splits(info, max(1, ranges))
+    nblocks, nranges = len(key_splits) + 1, len(code_splits) + 1
+    code_end = 1 << info.code_bits
+    bounds = [0] + code_splits + [code_end]
+
+    # scan, then combine per (block, range)
+    scans = [delayed(scan_task, pure=True, nout=nblocks * nranges)(qargs, plan.info_bytes, g, key_splits, code_splits)
+             for g in _scan_groups(plan.pieces, piece_rows)]
+    combined = {}
+    for b in range(nblocks):
+        for r in range(nranges):
+            level = [s[b * nranges + r] for s in scans]
+            while True:  # a tree of FAN_IN-way combines; at least one (a run per key)
+                level = [delayed(combine_task, pure=True)(plan.info_bytes, *level[i:i + FAN_IN])
+                         for i in range(0, len(level), FAN_IN)]
+                if len(level) == 1:
+                    break
+            combined[(b, r)] = level[0]
+
+    # tiles: consecutive groupings, or one big grouping's code range
+    split_keys = np.array(key_splits, dtype=np.int64)
+
+    def blocks_of(gs):
+        ks = np.unique(np.concatenate([plan.groupings[g] for g in gs]))
+        return sorted(set(np.searchsorted(split_keys, ks, side="right").tolist())) if len(ks) else []
+
+    cells, g = [], 0
+    while g < len(plan.groupings):
+        if gest[g] > tile_rows and nranges > 1:
+            for r in range(nranges):
+                cells.append((g, g + 1, r, r + 1))
+            g += 1
+            continue
+        g1, acc = g, 0.0
+        while g1 < len(plan.groupings) and (g1 == g or acc + gest[g1] <= tile_rows) and \
+                not (gest[g1] > tile_rows and nranges > 1 and g1 > g):
+            acc += gest[g1]
+            g1 += 1
+        cells.append((g, g1, 0, nranges))
+        g = g1
+    if not cells:  # no grouping: one tile that writes the header
+        cells.append((0, 0, 0, nranges))
+    schema_file = plan.pieces[0][0]
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+    tasks = []
+    for i, (g0, g1, r0, r1) in enumerate(cells):
+        parts = [combined[(b, r)] for b in blocks_of(range(g0, g1)) for r in range(r0, r1)]
+        path = os.path.join(out, f"part-{i:05d}.parquet") if out is not None else None
+        tasks.append(delayed(tile_task, pure=True)(qargs, plan.info_bytes, schema_file, g0, g1, bounds[r0],
+                                                   bounds[r1], path, *parts))
+    results = client.compute(tasks, sync=True) if client else list(dask.compute(*tasks))
+    if out is not None:
+        return int(sum(results))
+    return pd.concat([pd.read_csv(io.BytesIO(t)) for t in results], ignore_index=True)
+

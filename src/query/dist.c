@@ -1,0 +1,477 @@
+/*
+** dist.c — the merge plan as tasks for a scheduler that runs them in many
+** processes (python/skewjoin/dask.py): plan once, scan pieces into
+** partials, combine partials, produce tiles of the answer.  See the
+** "distributed" section of skewjoin.h for the contract.
+**
+** A partial is one merge_runs (a run per key, entries [code][count][states])
+** serialised as
+**
+**   header   magic "SJPART\0\0", version, nstates, ncols, code_bits, the
+**            layout's lo/hi and the states' functions (checked against the
+**            task's sj_dist_info: partials of another plan are refused),
+**            nruns, nentries, raw_len, zlen
+**   payload  zstd of: nruns × {key, n}, then nentries entries
+**
+** Everything in it is checked on read as in a file from a stranger: sizes
+** against each other, keys ascending, codes ascending within a run and
+** inside the layout, decompression bounded by the stated size.
+*/
+#include "merge.h"
+
+#include <stdlib.h>
+#include <zstd.h>
+
+#define PART_MAGIC "SJPART\0"
+#define INFO_MAGIC "SJDIST\0"
+
+typedef struct part_header {
+  char magic[8];
+  uint32_t version, nstates, ncols, code_bits;
+  int64_t lo[16], hi[16];
+  int32_t state_fn[16], state_float[16];
+  uint64_t nruns, nentries, raw_len, zlen;
+} part_header;
+
+void sj_bytes_free(sj_bytes *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = 0;
+}
+
+/* ------------------------------------------------------------ the layout */
+
+/* The layout an sj_dist_info describes, checked to be one we could make. */
+static int info_layout(const sj_dist_info *info, merge_layout *lay, sj_error *err) {
+  if (memcmp(info->magic, INFO_MAGIC, 8) || info->version != SJ_DIST_VERSION)
+    return sj_fail(err, SJ_EUSAGE, "not an sj_dist_info of version %d", SJ_DIST_VERSION);
+  if (info->ncols < 0 || info->ncols > MAX_BY || info->nstates < 0 || info->nstates > MAX_AGGS)
+    return sj_fail(err, SJ_EUSAGE, "sj_dist_info: %d columns, %d states", info->ncols, info->nstates);
+  memset(lay, 0, sizeof *lay);
+  lay->outer = 1;
+  lay->inner = 0;
+  lay->ncols = info->ncols;
+  for (int j = 0; j < info->ncols; j++) {
+    lay->lo[j] = info->lo[j];
+    lay->hi[j] = info->hi[j];
+  }
+  if (!merge_layout_pack(lay, info->col_nullable) || lay->bits != info->code_bits)
+    return sj_fail(err, SJ_EUSAGE, "sj_dist_info: its column domains do not pack into %d bits", info->code_bits);
+  for (int j = 0; j < info->ncols; j++)
+    if (lay->width[j] != info->width[j] || lay->shift[j] != info->shift[j])
+      return sj_fail(err, SJ_EUSAGE, "sj_dist_info: column %d's width or shift differs from its domain's", j);
+  for (int k = 0; k < info->nstates; k++)
+    if (info->state_fn[k] < F_COUNT || info->state_fn[k] > F_AVG)
+      return sj_fail(err, SJ_EUSAGE, "sj_dist_info: state %d has no aggregate function", k);
+  return 0;
+}
+
+/* The plan of q, with the left side inner: the only shape the tasks run. */
+static int dist_layout(const plan *p, merge_layout *lay, sj_error *err) {
+  if (!merge_layout_make(p, lay))
+    return sj_fail(err, SJ_EUSAGE, "this query does not take the merge plan (it groups by the join key, by no "
+                   "column, or by columns of both sides interleaved); run it with skewjoin.query on one machine");
+  if (lay->inner != 0)
+    return sj_fail(err, SJ_EUSAGE, "the distributed plan needs GROUP BY the right side's columns first, then "
+                   "the left side's (the left side is the one cut into pieces)");
+  return 0;
+}
+
+/* Checks that the task's plan is the one info was made for, and takes the
+** answer's nullability from info (a task sees only some files). */
+static int info_check(plan *p, const sj_dist_info *info, merge_layout *lay, sj_error *err) {
+  merge_layout mine;
+  int rc = dist_layout(p, &mine, err);
+  if (!rc) rc = info_layout(info, lay, err);
+  if (rc) return rc;
+  const side *in = &p->s[0];
+  if (info->ncols != in->nby || info->nstates != in->nstates)
+    return sj_fail(err, SJ_EUSAGE, "sj_dist_info was made for another query (%d by-columns and %d states on the "
+                   "left, this one has %d and %d)", info->ncols, info->nstates, in->nby, in->nstates);
+  for (int k = 0; k < in->nstates; k++)
+    if (info->state_fn[k] != (int32_t)p->fn[in->state_agg[k]] || info->state_float[k] != in->state_is_float[k])
+      return sj_fail(err, SJ_EUSAGE, "sj_dist_info was made for other aggregates");
+  for (int i = 0; i < p->nby; i++) p->by_nullable[i] = info->by_nullable[i];
+  for (int a = 0; a < p->nagg; a++) p->agg_nullable[a] = info->agg_nullable[a];
+  return 0;
+}
+
+/* ---------------------------------------------------------------- plan */
+
+static int key_bound(const uint8_t *v, size_t len, pq_type t, int64_t *out) {
+  if (t == PQ_INT32 && len == 4) { int32_t x; memcpy(&x, v, 4); *out = x; return 1; }
+  if (t == PQ_INT64 && len == 8) { memcpy(out, v, 8); return 1; }
+  return 0;
+}
+
+void sj_dist_plan_free(sj_dist_plan *d) {
+  if (!d) return;
+  for (size_t i = 0; i < d->npieces; i++) free(d->pieces[i].file);
+  free(d->pieces);
+  free(d->grouping_at);
+  free(d->grouping_keys);
+  free(d);
+}
+
+int sj_dist_plan_make(const sj_query *q, sj_dist_plan **out, sj_error *err) {
+  *out = NULL;
+  plan *p = calloc(1, sizeof *p);
+  sj_dist_plan *d = calloc(1, sizeof *d);
+  if (!p || !d) {
+    free(p);
+    free(d);
+    return sj_fail(err, SJ_ENOMEM, "out of memory");
+  }
+  merge_layout lay;
+  int rc = plan_open(p, q, NULL, 0, err);
+  if (!rc) rc = dist_layout(p, &lay, err);
+  const side *in = &p->s[0];
+  if (!rc) {
+    sj_dist_info *info = &d->info;
+    memcpy(info->magic, INFO_MAGIC, 8);
+    info->version = SJ_DIST_VERSION;
+    info->ncols = lay.ncols;
+    info->code_bits = lay.bits;
+    info->nstates = in->nstates;
+    for (int j = 0; j < lay.ncols; j++) {
+      info->lo[j] = lay.lo[j];
+      info->hi[j] = lay.hi[j];
+      info->width[j] = lay.width[j];
+      info->shift[j] = lay.shift[j];
+      info->col_nullable[j] = p->by_nullable[in->by_out[j]];
+    }
+    for (int k = 0; k < in->nstates; k++) {
+      info->state_fn[k] = (int32_t)p->fn[in->state_agg[k]];
+      info->state_float[k] = in->state_is_float[k];
+    }
+    for (int i = 0; i < p->nby; i++) info->by_nullable[i] = p->by_nullable[i];
+    for (int a = 0; a < p->nagg; a++) info->agg_nullable[a] = p->agg_nullable[a];
+  }
+  /* The pieces: every row group, with its key bounds when stated. */
+  for (int f = 0; !rc && f < in->nfiles; f++) d->npieces += (size_t)pq_nrowgroups(in->files[f]);
+  if (!rc && !(d->pieces = calloc(d->npieces ? d->npieces : 1, sizeof *d->pieces))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (int f = 0, k = 0; !rc && f < in->nfiles; f++) {
+    const pq_reader *r = in->files[f];
+    int kc = pq_find_column(r, q->on);
+    pq_type kt = pq_col(r, kc)->type;
+    for (int rg = 0; rg < pq_nrowgroups(r); rg++, k++) {
+      sj_dist_piece *pc = &d->pieces[k];
+      if (!(pc->file = strdup(pq_path(r)))) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
+      pc->rowgroup = rg;
+      pc->rows = (uint64_t)pq_rowgroup_rows(r, rg);
+      const pq_stats *st = &pq_chunk(r, rg, kc)->stats;
+      pc->key_bounds = !p->keys && st->has_min_max && key_bound(st->min, st->min_len, kt, &pc->key_min) &&
+                       key_bound(st->max, st->max_len, kt, &pc->key_max) && pc->key_min <= pc->key_max;
+    }
+  }
+  /* The groupings and their keys. */
+  uint32_t *order = NULL;
+  size_t *gstart = NULL;
+  if (!rc) rc = merge_groupings(p, &lay, &order, &gstart, &d->ngroupings, err);
+  if (!rc) {
+    const agg_table *ot = &p->s[1].partial;
+    d->grouping_at = malloc((d->ngroupings + 1) * sizeof *d->grouping_at);
+    d->grouping_keys = malloc((ot->nrows ? ot->nrows : 1) * sizeof *d->grouping_keys);
+    if (!d->grouping_at || !d->grouping_keys) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    for (size_t g = 0; !rc && g <= d->ngroupings; g++) d->grouping_at[g] = gstart[g];
+    for (size_t i = 0; !rc && i < ot->nrows; i++) d->grouping_keys[i] = agg_row_keys(agg_table_row(ot, order[i]))[0];
+  }
+  free(order);
+  free(gstart);
+  plan_close(p);
+  free(p);
+  if (rc) sj_dist_plan_free(d);
+  else *out = d;
+  return rc;
+}
+
+/* ------------------------------------------------------------- partials */
+
+/* One key's entries [e, e + n·ew) going into a partial. */
+typedef struct slice {
+  int64_t key;
+  const uint64_t *e;
+  uint32_t n;
+} slice;
+
+static int part_encode(const sj_dist_info *info, const slice *s, size_t ns, sj_bytes *out, sj_error *err) {
+  size_t ew = entry_words(info->nstates);
+  uint64_t nentries = 0;
+  for (size_t i = 0; i < ns; i++) nentries += s[i].n;
+  size_t raw_len = ns * 16 + (size_t)nentries * ew * 8;
+  uint8_t *raw = malloc(raw_len ? raw_len : 1);
+  size_t bound = ZSTD_compressBound(raw_len);
+  uint8_t *buf = malloc(sizeof(part_header) + bound);
+  if (!raw || !buf) {
+    free(raw);
+    free(buf);
+    return sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
+  }
+  uint8_t *at = raw;
+  for (size_t i = 0; i < ns; i++) {
+    uint64_t n = s[i].n;
+    memcpy(at, &s[i].key, 8);
+    memcpy(at + 8, &n, 8);
+    at += 16;
+  }
+  for (size_t i = 0; i < ns; i++) {
+    memcpy(at, s[i].e, (size_t)s[i].n * ew * 8);
+    at += (size_t)s[i].n * ew * 8;
+  }
+  size_t z = ZSTD_compress(buf + sizeof(part_header), bound, raw, raw_len, 1);
+  free(raw);
+  if (ZSTD_isError(z)) {
+    free(buf);
+    return sj_fail(err, SJ_EIO, "compressing a partial: %s", ZSTD_getErrorName(z));
+  }
+  part_header h;
+  memset(&h, 0, sizeof h);
+  memcpy(h.magic, PART_MAGIC, 8);
+  h.version = SJ_DIST_VERSION;
+  h.nstates = (uint32_t)info->nstates;
+  h.ncols = (uint32_t)info->ncols;
+  h.code_bits = (uint32_t)info->code_bits;
+  memcpy(h.lo, info->lo, sizeof h.lo);
+  memcpy(h.hi, info->hi, sizeof h.hi);
+  memcpy(h.state_fn, info->state_fn, sizeof h.state_fn);
+  memcpy(h.state_float, info->state_float, sizeof h.state_float);
+  h.nruns = ns;
+  h.nentries = nentries;
+  h.raw_len = raw_len;
+  h.zlen = z;
+  memcpy(buf, &h, sizeof h);
+  out->data = buf;
+  out->len = sizeof h + z;
+  return 0;
+}
+
+/* Decodes and checks partial b (the idx-th of its task) into part. */
+static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, mpart *part, sj_error *err) {
+  memset(part, 0, sizeof *part);
+  part_header h;
+  if (!b->data || b->len < sizeof h) return sj_fail(err, SJ_ECORRUPT, "partial %zu: %zu bytes, shorter than its header", idx, b->len);
+  memcpy(&h, b->data, sizeof h);
+  if (memcmp(h.magic, PART_MAGIC, 8)) return sj_fail(err, SJ_ECORRUPT, "partial %zu: not a skewjoin partial (bad magic)", idx);
+  if (h.version != SJ_DIST_VERSION)
+    return sj_fail(err, SJ_ECORRUPT, "partial %zu: version %u, this library reads version %d", idx, h.version, SJ_DIST_VERSION);
+  if (h.nstates != (uint32_t)info->nstates || h.ncols != (uint32_t)info->ncols || h.code_bits != (uint32_t)info->code_bits ||
+      memcmp(h.lo, info->lo, sizeof h.lo) || memcmp(h.hi, info->hi, sizeof h.hi) ||
+      memcmp(h.state_fn, info->state_fn, sizeof h.state_fn) || memcmp(h.state_float, info->state_float, sizeof h.state_float))
+    return sj_fail(err, SJ_EUSAGE, "partial %zu was made for another plan (layout or aggregates differ)", idx);
+  size_t ew = entry_words(info->nstates);
+  if (h.zlen != b->len - sizeof h || h.nruns > h.raw_len / 16 || h.nentries > h.raw_len / (ew * 8) ||
+      h.raw_len != h.nruns * 16 + h.nentries * ew * 8 || h.nruns > h.nentries)
+    return sj_fail(err, SJ_ECORRUPT, "partial %zu: its sizes contradict each other", idx);
+  unsigned long long stated = ZSTD_getFrameContentSize(b->data + sizeof h, h.zlen);
+  if (stated != h.raw_len) return sj_fail(err, SJ_ECORRUPT, "partial %zu: its payload states another size", idx);
+  uint8_t *raw = malloc(h.raw_len ? h.raw_len : 1);
+  part->entries = malloc(h.nentries ? h.nentries * ew * 8 : 8);
+  part->runs = malloc((h.nruns ? h.nruns : 1) * sizeof *part->runs);
+  if (!raw || !part->entries || !part->runs) {
+    free(raw);
+    return sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
+  }
+  size_t got = ZSTD_decompress(raw, h.raw_len, b->data + sizeof h, h.zlen);
+  if (ZSTD_isError(got) || got != h.raw_len) {
+    free(raw);
+    return sj_fail(err, SJ_ECORRUPT, "partial %zu: its payload does not decompress", idx);
+  }
+  memcpy(part->entries, raw + h.nruns * 16, h.nentries * ew * 8);
+  uint64_t code_end = (uint64_t)1 << info->code_bits, at = 0;
+  int rc = 0;
+  for (uint64_t i = 0; i < h.nruns && !rc; i++) {
+    int64_t key;
+    uint64_t n;
+    memcpy(&key, raw + i * 16, 8);
+    memcpy(&n, raw + i * 16 + 8, 8);
+    if (n == 0 || n > h.nentries - at || n > UINT32_MAX || (i && key <= part->runs[i - 1].key)) {
+      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, too long or out of key order", idx, (unsigned long long)i);
+      break;
+    }
+    uint64_t *e = part->entries + at * ew;
+    for (uint64_t x = 0; x < n && !rc; x++) {
+      const uint64_t *en = e + x * ew;
+      if (en[0] >= code_end || (x && en[0] <= en[-(ptrdiff_t)ew]) || en[1] == 0 || en[1] > (uint64_t)INT64_MAX)
+        rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: an entry of key %lld has a bad code or count", idx, (long long)key);
+    }
+    part->runs[i] = (mrun){key, (uint32_t)idx, (uint32_t)n, e, 0, NULL};
+    at += n;
+  }
+  free(raw);
+  if (!rc && at != h.nentries) rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its runs do not cover its entries", idx);
+  if (rc) return rc;
+  part->nruns = h.nruns;
+  return 0;
+}
+
+/* Decodes partials into runs sorted by (key, partial). */
+static int parts_decode(const sj_dist_info *info, const sj_bytes *parts, size_t n, merge_runs *r, sj_error *err) {
+  memset(r, 0, sizeof *r);
+  r->spill_fd = -1;
+  if (!(r->parts = calloc(n ? n : 1, sizeof *r->parts))) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  r->nparts = n;
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) rc = part_decode(info, &parts[i], i, &r->parts[i], err);
+  if (!rc) {
+    merge_runs_index(r);
+    if (!r->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  }
+  return rc;
+}
+
+/* Every run whole, in one partial. */
+static int runs_encode(const sj_dist_info *info, const merge_runs *r, sj_bytes *out, sj_error *err) {
+  slice *s = malloc((r->nruns ? r->nruns : 1) * sizeof *s);
+  if (!s) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (size_t i = 0; i < r->nruns; i++) s[i] = (slice){r->runs[i].key, r->runs[i].e, r->runs[i].n};
+  int rc = part_encode(info, s, r->nruns, out, err);
+  free(s);
+  return rc;
+}
+
+static const uint64_t *first_code_at_least(const uint64_t *e, uint32_t n, size_t ew, uint64_t code) {
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (e[(size_t)mid * ew] < code) lo = mid + 1;
+    else hi = mid;
+  }
+  return e + (size_t)lo * ew;
+}
+
+/* ----------------------------------------------------------------- tasks */
+
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int sj_dist_scan(const sj_query *q, const sj_dist_info *info, const sj_dist_piece *pieces, size_t npieces,
+                 const int64_t *key_splits, size_t nkey_splits, const uint64_t *code_splits,
+                 size_t ncode_splits, sj_bytes *parts, sj_error *err) {
+  size_t nblocks = nkey_splits + 1, nranges = ncode_splits + 1;
+  memset(parts, 0, nblocks * nranges * sizeof *parts);
+  if (!npieces) return sj_fail(err, SJ_EUSAGE, "no pieces to scan");
+  for (size_t i = 1; i < nkey_splits; i++)
+    if (key_splits[i] <= key_splits[i - 1]) return sj_fail(err, SJ_EUSAGE, "key splits must ascend");
+  for (size_t i = 1; i < ncode_splits; i++)
+    if (code_splits[i] <= code_splits[i - 1]) return sj_fail(err, SJ_EUSAGE, "code splits must ascend");
+  /* The pieces' files, each once, sorted. */
+  char **files = malloc(npieces * sizeof *files);
+  morsel *m = malloc(npieces * sizeof *m);
+  plan *p = calloc(1, sizeof *p);
+  int rc = !files || !m || !p ? sj_fail(err, SJ_ENOMEM, "out of memory") : 0;
+  size_t nfiles = 0;
+  for (size_t i = 0; !rc && i < npieces; i++) files[i] = pieces[i].file;
+  if (!rc) {
+    qsort(files, npieces, sizeof *files, cmp_cstr);
+    for (size_t i = 0; i < npieces; i++)
+      if (!nfiles || strcmp(files[nfiles - 1], files[i])) files[nfiles++] = files[i];
+  }
+  merge_layout lay;
+  merge_runs runs = {.spill_fd = -1};
+  if (!rc) rc = plan_open(p, q, files, (int)nfiles, err);
+  if (!rc) rc = info_check(p, info, &lay, err);
+  for (size_t i = 0; !rc && i < npieces; i++) {
+    char **f = bsearch(&pieces[i].file, files, nfiles, sizeof *files, cmp_cstr);
+    int fi = (int)(f - files);
+    if (pieces[i].rowgroup < 0 || pieces[i].rowgroup >= pq_nrowgroups(p->s[0].files[fi]))
+      rc = sj_fail(err, SJ_EUSAGE, "%s: no row group %d", pieces[i].file, pieces[i].rowgroup);
+    m[i] = (morsel){fi, pieces[i].rowgroup};
+  }
+  if (!rc) rc = merge_scan(p, &lay, m, npieces, 0, &runs, err);
+  if (!rc) {
+    agg_fn fn[MAX_AGGS];
+    for (int k = 0; k < info->nstates; k++) fn[k] = (agg_fn)info->state_fn[k];
+    rc = merge_combine(&lay, info->nstates, fn, info->state_float, &runs, err);
+  }
+  /* One partial per (key block, code range). */
+  slice *s = rc ? NULL : malloc((runs.nruns ? runs.nruns : 1) * sizeof *s);
+  if (!rc && !s) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  size_t ew = entry_words(info->nstates), run = 0;
+  for (size_t b = 0; !rc && b < nblocks; b++) {
+    size_t end = run;
+    while (end < runs.nruns && (b == nkey_splits || runs.runs[end].key < key_splits[b])) end++;
+    for (size_t r = 0; !rc && r < nranges; r++) {
+      uint64_t c0 = r ? code_splits[r - 1] : 0, c1 = r < ncode_splits ? code_splits[r] : UINT64_MAX;
+      size_t ns = 0;
+      for (size_t k = run; k < end; k++) {
+        const mrun *mr = &runs.runs[k];
+        const uint64_t *a = first_code_at_least(mr->e, mr->n, ew, c0);
+        const uint64_t *z = first_code_at_least(mr->e, mr->n, ew, c1);
+        if (a < z) s[ns++] = (slice){mr->key, a, (uint32_t)((size_t)(z - a) / ew)};
+      }
+      rc = part_encode(info, s, ns, &parts[b * nranges + r], err);
+    }
+    run = end;
+  }
+  free(s);
+  merge_runs_free(&runs);
+  if (p) plan_close(p);
+  free(p);
+  free(files);
+  free(m);
+  if (rc)
+    for (size_t i = 0; i < nblocks * nranges; i++) sj_bytes_free(&parts[i]);
+  return rc;
+}
+
+int sj_dist_combine(const sj_dist_info *info, const sj_bytes *parts, size_t n, sj_bytes *out, sj_error *err) {
+  memset(out, 0, sizeof *out);
+  merge_layout lay;
+  merge_runs runs = {.spill_fd = -1};
+  int rc = info_layout(info, &lay, err);
+  if (!rc) rc = parts_decode(info, parts, n, &runs, err);
+  if (!rc) {
+    agg_fn fn[MAX_AGGS];
+    for (int k = 0; k < info->nstates; k++) fn[k] = (agg_fn)info->state_fn[k];
+    rc = merge_combine(&lay, info->nstates, fn, info->state_float, &runs, err);
+  }
+  if (!rc) rc = runs_encode(info, &runs, out, err);
+  merge_runs_free(&runs);
+  return rc;
+}
+
+int sj_dist_tile(const sj_query *q, const sj_dist_info *info, const sj_bytes *parts, size_t n, uint32_t g0,
+                 uint32_t g1, uint64_t c0, uint64_t c1, sj_bytes *csv, uint64_t *rows, sj_error *err) {
+  memset(csv, 0, sizeof *csv);
+  *rows = 0;
+  plan *p = calloc(1, sizeof *p);
+  out_schema *schema = calloc(1, sizeof *schema);
+  if (!p || !schema) {
+    free(p);
+    free(schema);
+    return sj_fail(err, SJ_ENOMEM, "out of memory");
+  }
+  merge_layout lay;
+  merge_runs runs = {.spill_fd = -1};
+  out_sink *sink = NULL;
+  char *text = NULL;
+  size_t text_len = 0;
+  FILE *mem = NULL;
+  int rc = plan_open(p, q, NULL, 0, err);
+  if (!rc) rc = info_check(p, info, &lay, err);
+  if (!rc) rc = parts_decode(info, parts, n, &runs, err);
+  if (!rc) {
+    plan_schema(p, schema);
+    if (!q->out && !(mem = open_memstream(&text, &text_len))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  }
+  if (!rc) rc = out_open(&sink, q->out, mem, schema, err);
+  merge_stats st;
+  merge_range range = {g0, g1, c0, c1};
+  if (!rc) rc = merge_write(p, &lay, &runs, &range, sink, schema, &st, err);
+  if (sink) {
+    if (rc) out_abort(sink);
+    else rc = out_close(sink, err);
+  }
+  if (mem) fclose(mem);
+  if (!rc) {
+    *rows = st.rows_out;
+    csv->data = (uint8_t *)text;
+    csv->len = text_len;
+  } else {
+    free(text);
+  }
+  merge_runs_free(&runs);
+  plan_close(p);
+  free(p);
+  free(schema);
+  return rc;
+}
