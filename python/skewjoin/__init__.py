@@ -22,14 +22,11 @@ import pandas as pd
 from . import _lib
 from ._lib import Error, UsageError
 
-__all__ = ["query", "read_parquet", "Error", "UsageError"]
+__all__ = ["query", "read_parquet", "iter_parquet", "write_parquet", "Error", "UsageError"]
 __version__ = "0.1.0"
 
 _NUMPY = {1: np.int32, 2: np.int64, 4: np.float32, 5: np.float64}
 _UNSIGNED = {1: np.uint32, 2: np.uint64}
-_MASKED = {np.dtype(np.int32): "Int32", np.dtype(np.int64): "Int64", np.dtype(np.uint32): "UInt32",
-           np.dtype(np.uint64): "UInt64", np.dtype(np.float32): "Float32", np.dtype(np.float64): "Float64",
-           np.dtype(bool): "boolean"}
 
 
 def _files(path):
@@ -39,6 +36,15 @@ def _files(path):
             raise UsageError(_lib.SJ_EUSAGE, f"{path}: no .parquet files in this directory")
         return files
     return [path]
+
+
+def _dtype(info):
+    """The numpy dtype of a column's values (object for byte arrays)."""
+    if info.type == 0:
+        return np.dtype(bool)
+    if info.type in _NUMPY:
+        return np.dtype(_UNSIGNED[info.type] if info.is_unsigned and info.type in _UNSIGNED else _NUMPY[info.type])
+    return np.dtype(object)
 
 
 def _column(col, info):
@@ -54,7 +60,7 @@ def _column(col, info):
         out = np.empty(n, dtype=object)
         for i in range(n):
             b = data[offs[i]:offs[i + 1]]
-            out[i] = b.decode("utf-8", "replace") if info.is_text else b
+            out[i] = b.decode("utf-8", "surrogateescape") if info.is_text else b
         return out, valid
     if t in (3, 7):  # INT96, FIXED_LEN_BYTE_ARRAY: bytes
         raw = ctypes.string_at(col.values, n * col.width) if n else b""
@@ -63,15 +69,20 @@ def _column(col, info):
             out[i] = raw[i * col.width:(i + 1) * col.width]
         return out, valid
     if t == 0:
-        dtype = np.dtype(bool)
         raw = ctypes.string_at(col.values, n) if n else b""
         return np.frombuffer(raw, dtype=np.uint8).astype(bool), valid
-    dtype = np.dtype(_UNSIGNED[t] if info.is_unsigned and t in _UNSIGNED else _NUMPY[t])
+    dtype = _dtype(info)
     raw = ctypes.string_at(col.values, n * dtype.itemsize) if n else b""
     return np.frombuffer(raw, dtype=dtype).copy(), valid
 
 
 def _read_file(path, columns):
+    frames = list(_iter_file(path, columns, whole=True))
+    return frames[0]
+
+
+def _iter_file(path, columns, whole=False):
+    """The file's row groups as DataFrames (with whole: one DataFrame)."""
     err = _lib.sj_error()
     r = ctypes.c_void_p()
     _lib.check(_lib.lib.pq_open(ctypes.byref(r), os.fsencode(path), ctypes.byref(err)), err)
@@ -82,37 +93,48 @@ def _read_file(path, columns):
         for c in want:
             if c not in names:
                 raise UsageError(_lib.SJ_EUSAGE, f"{path}: no column '{c}'")
-        parts = {c: [] for c in want}
-        for rg in range(_lib.lib.pq_nrowgroups(r)):
-            for c in want:
-                ci = names.index(c)
-                col = _lib.pq_column()
-                _lib.check(_lib.lib.pq_read(r, rg, ci, ctypes.byref(col), ctypes.byref(err)), err)
-                try:
-                    parts[c].append(_column(col, infos[ci]))
-                finally:
-                    _lib.lib.pq_column_free(ctypes.byref(col))
-        result = {}
-        for c in want:
-            info = infos[names.index(c)]
-            chunks = parts[c]
-            values = np.concatenate([v for v, _ in chunks]) if chunks else np.empty(0, dtype=object)
-            nullable = info.optional or any(m is not None for _, m in chunks)
-            if not nullable:
-                result[c] = values
-                continue
-            mask = np.concatenate([m if m is not None else np.ones(len(v), bool) for v, m in chunks]) \
-                if chunks else np.empty(0, bool)
-            if values.dtype in _MASKED:
-                result[c] = pd.array(values, dtype=_MASKED[values.dtype])
-                result[c][~mask] = pd.NA
-            else:
-                values = values.astype(object)
-                values[~mask] = None
-                result[c] = values
-        return pd.DataFrame(result, columns=want)
+        groups = [[rg] for rg in range(_lib.lib.pq_nrowgroups(r))]
+        if whole:
+            groups = [sum(groups, [])]
+        for rgs in groups:
+            yield _frame(r, rgs, want, names, infos, err)
     finally:
         _lib.lib.pq_close(r)
+
+
+def _frame(r, rgs, want, names, infos, err):
+    parts = {c: [] for c in want}
+    for rg in rgs:
+        for c in want:
+            ci = names.index(c)
+            col = _lib.pq_column()
+            _lib.check(_lib.lib.pq_read(r, rg, ci, ctypes.byref(col), ctypes.byref(err)), err)
+            try:
+                parts[c].append(_column(col, infos[ci]))
+            finally:
+                _lib.lib.pq_column_free(ctypes.byref(col))
+    result = {}
+    for c in want:
+        info = infos[names.index(c)]
+        chunks = parts[c]
+        values = np.concatenate([v for v, _ in chunks]) if chunks else np.empty(0, dtype=_dtype(info))
+        nullable = info.optional or any(m is not None for _, m in chunks)
+        if not nullable:
+            result[c] = values
+            continue
+        mask = np.concatenate([m if m is not None else np.ones(len(v), bool) for v, m in chunks]) \
+            if chunks else np.empty(0, bool)
+        if values.dtype.kind in "iu":
+            result[c] = pd.arrays.IntegerArray(values, ~mask)
+        elif values.dtype.kind == "f":  # a stored NaN stays NaN, only NULL is NA
+            result[c] = pd.arrays.FloatingArray(values, ~mask)
+        elif values.dtype.kind == "b":
+            result[c] = pd.arrays.BooleanArray(values, ~mask)
+        else:
+            values = values.astype(object)
+            values[~mask] = None
+            result[c] = values
+    return pd.DataFrame(result, columns=want)
 
 
 def read_parquet(path, columns=None):
@@ -124,6 +146,72 @@ def read_parquet(path, columns=None):
     """
     frames = [_read_file(f, columns) for f in _files(os.fspath(path))]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+ROWGROUP_ROWS = 1 << 20
+
+
+def write_parquet(df, path):
+    """Writes a DataFrame of integer and float columns as Parquet (INT64
+    and DOUBLE, zstd; columns with NULLs OPTIONAL), atomically: the file
+    appears under `path` only when complete."""
+    specs = (_lib.pq_column_spec * max(1, len(df.columns)))()
+    names, columns = [], []
+    for i, c in enumerate(df.columns):
+        col = df[c]
+        mask = col.isna().to_numpy()
+        if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+            raise UsageError(_lib.SJ_EUSAGE, f"{path}: column '{c}' is {col.dtype}; write_parquet writes integer "
+                             "and float columns")
+        is_float = pd.api.types.is_float_dtype(col.dtype)
+        values = col.to_numpy(dtype=np.float64 if is_float else np.int64, na_value=0)
+        names.append(str(c).encode())
+        specs[i].name = names[-1]
+        specs[i].type = 5 if is_float else 2
+        specs[i].encoding = 0 if is_float or mask.any() else 1  # DELTA for non-null integers
+        specs[i].codec = 6
+        specs[i].optional = int(bool(mask.any()))
+        columns.append((np.ascontiguousarray(values), np.ascontiguousarray(~mask).astype(np.uint8), is_float,
+                        bool(mask.any())))
+    err = _lib.sj_error()
+    f = ctypes.c_void_p()
+    _lib.check(_lib.lib.pq_file_open(ctypes.byref(f), os.fsencode(path), specs, len(df.columns),
+                                     ctypes.byref(err)), err)
+    scratch = _lib.lib.pq_scratch_new()
+    try:
+        for start in range(0, max(len(df), 1), ROWGROUP_ROWS):
+            n = min(ROWGROUP_ROWS, len(df) - start)
+            if n <= 0 and len(df):
+                break
+            vecs = (_lib.pq_vector * max(1, len(columns)))()
+            for i, (values, valid, is_float, nullable) in enumerate(columns):
+                vecs[i].kind = 1 if is_float else 0
+                ptr = values[start:].ctypes.data
+                if is_float:
+                    vecs[i].f64 = ptr
+                else:
+                    vecs[i].i64 = ptr
+                vecs[i].valid = valid[start:].ctypes.data if nullable else None
+            rg = ctypes.c_void_p()
+            _lib.check(_lib.lib.pq_rowgroup_encode(specs, len(columns), vecs, max(n, 0), scratch, ctypes.byref(rg),
+                                                   ctypes.byref(err)), err)
+            rc = _lib.lib.pq_file_append(f, rg, ctypes.byref(err))
+            _lib.lib.pq_rowgroup_free(rg)
+            _lib.check(rc, err)
+        written = ctypes.c_uint64()
+        fh, f = f, None
+        _lib.check(_lib.lib.pq_file_close(fh, ctypes.byref(written), ctypes.byref(err)), err)
+    finally:
+        _lib.lib.pq_scratch_free(scratch)
+        if f:
+            _lib.lib.pq_file_abort(f)
+
+
+def iter_parquet(path, columns=None):
+    """The row groups of a Parquet file (or of a directory's files, by
+    name) one DataFrame at a time: for answers too big to hold."""
+    for f in _files(os.fspath(path)):
+        yield from _iter_file(f, columns)
 
 
 def query(left, right, on, by=None, aggs="count(*)", threads=0, memory_limit=0, temp_dir=None, out=None,

@@ -91,6 +91,19 @@ class sj_dist_plan(ctypes.Structure):
     ]
 
 
+class pq_column_spec(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("type", ctypes.c_int), ("encoding", ctypes.c_int),
+                ("codec", ctypes.c_int), ("optional", ctypes.c_int)]
+
+
+class pq_vector(ctypes.Structure):
+    _fields_ = [
+        ("kind", ctypes.c_int), ("i64", ctypes.c_void_p), ("f64", ctypes.c_void_p), ("codes", ctypes.c_void_p),
+        ("dict", ctypes.c_void_p), ("dict_len", ctypes.c_uint32), ("runs", ctypes.c_void_p),
+        ("run_count", ctypes.c_size_t), ("valid", ctypes.c_void_p),
+    ]
+
+
 class sj_bytes(ctypes.Structure):
     _fields_ = [("data", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
@@ -121,6 +134,16 @@ _decl = {
     "pq_read": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, P(pq_column), P(sj_error)]),
     "pq_column_free": (None, [P(pq_column)]),
     "sj_bytes_free": (None, [P(sj_bytes)]),
+    "pq_scratch_new": (ctypes.c_void_p, []),
+    "pq_scratch_free": (None, [ctypes.c_void_p]),
+    "pq_rowgroup_encode": (ctypes.c_int, [P(pq_column_spec), ctypes.c_int, P(pq_vector), ctypes.c_uint64,
+                                          ctypes.c_void_p, P(ctypes.c_void_p), P(sj_error)]),
+    "pq_rowgroup_free": (None, [ctypes.c_void_p]),
+    "pq_file_open": (ctypes.c_int, [P(ctypes.c_void_p), ctypes.c_char_p, P(pq_column_spec), ctypes.c_int,
+                                    P(sj_error)]),
+    "pq_file_append": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, P(sj_error)]),
+    "pq_file_close": (ctypes.c_int, [ctypes.c_void_p, P(ctypes.c_uint64), P(sj_error)]),
+    "pq_file_abort": (None, [ctypes.c_void_p]),
     "sj_dist_plan_make": (ctypes.c_int, [P(sj_query), P(P(sj_dist_plan)), P(sj_error)]),
     "sj_dist_plan_free": (None, [P(sj_dist_plan)]),
     "sj_dist_scan": (ctypes.c_int, [P(sj_query), P(sj_dist_info), P(sj_dist_piece), ctypes.c_size_t,

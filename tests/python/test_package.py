@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""The Python package `skewjoin` (python/, over build/libskewjoin.so):
+
+- read_parquet equals `skewjoin cat` on every file of the conformance
+  corpus that cat reads (formatted in cat's conventions), and refuses every
+  file cat refuses with skewjoin.Error (no crash);
+- write_parquet's files read back equal, in DuckDB too;
+- query equals the CLI's answer (Q1, Q2 on generated data, a NULL-holding
+  table), refuses bad input with UsageError naming the column.
+
+Prints "package: N passed, N failed" last.
+"""
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from harness import Checks, ROOT, SKEWJOIN, duck  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "python"))
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import skewjoin  # noqa: E402
+
+CORPUS = os.path.join(ROOT, "..", "shared", "parquet-testing")
+
+
+def fmt_float(v):
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return "%.17g" % v
+
+
+def fmt_text(s):
+    if s == "" or any(ch in s for ch in ',"\r\n'):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def as_cat(df):
+    """A DataFrame from read_parquet in `skewjoin cat`'s text."""
+    lines = [",".join(fmt_text(c) for c in df.columns)]
+    cols = []
+    for c in df.columns:
+        col = df[c]
+        out = []
+        for v in col.tolist():
+            if v is None or v is pd.NA:
+                out.append("")
+            elif isinstance(v, bool) or isinstance(v, np.bool_):
+                out.append("true" if v else "false")
+            elif isinstance(v, (int, np.integer)):
+                out.append(str(int(v)))
+            elif isinstance(v, (float, np.floating)):
+                out.append(fmt_float(float(v)))
+            elif isinstance(v, str):
+                out.append(fmt_text(v))
+            else:
+                out.append(v.hex() if v else '""')
+        cols.append(out)
+    for row in zip(*cols):
+        lines.append(",".join(row))
+    return "\n".join(lines) + "\n"
+
+
+def corpus(check):
+    lines = open(os.path.join(CORPUS, "MANIFEST.tsv")).read().splitlines()
+    header = lines[0].split("\t")
+    for line in lines[1:]:
+        name = dict(zip(header, line.split("\t")))["file"]
+        path = os.path.join(CORPUS, "files", name)
+        p = subprocess.run([SKEWJOIN, "cat", path], capture_output=True, timeout=60)
+        try:
+            df = skewjoin.read_parquet(path)
+            got, problem = as_cat(df).encode("utf-8", "surrogateescape"), None
+        except skewjoin.Error as e:
+            got, problem = None, str(e)
+        if p.returncode == 0:
+            check(got == p.stdout, f"read_parquet {name}: differs from cat" + (f" ({problem})" if problem else ""))
+        else:
+            check(problem is not None and problem.strip(), f"read_parquet {name}: cat refuses it, read_parquet did not")
+
+
+def round_trip(check, tmp):
+    df = pd.DataFrame({
+        "key": np.array([3, 1, 2, 3, -(2 ** 62)], dtype=np.int64),
+        "value": np.array([0.5, -1.25, float("nan"), 1e300, 0.0]),
+        "maybe": pd.array([1, None, 3, None, 5], dtype="Int64"),
+        "small": np.array([1, 2, 3, 4, 5], dtype=np.int32),
+    })
+    path = os.path.join(tmp, "rt.parquet")
+    skewjoin.write_parquet(df, path)
+    back = skewjoin.read_parquet(path)
+    check(list(back.columns) == list(df.columns), "write_parquet: column names")
+    check(back["key"].tolist() == df["key"].tolist(), "write_parquet: int64 values")
+    # pandas' missing value in a float column (NaN) is written as NULL, as pyarrow's from_pandas does
+    check(back["value"].isna().tolist() == [False, False, True, False, False] and
+          back["value"].dropna().tolist() == [0.5, -1.25, 1e300, 0.0], "write_parquet: doubles, NaN as NULL")
+    check(back["maybe"].isna().tolist() == [False, True, False, True, False], "write_parquet: NULLs")
+    check(back["small"].tolist() == [1, 2, 3, 4, 5], "write_parquet: int32 widened to int64")
+    rows = duck(f"SELECT key, maybe FROM read_parquet('{path}')")[0]
+    check([None if r["maybe"] is None else int(r["maybe"]) for r in rows] == [1, None, 3, None, 5],
+          "write_parquet: DuckDB reads the NULLs")
+    check([int(r["key"]) for r in rows] == df["key"].tolist(), "write_parquet: DuckDB reads the keys")
+    try:
+        skewjoin.write_parquet(pd.DataFrame({"name": ["a", "b"]}), os.path.join(tmp, "bad.parquet"))
+        check(False, "write_parquet of a text column: no error")
+    except skewjoin.UsageError as e:
+        check("'name'" in str(e), f"write_parquet's error names the column: {e}")
+    check(not os.path.exists(os.path.join(tmp, "bad.parquet")), "write_parquet: nothing left behind on error")
+
+
+def queries(check, tmp):
+    data = os.path.join(tmp, "s0.0002")
+    os.makedirs(data)
+    subprocess.run([SKEWJOIN, "gen", "--scale", "0.0002", data], check=True, capture_output=True)
+    df1, df2 = os.path.join(data, "df1"), os.path.join(data, "df2.parquet")
+    for by in ("df2_group", "df2_group,group1"):
+        cli = os.path.join(tmp, "cli.parquet")
+        subprocess.run([SKEWJOIN, "query", "--left", df1, "--right", df2, "--on", "key", "--by", by,
+                        "--agg", "count(*),sum(value),min(value)", "--out", cli], check=True)
+        got = skewjoin.query(df1, df2, "key", by.split(","), "count(*),sum(value),min(value)")
+        want = skewjoin.read_parquet(cli)
+        check(got.equals(want), f"query --by {by}: the same answer as the CLI")
+    got, plan = skewjoin.query(df1, df2, "key", None, "count(*)", explain=True)
+    check(len(got) == 1 and "plan:" in plan, "query without by: one row and a plan text")
+    try:
+        skewjoin.query(df1, df2, "key", ["nosuch"], "count(*)")
+        check(False, "query --by nosuch: no error")
+    except skewjoin.UsageError as e:
+        check("nosuch" in str(e), f"query's error names the column: {e}")
+    try:
+        skewjoin.read_parquet(os.path.join(tmp, "missing.parquet"))
+        check(False, "read_parquet of a missing file: no error")
+    except skewjoin.Error as e:
+        check("missing.parquet" in str(e), f"read_parquet's error names the file: {e}")
+
+
+def main():
+    check = Checks("package")
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus(check)
+        round_trip(check, tmp)
+        queries(check, tmp)
+    return check.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
