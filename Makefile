@@ -5,7 +5,8 @@
 #   make test       every test: C unit tests (also under ASan+UBSan), then the
 #                   integration tests against numpy, DuckDB and Polars
 #   make bench      benchmarks (bench-gen: the generator; bench-scan: the reader;
-#                   bench-query: the query engine against DuckDB and Polars)
+#                   bench-query: the query engine against DuckDB and Polars;
+#                   bench-dask: skewjoin.dask against plain Dask and the CLI)
 #   make fuzz       libFuzzer on the Parquet reader (FUZZ_SECONDS=60)
 #
 # -ffp-contract=off: the numpy-exact generator must not fuse multiply-adds.
@@ -33,7 +34,7 @@ SAN_CLI_OBJ := $(CLI_SRC:%.c=$(B)/san/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 SAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/san-tests/%)
 
-.PHONY: all test test-c test-integration bench bench-gen bench-scan bench-query clean oracles fuzz
+.PHONY: all test test-c test-integration bench bench-gen bench-scan bench-query bench-dask clean oracles fuzz
 
 all: $(B)/skewjoin $(B)/libskewjoin.a $(B)/libskewjoin.so
 
@@ -83,6 +84,7 @@ bench: all $(B)/bench-scan
 	@/usr/bin/python3 bench/gen.py
 	@/usr/bin/python3 bench/scan.py
 	@/usr/bin/python3 bench/query.py
+	@/usr/bin/python3 bench/dask.py
 
 bench-scan: all $(B)/bench-scan
 	@/usr/bin/python3 bench/scan.py
@@ -92,6 +94,9 @@ bench-query: all $(B)/bench-scan
 
 bench-gen: all
 	@/usr/bin/python3 bench/gen.py
+
+bench-dask: all
+	@/usr/bin/python3 bench/dask.py
 
 # libFuzzer on the reader for FUZZ_SECONDS (default 60): fuzz/run.
 fuzz:

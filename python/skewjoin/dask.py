@@ -37,7 +37,7 @@ import pandas as pd
 
 from . import _lib
 
-__all__ = ["join_aggregate"]
+__all__ = ["join_aggregate", "read_parquet"]
 
 PIECE_ROWS = 1 << 21
 TILE_ROWS = 1 << 22
@@ -123,6 +123,21 @@ def _write_partition(df, path):
     from . import write_parquet
     write_parquet(df, path)
     return path
+
+
+def read_parquet(path, columns=None):
+    """A Parquet file, directory or glob as a Dask DataFrame, one partition
+    per file, read by skewjoin's reader (where pyarrow is not installed)."""
+    import glob as globmod
+    import dask.dataframe as dd
+    from dask import delayed
+    from . import read_parquet as read_one
+    path = os.fspath(path)
+    files = sorted(globmod.glob(os.path.join(path, "*.parquet"))) if os.path.isdir(path) else sorted(globmod.glob(path))
+    if not files:
+        raise _lib.UsageError(_lib.SJ_EUSAGE, f"{path}: no Parquet files")
+    meta = read_one(files[0], columns).iloc[0:0]
+    return dd.from_delayed([delayed(read_one, pure=True)(f, columns) for f in files], meta=meta)
 
 
 # ------------------------------------------------------------------- plan
@@ -245,6 +260,7 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows):
     info = plan.info
     keys, est = plan.rows_per_key()
     have_bounds = all(b is not None for *_, b in plan.pieces)
+    piece_bounds = {(f, rg): b for f, rg, _, b in plan.pieces}
     key_splits = _key_blocks(keys, est, block_rows, have_bounds)
     est_of = dict(zip(keys.tolist(), est.tolist()))
     gest = [sum(est_of.get(int(k), 0.0) for k in g) for g in plan.groupings]
@@ -252,24 +268,35 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows):
     code_splits = _code_splits(info, max(1, ranges))
     nblocks, nranges = len(key_splits) + 1, len(code_splits) + 1
     code_end = 1 << info.code_bits
-    bounds = [0] + code_splits + [code_end]
+    code_bounds = [0] + code_splits + [code_end]
 
-    # scan, then combine per (block, range)
-    scans = [delayed(scan_task, pure=True, nout=nblocks * nranges)(qargs, plan.info_bytes, g, key_splits, code_splits)
-             for g in _scan_groups(plan.pieces, piece_rows)]
+    # scan, then combine per (block, range); pieces come in file (key) order,
+    # so a scan touches few blocks and feeds only their combines
+    split_keys = np.array(key_splits, dtype=np.int64)
+    scans, touched = [], []
+    for group in _scan_groups(plan.pieces, piece_rows):
+        scans.append(delayed(scan_task, pure=True, nout=nblocks * nranges)(qargs, plan.info_bytes, group,
+                                                                            key_splits, code_splits))
+        if have_bounds:
+            keys_in = [piece_bounds[piece] for piece in group]
+            lo = int(np.searchsorted(split_keys, min(b[0] for b in keys_in), side="right"))
+            hi = int(np.searchsorted(split_keys, max(b[1] for b in keys_in), side="right"))
+            touched.append(range(lo, hi + 1))
+        else:
+            touched.append(range(nblocks))
     combined = {}
     for b in range(nblocks):
+        feeding = [i for i, t in enumerate(touched) if b in t]
         for r in range(nranges):
-            level = [s[b * nranges + r] for s in scans]
+            level = [scans[i][b * nranges + r] for i in feeding]
             while True:  # a tree of FAN_IN-way combines; at least one (a run per key)
                 level = [delayed(combine_task, pure=True)(plan.info_bytes, *level[i:i + FAN_IN])
-                         for i in range(0, len(level), FAN_IN)]
+                         for i in range(0, max(len(level), 1), FAN_IN)]
                 if len(level) == 1:
                     break
             combined[(b, r)] = level[0]
 
     # tiles: consecutive groupings, or one big grouping's code range
-    split_keys = np.array(key_splits, dtype=np.int64)
 
     def blocks_of(gs):
         ks = np.unique(np.concatenate([plan.groupings[g] for g in gs]))
@@ -298,8 +325,8 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows):
     for i, (g0, g1, r0, r1) in enumerate(cells):
         parts = [combined[(b, r)] for b in blocks_of(range(g0, g1)) for r in range(r0, r1)]
         path = os.path.join(out, f"part-{i:05d}.parquet") if out is not None else None
-        tasks.append(delayed(tile_task, pure=True)(qargs, plan.info_bytes, schema_file, g0, g1, bounds[r0],
-                                                   bounds[r1], path, *parts))
+        tasks.append(delayed(tile_task, pure=True)(qargs, plan.info_bytes, schema_file, g0, g1, code_bounds[r0],
+                                                   code_bounds[r1], path, *parts))
     results = client.compute(tasks, sync=True) if client else list(dask.compute(*tasks))
     if out is not None:
         return int(sum(results))

@@ -11,7 +11,8 @@
 **            layout's lo/hi and the states' functions (checked against the
 **            task's sj_dist_info: partials of another plan are refused),
 **            nruns, nentries, raw_len, zlen
-**   payload  zstd of: nruns × {key, n}, then nentries entries
+**   payload  zstd (with its checksum) of: nruns × {key, n}, then the
+**            nentries entries
 **
 ** Everything in it is checked on read as in a file from a stranger: sizes
 ** against each other, keys ascending, codes ascending within a run and
@@ -218,8 +219,17 @@ static int part_encode(const sj_dist_info *info, const slice *s, size_t ns, sj_b
     memcpy(at, s[i].e, (size_t)s[i].n * ew * 8);
     at += (size_t)s[i].n * ew * 8;
   }
-  size_t z = ZSTD_compress(buf + sizeof(part_header), bound, raw, raw_len, 1);
+  /* With a checksum: a damaged payload is refused, not merged. */
+  ZSTD_CCtx *cctx = ZSTD_createCCtx();
+  size_t z = cctx ? ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1) : 0;
+  if (cctx && !ZSTD_isError(z)) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
+  if (cctx && !ZSTD_isError(z)) z = ZSTD_compress2(cctx, buf + sizeof(part_header), bound, raw, raw_len);
+  ZSTD_freeCCtx(cctx);
   free(raw);
+  if (!cctx) {
+    free(buf);
+    return sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
+  }
   if (ZSTD_isError(z)) {
     free(buf);
     return sj_fail(err, SJ_EIO, "compressing a partial: %s", ZSTD_getErrorName(z));

@@ -174,9 +174,7 @@ def worker_killed(check, client, data, tmp):
 
 
 def plain_dask_q1(client, data):
-    files = sorted(glob.glob(os.path.join(data, "df1", "*.parquet")))
-    meta = skewjoin.read_parquet(files[0]).iloc[0:0]
-    ddf = dd.from_delayed([dask.delayed(skewjoin.read_parquet)(f) for f in files], meta=meta)
+    ddf = skewjoin.dask.read_parquet(os.path.join(data, "df1"))
     df2 = skewjoin.read_parquet(os.path.join(data, "df2.parquet"))
     return ddf.merge(df2, on="key").groupby("df2_group").agg({"value": ["count", "sum"]}).compute()
 

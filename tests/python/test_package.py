@@ -141,12 +141,45 @@ def queries(check, tmp):
         check("missing.parquet" in str(e), f"read_parquet's error names the file: {e}")
 
 
+def partials(check, tmp):
+    """Partials are checked like untrusted files: a damaged one is an error,
+    never a crash or a wrong answer passed on."""
+    import skewjoin.dask as sd
+    data = os.path.join(tmp, "s0.0002")
+    qargs = (os.path.join(data, "df2.parquet"), "key", "df2_group,bucket", "count(*),sum(value)", 1, None)
+    plan = sd.Plan(os.path.join(data, "df1"), qargs)
+    good = sd.scan_task(qargs, plan.info_bytes, [(f, rg) for f, rg, _, _ in plan.pieces[:40]], [], [])[0]
+    whole = sd.combine_task(plan.info_bytes, good)
+    check(sd.combine_task(plan.info_bytes, whole) == whole, "combining a combined partial changes nothing")
+    rng = np.random.default_rng(7)
+    damaged = [good[:n] for n in (0, 7, 100, len(good) // 2, len(good) - 1)]
+    for _ in range(200):
+        b = bytearray(good)
+        at = int(rng.integers(0, len(b)))
+        b[at] ^= 1 << int(rng.integers(0, 8))
+        damaged.append(bytes(b))
+    refused = 0
+    for d in damaged:
+        try:
+            sd.combine_task(plan.info_bytes, d)
+        except skewjoin.Error:
+            refused += 1
+    check(refused == len(damaged), f"damaged partials refused: {refused} of {len(damaged)}")
+    other = sd.Plan(os.path.join(data, "df1"), (qargs[0], "key", "df2_group", "count(*)", 1, None))
+    try:
+        sd.combine_task(other.info_bytes, good)
+        check(False, "a partial of another plan: no error")
+    except skewjoin.UsageError as e:
+        check("another plan" in str(e), f"a partial of another plan is refused: {e}")
+
+
 def main():
     check = Checks("package")
     with tempfile.TemporaryDirectory() as tmp:
         corpus(check)
         round_trip(check, tmp)
         queries(check, tmp)
+        partials(check, tmp)
     return check.summary()
 
 
