@@ -42,6 +42,7 @@ __all__ = ["join_aggregate", "read_parquet"]
 PIECE_ROWS = 1 << 21
 TILE_ROWS = 1 << 22
 BLOCK_ROWS = 1 << 21
+FETCH_ROWS = 1 << 24
 FAN_IN = 16
 
 
@@ -166,7 +167,8 @@ class Plan:
             _lib.lib.sj_dist_plan_free(ptr)
 
     def rows_per_key(self):
-        """Estimated left rows per key (from the key statistics)."""
+        """The right side's keys and their estimated left rows (from the
+        left side's key statistics)."""
         keys = np.unique(np.concatenate(self.groupings)) if self.groupings else np.empty(0, np.int64)
         est = np.zeros(len(keys))
         for _, _, rows, bounds in self.pieces:
@@ -217,7 +219,7 @@ def _code_splits(info, ranges):
 # ------------------------------------------------------------- the graph
 
 def join_aggregate(left, right, on, by, aggs, client=None, out=None, piece_rows=PIECE_ROWS, tile_rows=TILE_ROWS,
-                   block_rows=BLOCK_ROWS, threads=1, temp_dir=None):
+                   block_rows=BLOCK_ROWS, fetch_rows=FETCH_ROWS, threads=1, temp_dir=None):
     """The query on Dask; see the module's doc.
 
     left: a Parquet file, directory or glob (read by the workers: a path
@@ -227,7 +229,9 @@ def join_aggregate(left, right, on, by, aggs, client=None, out=None, piece_rows=
     distributed.Client (default: the current one, else Dask's default
     scheduler).  out: a directory to receive part-NNNNN.parquet files
     (sorted within and across files; returns the row count); None returns a
-    pandas DataFrame.  threads: C threads per task.
+    pandas DataFrame.  threads: C threads per task.  Sizes, in estimated
+    left rows: piece_rows per scan, block_rows per key block of partials,
+    tile_rows per tile's answer, fetch_rows of partials a tile may fetch.
     """
     import dask
     by = by.split(",") if isinstance(by, str) else list(by)
@@ -248,22 +252,28 @@ def join_aggregate(left, right, on, by, aggs, client=None, out=None, piece_rows=
         left = staged
     try:
         plan = Plan(os.fspath(left), qargs)
-        return _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows)
+        return _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows)
     finally:
         if staged:
             shutil.rmtree(staged, ignore_errors=True)
 
 
-def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows):
+def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows):
     import dask
     from dask import delayed
     info = plan.info
-    keys, est = plan.rows_per_key()
+    keys, rows = plan.rows_per_key()
+    # A key's partial has at most one entry per row and per code; a
+    # grouping's answer at most one row per code.
+    codes = 1
+    for j in range(info.ncols):
+        codes *= info.hi[j] - info.lo[j] + 1 + (1 if info.col_nullable[j] else 0)
+    est = np.minimum(rows, codes)
     have_bounds = all(b is not None for *_, b in plan.pieces)
     piece_bounds = {(f, rg): b for f, rg, _, b in plan.pieces}
     key_splits = _key_blocks(keys, est, block_rows, have_bounds)
     est_of = dict(zip(keys.tolist(), est.tolist()))
-    gest = [sum(est_of.get(int(k), 0.0) for k in g) for g in plan.groupings]
+    gest = [min(sum(est_of.get(int(k), 0.0) for k in g), codes) for g in plan.groupings]
     ranges = int(np.ceil(max(gest, default=0) / tile_rows)) if gest else 1
     code_splits = _code_splits(info, max(1, ranges))
     nblocks, nranges = len(key_splits) + 1, len(code_splits) + 1
@@ -299,9 +309,15 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows):
     # tiles: consecutive groupings, or one big grouping's code range
 
     def blocks_of(gs):
-        ks = np.unique(np.concatenate([plan.groupings[g] for g in gs]))
-        return sorted(set(np.searchsorted(split_keys, ks, side="right").tolist())) if len(ks) else []
+        return sorted(set().union(*(blocks_of_g[g] for g in gs)))
 
+    # A cell of small groupings also stops where the blocks it would fetch
+    # pass FETCH_BLOCKS_ROWS estimated rows: its input stays bounded even
+    # when its groupings' keys are spread over the whole key range.
+    block_of_key = dict(zip(keys.tolist(), np.searchsorted(split_keys, keys, side="right").tolist()))
+    block_est = np.zeros(nblocks)
+    np.add.at(block_est, np.searchsorted(split_keys, keys, side="right"), est)
+    blocks_of_g = [{block_of_key[int(k)] for k in gk if int(k) in block_of_key} for gk in plan.groupings]
     cells, g = [], 0
     while g < len(plan.groupings):
         if gest[g] > tile_rows and nranges > 1:
@@ -309,10 +325,13 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows):
                 cells.append((g, g + 1, r, r + 1))
             g += 1
             continue
-        g1, acc = g, 0.0
-        while g1 < len(plan.groupings) and (g1 == g or acc + gest[g1] <= tile_rows) and \
-                not (gest[g1] > tile_rows and nranges > 1 and g1 > g):
+        g1, acc, fetch = g, 0.0, set()
+        while g1 < len(plan.groupings) and not (gest[g1] > tile_rows and nranges > 1 and g1 > g):
+            more = fetch | blocks_of_g[g1]
+            if g1 > g and (acc + gest[g1] > tile_rows or sum(block_est[b] for b in more) > fetch_rows):
+                break
             acc += gest[g1]
+            fetch = more
             g1 += 1
         cells.append((g, g1, 0, nranges))
         g = g1

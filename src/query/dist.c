@@ -255,8 +255,11 @@ static int part_encode(const sj_dist_info *info, const slice *s, size_t ns, sj_b
   return 0;
 }
 
-/* Decodes and checks partial b (the idx-th of its task) into part. */
-static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, mpart *part, sj_error *err) {
+/* Decodes and checks partial b (the idx-th of its task) into part, keeping
+** only the runs of the keys in want[0..nwant) (ascending) when want is not
+** NULL: a tile decodes what it merges, not its inputs whole. */
+static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, const int64_t *want, size_t nwant,
+                       mpart *part, sj_error *err) {
   memset(part, 0, sizeof *part);
   part_header h;
   if (!b->data || b->len < sizeof h) return sj_fail(err, SJ_ECORRUPT, "partial %zu: %zu bytes, shorter than its header", idx, b->len);
@@ -275,53 +278,76 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
   unsigned long long stated = ZSTD_getFrameContentSize(b->data + sizeof h, h.zlen);
   if (stated != h.raw_len) return sj_fail(err, SJ_ECORRUPT, "partial %zu: its payload states another size", idx);
   uint8_t *raw = malloc(h.raw_len ? h.raw_len : 1);
-  part->entries = malloc(h.nentries ? h.nentries * ew * 8 : 8);
-  part->runs = malloc((h.nruns ? h.nruns : 1) * sizeof *part->runs);
-  if (!raw || !part->entries || !part->runs) {
-    free(raw);
-    return sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
-  }
+  if (!raw) return sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
   size_t got = ZSTD_decompress(raw, h.raw_len, b->data + sizeof h, h.zlen);
   if (ZSTD_isError(got) || got != h.raw_len) {
     free(raw);
     return sj_fail(err, SJ_ECORRUPT, "partial %zu: its payload does not decompress", idx);
   }
-  memcpy(part->entries, raw + h.nruns * 16, h.nentries * ew * 8);
-  uint64_t code_end = (uint64_t)1 << info->code_bits, at = 0;
+  /* The run table: keys ascending, sizes covering the entries; which runs to keep. */
+  uint64_t at = 0, kept_runs = 0, kept_entries = 0;
+  size_t w = 0;
   int rc = 0;
+  for (uint64_t i = 0; i < h.nruns && !rc; i++) {
+    int64_t key, prev = 0;
+    uint64_t n;
+    memcpy(&key, raw + i * 16, 8);
+    memcpy(&n, raw + i * 16 + 8, 8);
+    if (i) memcpy(&prev, raw + (i - 1) * 16, 8);
+    if (n == 0 || n > h.nentries - at || n > UINT32_MAX || (i && key <= prev))
+      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, too long or out of key order", idx, (unsigned long long)i);
+    while (want && w < nwant && want[w] < key) w++;
+    if (!want || (w < nwant && want[w] == key)) {
+      kept_runs++;
+      kept_entries += n;
+    }
+    at += n;
+  }
+  if (!rc && at != h.nentries) rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its runs do not cover its entries", idx);
+  if (!rc) {
+    part->entries = malloc(kept_entries ? kept_entries * ew * 8 : 8);
+    part->runs = malloc((kept_runs ? kept_runs : 1) * sizeof *part->runs);
+    if (!part->entries || !part->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
+  }
+  /* The kept runs' entries, each checked: codes ascending inside the layout, counts positive. */
+  uint64_t code_end = (uint64_t)1 << info->code_bits, dst = 0;
+  const uint8_t *entries = raw + h.nruns * 16;
+  at = 0;
+  w = 0;
   for (uint64_t i = 0; i < h.nruns && !rc; i++) {
     int64_t key;
     uint64_t n;
     memcpy(&key, raw + i * 16, 8);
     memcpy(&n, raw + i * 16 + 8, 8);
-    if (n == 0 || n > h.nentries - at || n > UINT32_MAX || (i && key <= part->runs[i - 1].key)) {
-      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, too long or out of key order", idx, (unsigned long long)i);
-      break;
+    while (want && w < nwant && want[w] < key) w++;
+    if (want && !(w < nwant && want[w] == key)) {
+      at += n;
+      continue;
     }
-    uint64_t *e = part->entries + at * ew;
+    uint64_t *e = part->entries + dst * ew;
+    memcpy(e, entries + at * ew * 8, (size_t)n * ew * 8);
     for (uint64_t x = 0; x < n && !rc; x++) {
       const uint64_t *en = e + x * ew;
       if (en[0] >= code_end || (x && en[0] <= en[-(ptrdiff_t)ew]) || en[1] == 0 || en[1] > (uint64_t)INT64_MAX)
         rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: an entry of key %lld has a bad code or count", idx, (long long)key);
     }
-    part->runs[i] = (mrun){key, (uint32_t)idx, (uint32_t)n, e, 0, NULL};
+    part->runs[part->nruns++] = (mrun){key, (uint32_t)idx, (uint32_t)n, e, 0, NULL};
+    dst += n;
     at += n;
   }
   free(raw);
-  if (!rc && at != h.nentries) rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its runs do not cover its entries", idx);
-  if (rc) return rc;
-  part->nruns = h.nruns;
-  return 0;
+  return rc;
 }
 
-/* Decodes partials into runs sorted by (key, partial). */
-static int parts_decode(const sj_dist_info *info, const sj_bytes *parts, size_t n, merge_runs *r, sj_error *err) {
+/* Decodes partials into runs sorted by (key, partial); want as for part_decode. */
+static int parts_decode(const sj_dist_info *info, const sj_bytes *parts, size_t n, const int64_t *want, size_t nwant,
+                        merge_runs *r, sj_error *err) {
   memset(r, 0, sizeof *r);
   r->spill_fd = -1;
   if (!(r->parts = calloc(n ? n : 1, sizeof *r->parts))) return sj_fail(err, SJ_ENOMEM, "out of memory");
   r->nparts = n;
   int rc = 0;
-  for (size_t i = 0; i < n && !rc; i++) rc = part_decode(info, &parts[i], i, &r->parts[i], err);
+  for (size_t i = 0; i < n && !rc; i++) rc = part_decode(info, &parts[i], i, want, nwant, &r->parts[i], err);
   if (!rc) {
     merge_runs_index(r);
     if (!r->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
@@ -350,6 +376,11 @@ static const uint64_t *first_code_at_least(const uint64_t *e, uint32_t n, size_t
 }
 
 /* ----------------------------------------------------------------- tasks */
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
 
 static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -428,7 +459,7 @@ int sj_dist_combine(const sj_dist_info *info, const sj_bytes *parts, size_t n, s
   merge_layout lay;
   merge_runs runs = {.spill_fd = -1};
   int rc = info_layout(info, &lay, err);
-  if (!rc) rc = parts_decode(info, parts, n, &runs, err);
+  if (!rc) rc = parts_decode(info, parts, n, NULL, 0, &runs, err);
   if (!rc) {
     agg_fn fn[MAX_AGGS];
     for (int k = 0; k < info->nstates; k++) fn[k] = (agg_fn)info->state_fn[k];
@@ -458,7 +489,22 @@ int sj_dist_tile(const sj_query *q, const sj_dist_info *info, const sj_bytes *pa
   FILE *mem = NULL;
   int rc = plan_open(p, q, NULL, 0, err);
   if (!rc) rc = info_check(p, info, &lay, err);
-  if (!rc) rc = parts_decode(info, parts, n, &runs, err);
+  /* The keys of groupings [g0, g1): the only runs this tile decodes. */
+  uint32_t *order = NULL;
+  size_t *gstart = NULL, ngroupings = 0, nwant = 0;
+  int64_t *want = NULL;
+  if (!rc) rc = merge_groupings(p, &lay, &order, &gstart, &ngroupings, err);
+  if (!rc) {
+    const agg_table *ot = &p->s[1].partial;
+    size_t o0 = gstart[g0 < ngroupings ? g0 : ngroupings], o1 = gstart[g1 < ngroupings ? g1 : ngroupings];
+    if (!(want = malloc((o1 > o0 ? o1 - o0 : 1) * sizeof *want))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    for (size_t o = o0; !rc && o < o1; o++) want[nwant++] = agg_row_keys(agg_table_row(ot, order[o]))[0];
+    if (!rc) qsort(want, nwant, sizeof *want, cmp_i64);
+  }
+  free(order);
+  free(gstart);
+  if (!rc) rc = parts_decode(info, parts, n, want, nwant, &runs, err);
+  free(want);
   if (!rc) {
     plan_schema(p, schema);
     if (!q->out && !(mem = open_memstream(&text, &text_len))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");

@@ -33,6 +33,7 @@ typedef struct side {
   char state_col[MAX_AGGS][64];
   int state_is_float[MAX_AGGS];
   agg_table partial;        /* hash plan: (key, by…) → count, states */
+  int partial_ready;        /* scan_side has filled partial */
   uint64_t rows_scanned;
 } side;
 

@@ -543,6 +543,7 @@ static int scan_morsel(void *ctx, size_t m, int worker, sj_error *err) {
 
 /* Aggregates one side by (key, its by-columns) into s->partial. */
 int scan_side(plan *p, side *s, sj_error *err) {
+  if (s->partial_ready) return 0;
   scan_job j = {p, s, NULL, NULL};
   size_t nmorsels;
   int rc = list_morsels(s, &j.morsels, &nmorsels, err);
@@ -567,6 +568,7 @@ int scan_side(plan *p, side *s, sj_error *err) {
   }
   free(j.morsels);
   free(j.tables);
+  s->partial_ready = !rc;
   return rc;
 }
 
