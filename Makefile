@@ -84,7 +84,7 @@ bench: all $(B)/bench-scan
 	@/usr/bin/python3 bench/gen.py
 	@/usr/bin/python3 bench/scan.py
 	@/usr/bin/python3 bench/query.py
-	@/usr/bin/python3 bench/dask.py
+	@/usr/bin/python3 bench/on_dask.py
 
 bench-scan: all $(B)/bench-scan
 	@/usr/bin/python3 bench/scan.py
@@ -96,7 +96,7 @@ bench-gen: all
 	@/usr/bin/python3 bench/gen.py
 
 bench-dask: all
-	@/usr/bin/python3 bench/dask.py
+	@/usr/bin/python3 bench/on_dask.py
 
 # libFuzzer on the reader for FUZZ_SECONDS (default 60): fuzz/run.
 fuzz:

@@ -147,7 +147,8 @@ class Plan:
     """The facts the graph is built from (sj_dist_plan_make on the client)."""
 
     def __init__(self, left, qargs):
-        q = _query(qargs, left=left)
+        right, on, by, aggs, _, temp_dir = qargs  # the client opens every footer: on all its cores
+        q = _query((right, on, by, aggs, 0, temp_dir), left=left)
         ptr = ctypes.POINTER(_lib.sj_dist_plan)()
         err = _lib.sj_error()
         _lib.check(_lib.lib.sj_dist_plan_make(ctypes.byref(q), ctypes.byref(ptr), ctypes.byref(err)), err)

@@ -412,9 +412,6 @@ typedef struct unit {
 
 typedef struct tile {
   size_t u0, u1;
-  uint64_t rows;
-  int done;
-  out_blob blob;
 } tile;
 
 /* A run's entries within a unit's code range, and its outer row. */
@@ -435,8 +432,6 @@ typedef struct worker {
   size_t spilled_cap;  /* words */
   sort_pair *refs[2];
   size_t refs_cap;
-  out_chunk chunk;
-  pq_scratch *scratch;
 } worker;
 
 typedef struct merge_job {
@@ -453,15 +448,8 @@ typedef struct merge_job {
   unit *units;
   tile *tiles;
   size_t ntiles;
-  /* the tile pipeline */
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  size_t next, written, window;
-  uint64_t rows_out;
   int spill_fd;     /* >= 0: runs are read from this file */
   atomic_ullong spill_reads;
-  int failed;
-  sj_error err;
 } merge_job;
 
 static const uint64_t *lower_bound(const uint64_t *e, size_t n, size_t ew, uint64_t code) {
@@ -571,7 +559,7 @@ static int read_spilled(merge_job *j, const unit *u, worker *w, size_t *n, uint6
 
 /* Merges one unit into the worker's chunk: the entries of its cursors,
 ** sorted by code, equal codes folded into one answer row. */
-static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
+static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, sj_error *err) {
   const plan *p = j->p;
   size_t ew = j->ew, n = 0;
   uint64_t total = 0;
@@ -605,7 +593,7 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
   }
   if (!n) return 0;
   uint64_t most = u->chi - u->clo < total ? u->chi - u->clo : total;
-  if (chunk_reserve(&w->chunk, most) || grow_worker(w, 0, n > 1 ? total : 0))
+  if (chunk_reserve(chunk, most) || grow_worker(w, 0, n > 1 ? total : 0))
     return sj_fail(err, SJ_ENOMEM, "out of memory for the answer's rows");
   const uint64_t *orow = agg_table_row(j->outer, j->order[u->o0]); /* the grouping's values */
   agg_state acc[MAX_AGGS];
@@ -615,7 +603,7 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
   if (n == 1) { /* one run: already in order, codes distinct */
     for (const uint64_t *e = w->curs[0].at; e < w->curs[0].end; e += ew) {
       fold(p, j->lay->inner, e, &w->curs[0], &count, acc);
-      emit(j, &w->chunk, orow, e[0], count, acc);
+      emit(j, chunk, orow, e[0], count, acc);
       count = 0;
       memset(acc, 0, acc_bytes);
     }
@@ -636,7 +624,7 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
       __builtin_prefetch(ahead + ew - 1); /* an entry may straddle two lines */
     }
     if (refs[i].k != code) {
-      emit(j, &w->chunk, orow, code, count, acc);
+      emit(j, chunk, orow, code, count, acc);
       code = refs[i].k;
       count = 0;
       memset(acc, 0, acc_bytes);
@@ -644,94 +632,31 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, sj_error *err) {
     const cursor *c = &w->curs[refs[i].a];
     fold(p, j->lay->inner, c->at + (size_t)refs[i].b * ew, c, &count, acc);
   }
-  emit(j, &w->chunk, orow, code, count, acc);
+  emit(j, chunk, orow, code, count, acc);
   return 0;
 }
 
-static int run_tile(merge_job *j, size_t t, worker *w, sj_error *err) {
-  w->chunk.rows = 0;
-  int rc = 0;
-  for (size_t u = j->tiles[t].u0; u < j->tiles[t].u1 && !rc; u++) rc = merge_unit(j, &j->units[u], w, err);
-  j->tiles[t].rows = w->chunk.rows;
-  if (!rc) rc = out_encode(j->sink, &w->chunk, w->scratch, &j->tiles[t].blob, err);
-  return rc;
+/* out_pipeline's callbacks: a tile is consecutive units, merged by a
+** thread with its worker state. */
+static void *worker_new(void *ctx) {
+  (void)ctx;
+  return calloc(1, sizeof(worker));
 }
 
-static void *merge_worker(void *arg) {
-  merge_job *j = arg;
-  worker w;
-  memset(&w, 0, sizeof w);
-  chunk_init(&w.chunk, j->schema);
-  w.scratch = pq_scratch_new();
-  pthread_mutex_lock(&j->mu);
-  if (!w.scratch && !j->failed) {
-    j->failed = 1;
-    sj_fail(&j->err, SJ_ENOMEM, "out of memory");
-  }
-  for (;;) {
-    while (!j->failed && j->next < j->ntiles && j->next >= j->written + j->window) pthread_cond_wait(&j->cv, &j->mu);
-    if (j->failed || j->next >= j->ntiles) break;
-    size_t t = j->next++;
-    pthread_mutex_unlock(&j->mu);
-    sj_error e;
-    int rc = sj_stop_requested() ? sj_fail(&e, SJ_EINTR, "interrupted") : run_tile(j, t, &w, &e);
-    pthread_mutex_lock(&j->mu);
-    if (rc && !j->failed) {
-      j->failed = 1;
-      j->err = e;
-    }
-    j->tiles[t].done = 1;
-    pthread_cond_broadcast(&j->cv);
-  }
-  pthread_cond_broadcast(&j->cv);
-  pthread_mutex_unlock(&j->mu);
-  free(w.curs);
-  free(w.spilled);
-  free(w.refs[0]);
-  free(w.refs[1]);
-  chunk_free(&w.chunk);
-  pq_scratch_free(w.scratch);
-  return NULL;
+static void worker_free(void *state) {
+  worker *w = state;
+  free(w->curs);
+  free(w->spilled);
+  free(w->refs[0]);
+  free(w->refs[1]);
+  free(w);
 }
 
-
-/* Runs the tiles on p->threads workers; this thread writes them in order. */
-static int run_tiles(merge_job *j, sj_error *err) {
-  pthread_mutex_init(&j->mu, NULL);
-  pthread_cond_init(&j->cv, NULL);
-  j->window = 2 * (size_t)j->p->threads + 2;
-  pthread_t tid[256];
-  int started = 0;
-  for (; started < j->p->threads && started < 256; started++)
-    if (pthread_create(&tid[started], NULL, merge_worker, j)) break;
+static int fill_tile(void *ctx, void *state, size_t t, out_chunk *c, sj_error *err) {
+  merge_job *j = ctx;
+  worker *w = state;
   int rc = 0;
-  if (!started) rc = sj_fail(err, SJ_ENOMEM, "cannot start a thread");
-  pthread_mutex_lock(&j->mu);
-  while (!rc && j->written < j->ntiles) {
-    while (!j->failed && !j->tiles[j->written].done) pthread_cond_wait(&j->cv, &j->mu);
-    if (j->failed) break;
-    tile *t = &j->tiles[j->written];
-    pthread_mutex_unlock(&j->mu);
-    rc = out_write(j->sink, &t->blob, err);
-    j->rows_out += t->rows;
-
-    if (j->p->q->progress) j->p->q->progress(j->p->q->progress_ctx, j->written + 1, j->ntiles);
-    pthread_mutex_lock(&j->mu);
-    j->written++;
-    if (rc) j->failed = 1;
-    pthread_cond_broadcast(&j->cv);
-  }
-  if (!rc && j->failed) {
-    *err = j->err;
-    rc = err->code ? err->code : SJ_EIO;
-  }
-  j->failed |= rc != 0;
-  pthread_cond_broadcast(&j->cv);
-  pthread_mutex_unlock(&j->mu);
-  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
-  for (size_t t = 0; t < j->ntiles; t++) out_blob_free(&j->tiles[t].blob);
-  pthread_cond_destroy(&j->cv);
-  pthread_mutex_destroy(&j->mu);
+  for (size_t u = j->tiles[t].u0; u < j->tiles[t].u1 && !rc; u++) rc = merge_unit(j, &j->units[u], w, c, err);
   return rc;
 }
 
@@ -1020,8 +945,9 @@ int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const mer
     j.tiles[j.ntiles - 1].u1 = u + 1;
     est += j.units[u].est;
   }
-  if (!rc) rc = run_tiles(&j, err);
-  st->rows_out = j.rows_out;
+  out_pipeline pl = {sink, schema, p->threads, j.ntiles, &j, worker_new, worker_free, fill_tile,
+                     p->q->progress, p->q->progress_ctx};
+  if (!rc) rc = out_pipeline_run(&pl, &st->rows_out, err);
   st->spill_reads = atomic_load(&j.spill_reads);
   st->ngroupings = ngroupings;
   st->nunits = nunits;

@@ -246,6 +246,26 @@ void out_blob_free(out_blob *b);
 int out_close(out_sink *s, sj_error *err);
 void out_abort(out_sink *s);
 
+/* Pieces of an answer made on many threads and written in order: fill(ctx,
+** state, t, chunk) puts piece t's rows in the (emptied) chunk, on any
+** thread, with that thread's state (from state_new; NULL is an error);
+** the chunk is encoded there, and the calling thread writes the pieces in
+** order, with at most 2·threads + 2 in flight.  progress may be NULL. */
+typedef struct out_pipeline {
+  out_sink *sink;
+  const out_schema *schema;
+  int threads;
+  size_t npieces;
+  void *ctx;
+  void *(*state_new)(void *ctx);
+  void (*state_free)(void *state);
+  int (*fill)(void *ctx, void *state, size_t piece, out_chunk *c, sj_error *err);
+  void (*progress)(void *ctx, uint64_t done, uint64_t total);
+  void *progress_ctx;
+} out_pipeline;
+
+int out_pipeline_run(const out_pipeline *pl, uint64_t *rows_out, sj_error *err);
+
 /* ------------------------------------------------------------- plans */
 
 /* Opens both sides and plans q (names, types, which side holds what);

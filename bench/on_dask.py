@@ -148,13 +148,13 @@ def main():
                      f"{r['sj']['s'] / r['cli']['s']:.2f} |")
     body = ("\n".join(lines) + f"\n\ns={SCALE}; LocalCluster of {WORKERS} worker processes x 1 thread, {MEMORY} each; "
             f"peak = largest worker VmHWM; plain runs stopped after {TIMEOUT:.0f} s; made by `make bench-dask` "
-            f"(bench/dask.py) on {when}.\n")
+            f"(bench/on_dask.py) on {when}.\n")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", "dask.md"), "w") as f:
         f.write("# make bench-dask\n\n" + body)
     readme = os.path.join(ROOT, "README.md")
     text = open(readme).read()
-    start, end = "<!-- bench-dask: made by bench/dask.py -->", "<!-- /bench-dask -->"
+    start, end = "<!-- bench-dask: made by bench/on_dask.py -->", "<!-- /bench-dask -->"
     if start in text and end in text:
         text = text[:text.index(start) + len(start)] + "\n" + body + text[text.index(end):]
         open(readme, "w").write(text)
