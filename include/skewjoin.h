@@ -341,9 +341,12 @@ typedef struct sj_query {
   FILE *csv;             /* NULL: stdout */
   const char *temp_dir;  /* spill files; NULL: $TMPDIR or /tmp */
   /* Called now and then, from the thread that writes the answer, with the
-  ** merge plan's tiles written and in all; may be NULL. */
+  ** pieces of it written and in all; may be NULL. */
   void (*progress)(void *ctx, uint64_t done, uint64_t total);
   void *progress_ctx;
+  /* Not NULL: write the joined rows themselves (SELECT * … USING (on)) to
+  ** this .parquet or .csv file instead of an answer; by and aggs unused. */
+  const char *materialize;
 } sj_query;
 
 /* The kinds of the answer's columns: by-columns and counts are INT, exact

@@ -40,6 +40,7 @@ class sj_query(ctypes.Structure):
         ("temp_dir", ctypes.c_char_p),
         ("progress", ctypes.c_void_p),
         ("progress_ctx", ctypes.c_void_p),
+        ("materialize", ctypes.c_char_p),
     ]
 
 

@@ -290,4 +290,7 @@ typedef struct plan_report {
 int merge_applies(const plan *p);
 int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err);
 
+/* --materialize: the joined rows themselves, written to path (materialize.c). */
+int materialize_run(plan *p, const char *path, plan_report *rep, sj_error *err);
+
 #endif

@@ -809,14 +809,16 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   plan_report *rep = calloc(1, sizeof *rep);
   out_sink *sink = NULL;
   if (!rc && (!schema || !rep)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  if (!rc) {
+  if (!rc && q->materialize) {
+    rc = materialize_run(p, q->materialize, rep, err);
+  } else if (!rc) {
     plan_schema(p, schema);
     rc = out_open(&sink, q->out, q->csv ? q->csv : stdout, schema, err);
-  }
-  if (!rc) rc = merge_applies(p) ? merge_run(p, sink, schema, rep, err) : hash_run(p, sink, schema, rep, err);
-  if (sink) {
-    if (rc) out_abort(sink);
-    else rc = out_close(sink, err);
+    if (!rc) rc = merge_applies(p) ? merge_run(p, sink, schema, rep, err) : hash_run(p, sink, schema, rep, err);
+    if (sink) {
+      if (rc) out_abort(sink);
+      else rc = out_close(sink, err);
+    }
   }
   if (!rc) {
     report->rows = rep->rows_out;

@@ -9,6 +9,7 @@
 - Randomized tables written by DuckDB: keys on one side only, NULL keys, a
   hot key with 99% of the rows, string keys, NULLs in GROUP BY and aggregated columns,
   empty tables; random GROUP BY columns from both sides and every aggregate.
+- --materialize: the joined rows, as DuckDB's SELECT * ... USING (k).
 - Bad input: exit 2 with a message naming the column or file.
 Prints "query: N passed, N failed" last.
 """
@@ -303,6 +304,55 @@ def test_string_keys(tmp):
     check(rc == 2 and "BYTE_ARRAY" in err and "INT64" in err, f"string vs integer key: exit {rc} {err.strip()!r}")
 
 
+def test_materialize(tmp):
+    """--materialize: the joined rows, the same multiset as DuckDB's SELECT *
+    ... USING (k) (EXCEPT ALL both ways), on random tables and the
+    generator's data; the same bytes for --threads 1 and 2; misuse refused."""
+    for seed in (300, 301, 302, 303):
+        lp, rp, rnd = random_tables(tmp, seed)
+        for ext in ("parquet", "csv"):
+            out = os.path.join(tmp, f"mat{seed}.{ext}")
+            rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--materialize", out, "--threads", "2")
+            if not check(rc == 0, f"materialize {seed}: exit {rc} {err.strip()}"):
+                continue
+            ours = (f"read_parquet('{out}')" if ext == "parquet" else f"read_csv('{out}', header=true)") + " AS o"
+            join = f"SELECT * FROM read_parquet('{lp}') AS l JOIN read_parquet('{rp}') AS r USING (k)"
+            r = duck(f"SELECT count(*) AS n FROM {ours}", f"SELECT count(*) AS n FROM ({join})",
+                     f"SELECT count(*) AS n FROM (SELECT * FROM {ours} EXCEPT ALL {join})",
+                     f"SELECT count(*) AS n FROM ({join} EXCEPT ALL SELECT * FROM {ours})")
+            n = [int(x[0]["n"]) for x in r]
+            check(n[0] == n[1] and n[2] == 0 and n[3] == 0,
+                  f"materialize {seed} ({ext}): {n[0]} rows vs DuckDB's {n[1]}, {n[2]}/{n[3]} rows differ")
+        one = os.path.join(tmp, f"mat{seed}-1.parquet")
+        run("--left", lp, "--right", rp, "--on", "k", "--materialize", one, "--threads", "1")
+        check(filecmp.cmp(one, os.path.join(tmp, f"mat{seed}.parquet"), shallow=False),
+              f"materialize {seed}: --threads 1 and 2 differ")
+    scale = "0.0002" if QUICK else "0.001"
+    data = os.path.join(tmp, f"s{scale}")
+    left, right = os.path.join(data, "df1", "*.parquet"), os.path.join(data, "df2.parquet")
+    out = os.path.join(tmp, "mat-gen.parquet")
+    rc, _, err = run("--left", left, "--right", right, "--on", "key", "--materialize", out)
+    sums = "count(*) AS n, sum(value) AS v, sum(df2_group) AS g, sum(bucket * group1 + group4) AS b"
+    if check(rc == 0, f"materialize at s={scale}: exit {rc} {err.strip()}"):
+        got, want = duck(f"SELECT {sums} FROM read_parquet('{out}')",
+                         f"SELECT {sums} FROM read_parquet('{left}') AS l JOIN read_parquet('{right}') AS r USING (key)")
+        g, w = got[0], want[0]
+        check(g["n"] == w["n"] and g["g"] == w["g"] and g["b"] == w["b"] and
+              abs(g["v"] - w["v"]) <= 1e-9 * abs(w["v"]), f"materialize at s={scale}: {g} vs DuckDB {w}")
+        os.remove(out)
+    rc, _, err = run("--left", left, "--right", right, "--on", "key", "--materialize", out, "--by", "bucket")
+    check(rc == 2 and "--materialize" in err, f"--materialize with --by: exit {rc} {err.strip()!r}")
+    same = os.path.join(tmp, "same-name.parquet")
+    duck(f"COPY (SELECT key, 1::BIGINT AS bucket FROM read_parquet('{right}')) TO '{same}' (FORMAT parquet)")
+    rc, _, err = run("--left", left, "--right", same, "--on", "key", "--materialize", out)
+    check(rc == 2 and "'bucket'" in err, f"--materialize with a name on both sides: exit {rc} {err.strip()!r}")
+    text = os.path.join(tmp, "text.parquet")
+    duck(f"COPY (SELECT key, 'x' AS label FROM read_parquet('{right}')) TO '{text}' (FORMAT parquet)")
+    rc, _, err = run("--left", left, "--right", text, "--on", "key", "--materialize", out)
+    check(rc == 2 and "'label'" in err, f"--materialize with a text column: exit {rc} {err.strip()!r}")
+    check(not os.path.exists(out), "--materialize refused: no file left")
+
+
 def test_parquet_output(tmp):
     lp, rp, _ = random_tables(tmp, 99)
     out = os.path.join(tmp, "answer.parquet")
@@ -361,6 +411,7 @@ def main():
         test_direct_path(tmp)
         test_plans(tmp)
         test_string_keys(tmp)
+        test_materialize(tmp)
         if not QUICK:
             test_memory_limit(tmp)
         test_parquet_output(tmp)
