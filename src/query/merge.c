@@ -163,6 +163,8 @@ typedef struct inner_job {
   int spill_fd;             /* -1: runs stay in memory */
   uint64_t spill_bytes;
   pthread_mutex_t spill_mu;
+  const size_t *group_at;   /* group g: morsels [group_at[g], group_at[g + 1]) */
+  agg_fn fn[MAX_AGGS];      /* what each state of an entry holds */
 } inner_job;
 
 /* Appends a morsel's entries to the spill file and frees them; its runs
@@ -346,10 +348,74 @@ static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol 
   return nentries;
 }
 
-/* Scans one morsel of the inner side into its sorted runs; spilled right
-** away when the runs go to disk. */
-static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
-  inner_job *j = ctx;
+/* Combines runs[0..nruns) (sorted by key, then a fixed order) into one part
+** with one run per key, each tagged `tag` (its morsel); the inputs are left as they are. */
+static int combine_runs(const merge_layout *lay, int nstates, const agg_fn *fn, const int *is_float,
+                        const mrun *runs, size_t nruns, uint32_t tag, mpart *one, sj_error *err) {
+  size_t ew = entry_words(nstates);
+  memset(one, 0, sizeof *one);
+  size_t nkeys = 0;
+  uint64_t most = 0, nentries = 0; /* most: the entries of the key with the most */
+  for (size_t i = 0, i1; i < nruns; i = i1) {
+    uint64_t total = 0;
+    for (i1 = i; i1 < nruns && runs[i1].key == runs[i].key; i1++) total += runs[i1].n;
+    if (i1 > i + 1 && total > most) most = total;
+    nentries += total;
+    nkeys++;
+  }
+  one->entries = malloc((nentries ? nentries : 1) * ew * 8);
+  one->runs = malloc((nkeys ? nkeys : 1) * sizeof *one->runs);
+  sort_pair *refs[2] = {malloc((most ? most : 1) * sizeof(sort_pair)), malloc((most ? most : 1) * sizeof(sort_pair))};
+  int rc = !one->entries || !one->runs || !refs[0] || !refs[1] ? sj_fail(err, SJ_ENOMEM, "out of memory combining runs") : 0;
+  uint64_t *at = one->entries;
+  for (size_t i = 0, i1; !rc && i < nruns; i = i1) {
+    uint64_t total = 0;
+    for (i1 = i; i1 < nruns && runs[i1].key == runs[i].key; i1++) total += runs[i1].n;
+    mrun *dst = &one->runs[one->nruns++];
+    *dst = (mrun){runs[i].key, tag, 0, at, 0, NULL};
+    if (i1 == i + 1) { /* one run: already combined */
+      memcpy(at, runs[i].e, (size_t)total * ew * 8);
+      dst->n = (uint32_t)total;
+      at += total * ew;
+      continue;
+    }
+    size_t k = 0;
+    for (size_t q = i; q < i1; q++)
+      for (uint32_t e = 0; e < runs[q].n; e++) refs[0][k++] = (sort_pair){runs[q].e[(size_t)e * ew], (uint32_t)q, e};
+    sort_pair *sorted = radix_sort(refs[0], refs[1], k, lay->bits); /* stable: runs fold in order */
+    uint64_t *e = NULL;
+    for (size_t x = 0; x < k; x++) {
+      const uint64_t *src = runs[sorted[x].a].e + (size_t)sorted[x].b * ew;
+      if (!e || src[0] != e[0]) {
+        e = at;
+        at += ew;
+        memset(e, 0, ew * 8);
+        e[0] = src[0];
+        dst->n++;
+      }
+      e[1] += src[1];
+      for (int st = 0; st < nstates; st++)
+        state_merge((agg_state *)(e + 2) + st, (const agg_state *)(src + 2) + st, fn[st], is_float[st], 1);
+    }
+  }
+  free(refs[0]);
+  free(refs[1]);
+  if (rc) {
+    free(one->entries);
+    free(one->runs);
+    memset(one, 0, sizeof *one);
+  }
+  return rc;
+}
+
+static int cmp_run(const void *x, const void *y) {
+  const mrun *a = x, *b = y;
+  if (a->key != b->key) return a->key < b->key ? -1 : 1;
+  return a->morsel < b->morsel ? -1 : a->morsel > b->morsel;
+}
+
+/* Scans one morsel of the inner side into its sorted runs. */
+static int scan_inner_morsel(inner_job *j, size_t m, int worker, uint64_t *nentries, sj_error *err) {
   const plan *p = j->p;
   side *s = j->s;
   const pq_reader *r = s->files[j->morsels[m].file];
@@ -362,20 +428,50 @@ static int scan_inner_morsel(void *ctx, size_t m, int worker, sj_error *err) {
   int need = 1 + nby + ns;
   int rc = read_scan_columns(p, r, rg, names, need, cols, err);
   if (rc) return rc;
-  uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg), nentries = 1;
-  if (!one_key_one_entry(j, m, cols, rows, &rc, err)) nentries = sort_into_runs(j, m, worker, cols, rows, r, rg, &rc, err);
+  uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
+  *nentries = 1;
+  if (!one_key_one_entry(j, m, cols, rows, &rc, err)) *nentries = sort_into_runs(j, m, worker, cols, rows, r, rg, &rc, err);
   for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
-  if (j->spill_fd >= 0) {
-    pq_release_rowgroup(r, rg);
-    if (!rc && nentries) rc = spill_part(j, &j->parts[m], nentries, entry_words(ns), err);
-  }
+  if (j->spill_fd >= 0) pq_release_rowgroup(r, rg);
   return rc;
 }
 
-static int cmp_run(const void *x, const void *y) {
-  const mrun *a = x, *b = y;
-  if (a->key != b->key) return a->key < b->key ? -1 : 1;
-  return a->morsel < b->morsel ? -1 : a->morsel > b->morsel;
+/* Scans a group of morsels (consecutive row groups of one file); a group of
+** more than one is combined into one run per key, so a hot key's row groups
+** spill as a few runs, not one per row group; then spilled if spilling. */
+static int scan_inner_group(void *ctx, size_t g, int worker, sj_error *err) {
+  inner_job *j = ctx;
+  size_t m0 = j->group_at[g], m1 = j->group_at[g + 1];
+  uint64_t nentries = 0, n;
+  int rc = 0;
+  for (size_t m = m0; m < m1 && !rc; m++) {
+    rc = scan_inner_morsel(j, m, worker, &n, err);
+    nentries += n;
+  }
+  if (!rc && m1 > m0 + 1) {
+    size_t nruns = 0, k = 0;
+    for (size_t m = m0; m < m1; m++) nruns += j->parts[m].nruns;
+    mrun *runs = malloc((nruns ? nruns : 1) * sizeof *runs);
+    if (!runs) return sj_fail(err, SJ_ENOMEM, "out of memory combining runs");
+    for (size_t m = m0; m < m1; m++)
+      for (size_t r = 0; r < j->parts[m].nruns; r++) runs[k++] = j->parts[m].runs[r];
+    qsort(runs, nruns, sizeof *runs, cmp_run);
+    mpart one;
+    rc = combine_runs(j->lay, j->s->nstates, j->fn, j->s->state_is_float, runs, nruns, (uint32_t)m0, &one, err);
+    free(runs);
+    if (!rc) {
+      for (size_t m = m0; m < m1; m++) {
+        free(j->parts[m].entries);
+        free(j->parts[m].runs);
+        memset(&j->parts[m], 0, sizeof j->parts[m]);
+      }
+      j->parts[m0] = one;
+      nentries = 0;
+      for (size_t r = 0; r < one.nruns; r++) nentries += one.runs[r].n;
+    }
+  }
+  if (!rc && j->spill_fd >= 0 && nentries) rc = spill_part(j, &j->parts[m0], nentries, entry_words(j->s->nstates), err);
+  return rc;
 }
 
 /* ------------------------------------------------------------ outer side */
@@ -767,10 +863,28 @@ int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int 
   ij->morsels = m;
   ij->spill_fd = -1;
   pthread_mutex_init(&ij->spill_mu, NULL);
+  for (int k = 0; k < ij->s->nstates; k++) ij->fn[k] = p->fn[ij->s->state_agg[k]];
+  /* Groups: when spilling, consecutive row groups of one file whose rows
+  ** (an upper bound of their entries) fit in 1/64 of the memory limit — a
+  ** share that does not depend on the thread count, so neither do the
+  ** runs; in memory, every morsel alone (combining would only cost time). */
+  size_t *group_at = malloc((n + 1) * sizeof *group_at), ngroups = 0;
   int rc = 0;
-  if (!(ij->parts = calloc(n ? n : 1, sizeof *ij->parts))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  if (!(ij->parts = calloc(n ? n : 1, sizeof *ij->parts)) || !group_at) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  uint64_t budget = p->memory_limit / 64 / (entry_words(ij->s->nstates) * 8), rows = 0;
+  for (size_t i = 0; !rc && i < n; i++) {
+    uint64_t r = (uint64_t)pq_rowgroup_rows(ij->s->files[m[i].file], m[i].rg);
+    if (!spill || i == 0 || m[i].file != m[i - 1].file || rows + r > budget) {
+      group_at[ngroups++] = i;
+      rows = 0;
+    }
+    rows += r;
+  }
+  if (group_at) group_at[ngroups] = n;
+  ij->group_at = group_at;
   if (!rc && spill) rc = open_spill(p, &ij->spill_fd, err);
-  if (!rc) rc = run_parallel(p->threads, n, scan_inner_morsel, ij, err);
+  if (!rc) rc = run_parallel(p->threads, ngroups, scan_inner_group, ij, err);
+  free(group_at);
   for (int w = 0; w < 256; w++) {
     free(ij->scratch[0][w]);
     free(ij->scratch[1][w]);
@@ -792,58 +906,10 @@ int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int 
 int merge_combine(const merge_layout *lay, int nstates, const agg_fn *fn, const int *is_float, merge_runs *r,
                   sj_error *err) {
   assert(r->spill_fd < 0);
-  size_t ew = entry_words(nstates);
-  mpart one = {0};
-  size_t nkeys = 0;
-  uint64_t most = 0; /* the entries of the key with the most */
-  for (size_t i = 0, i1; i < r->nruns; i = i1) {
-    uint64_t total = 0;
-    for (i1 = i; i1 < r->nruns && r->runs[i1].key == r->runs[i].key; i1++) total += r->runs[i1].n;
-    if (i1 > i + 1 && total > most) most = total;
-    nkeys++;
-  }
-  one.entries = malloc((r->nentries ? r->nentries : 1) * ew * 8);
-  one.runs = malloc((nkeys ? nkeys : 1) * sizeof *one.runs);
-  sort_pair *refs[2] = {malloc((most ? most : 1) * sizeof(sort_pair)), malloc((most ? most : 1) * sizeof(sort_pair))};
-  int rc = !one.entries || !one.runs || !refs[0] || !refs[1] ? sj_fail(err, SJ_ENOMEM, "out of memory combining runs") : 0;
-  uint64_t *at = one.entries;
-  for (size_t i = 0, i1; !rc && i < r->nruns; i = i1) {
-    uint64_t total = 0;
-    for (i1 = i; i1 < r->nruns && r->runs[i1].key == r->runs[i].key; i1++) total += r->runs[i1].n;
-    mrun *dst = &one.runs[one.nruns++];
-    *dst = (mrun){r->runs[i].key, (uint32_t)(one.nruns - 1), 0, at, 0, NULL};
-    if (i1 == i + 1) { /* one run: already combined */
-      memcpy(at, r->runs[i].e, (size_t)total * ew * 8);
-      dst->n = (uint32_t)total;
-      at += total * ew;
-      continue;
-    }
-    size_t k = 0;
-    for (size_t q = i; q < i1; q++)
-      for (uint32_t e = 0; e < r->runs[q].n; e++) refs[0][k++] = (sort_pair){r->runs[q].e[(size_t)e * ew], (uint32_t)q, e};
-    sort_pair *sorted = radix_sort(refs[0], refs[1], k, lay->bits); /* stable: runs fold in order */
-    uint64_t *e = NULL;
-    for (size_t x = 0; x < k; x++) {
-      const uint64_t *src = r->runs[sorted[x].a].e + (size_t)sorted[x].b * ew;
-      if (!e || src[0] != e[0]) {
-        e = at;
-        at += ew;
-        memset(e, 0, ew * 8);
-        e[0] = src[0];
-        dst->n++;
-      }
-      e[1] += src[1];
-      for (int st = 0; st < nstates; st++)
-        state_merge((agg_state *)(e + 2) + st, (const agg_state *)(src + 2) + st, fn[st], is_float[st], 1);
-    }
-  }
-  free(refs[0]);
-  free(refs[1]);
-  if (rc) {
-    free(one.entries);
-    free(one.runs);
-    return rc;
-  }
+  mpart one;
+  int rc = combine_runs(lay, nstates, fn, is_float, r->runs, r->nruns, 0, &one, err);
+  if (rc) return rc;
+  for (size_t i = 0; i < one.nruns; i++) one.runs[i].morsel = (uint32_t)i;
   merge_runs_free(r);
   r->parts = malloc(sizeof *r->parts);
   if (!r->parts) {

@@ -328,7 +328,8 @@ def test_materialize(tmp):
         check(filecmp.cmp(one, os.path.join(tmp, f"mat{seed}.parquet"), shallow=False),
               f"materialize {seed}: --threads 1 and 2 differ")
     scale = "0.0002" if QUICK else "0.001"
-    data = os.path.join(tmp, f"s{scale}")
+    data = os.path.join(tmp, f"mat-s{scale}")
+    subprocess.run([SKEWJOIN, "gen", "--scale", scale, data], check=True, capture_output=True)
     left, right = os.path.join(data, "df1", "*.parquet"), os.path.join(data, "df2.parquet")
     out = os.path.join(tmp, "mat-gen.parquet")
     rc, _, err = run("--left", left, "--right", right, "--on", "key", "--materialize", out)
@@ -351,6 +352,7 @@ def test_materialize(tmp):
     rc, _, err = run("--left", left, "--right", text, "--on", "key", "--materialize", out)
     check(rc == 2 and "'label'" in err, f"--materialize with a text column: exit {rc} {err.strip()!r}")
     check(not os.path.exists(out), "--materialize refused: no file left")
+    shutil.rmtree(data)
 
 
 def test_parquet_output(tmp):
