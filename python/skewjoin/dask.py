@@ -42,7 +42,7 @@ __all__ = ["join_aggregate", "read_parquet"]
 PIECE_ROWS = 1 << 21
 TILE_ROWS = 1 << 22
 BLOCK_ROWS = 1 << 21
-FETCH_ROWS = 1 << 24
+FETCH_ROWS = 1 << 26
 FAN_IN = 16
 
 
@@ -321,9 +321,11 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     blocks_of_g = [{block_of_key[int(k)] for k in gk if int(k) in block_of_key} for gk in plan.groupings]
     cells, g = [], 0
     while g < len(plan.groupings):
-        if gest[g] > tile_rows and nranges > 1:
-            for r in range(nranges):
-                cells.append((g, g + 1, r, r + 1))
+        if gest[g] > tile_rows and nranges > 1:  # alone, cut into about gest / tile_rows code ranges
+            k = min(nranges, int(np.ceil(gest[g] / tile_rows)))
+            cuts = [nranges * i // k for i in range(k + 1)]
+            for r0, r1 in zip(cuts, cuts[1:]):
+                cells.append((g, g + 1, r0, r1))
             g += 1
             continue
         g1, acc, fetch = g, 0.0, set()

@@ -10,13 +10,15 @@
 **   header   magic "SJPART\0\0", version, nstates, ncols, code_bits, the
 **            layout's lo/hi and the states' functions (checked against the
 **            task's sj_dist_info: partials of another plan are refused),
-**            nruns, nentries, raw_len, zlen
-**   payload  zstd (with its checksum) of: nruns × {key, n}, then the
-**            nentries entries
+**            nruns, nentries, and the sizes of the two parts below
+**   table    one zstd frame: nruns × {key, n, offset, length of its frame}
+**   runs     one zstd frame per run: its n entries
 **
-** Everything in it is checked on read as in a file from a stranger: sizes
-** against each other, keys ascending, codes ascending within a run and
-** inside the layout, decompression bounded by the stated size.
+** Every frame carries zstd's checksum, and a run is its own frame so that a
+** tile decompresses only the keys it merges.  Everything is checked on read
+** as in a file from a stranger: sizes against each other, keys ascending,
+** frames contiguous, codes ascending within a run and inside the layout,
+** decompression bounded by the stated sizes.
 */
 #include "merge.h"
 
@@ -31,8 +33,14 @@ typedef struct part_header {
   uint32_t version, nstates, ncols, code_bits;
   int64_t lo[16], hi[16];
   int32_t state_fn[16], state_float[16];
-  uint64_t nruns, nentries, raw_len, zlen;
+  uint64_t nruns, nentries, table_zlen, entries_zlen;
 } part_header;
+
+/* A run in the table: its key, entries, and where its frame is. */
+typedef struct part_run {
+  int64_t key;
+  uint64_t n, zoff, zlen;
+} part_run;
 
 void sj_bytes_free(sj_bytes *b) {
   free(b->data);
@@ -195,69 +203,76 @@ typedef struct slice {
   uint32_t n;
 } slice;
 
+/* Appends src as one checksummed zstd frame at buf + *at (room: bound). */
+static int frame(ZSTD_CCtx *cctx, uint8_t *buf, size_t cap, size_t *at, const void *src, size_t len, sj_error *err) {
+  size_t z = ZSTD_compress2(cctx, buf + *at, cap - *at, src, len);
+  if (ZSTD_isError(z)) return sj_fail(err, SJ_EIO, "compressing a partial: %s", ZSTD_getErrorName(z));
+  *at += z;
+  return 0;
+}
+
 static int part_encode(const sj_dist_info *info, const slice *s, size_t ns, sj_bytes *out, sj_error *err) {
   size_t ew = entry_words(info->nstates);
   uint64_t nentries = 0;
-  for (size_t i = 0; i < ns; i++) nentries += s[i].n;
-  size_t raw_len = ns * 16 + (size_t)nentries * ew * 8;
-  uint8_t *raw = malloc(raw_len ? raw_len : 1);
-  size_t bound = ZSTD_compressBound(raw_len);
-  uint8_t *buf = malloc(sizeof(part_header) + bound);
-  if (!raw || !buf) {
-    free(raw);
-    free(buf);
-    return sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
-  }
-  uint8_t *at = raw;
+  size_t cap = sizeof(part_header) + ZSTD_compressBound(ns * sizeof(part_run));
   for (size_t i = 0; i < ns; i++) {
-    uint64_t n = s[i].n;
-    memcpy(at, &s[i].key, 8);
-    memcpy(at + 8, &n, 8);
-    at += 16;
+    nentries += s[i].n;
+    cap += ZSTD_compressBound((size_t)s[i].n * ew * 8);
   }
-  for (size_t i = 0; i < ns; i++) {
-    memcpy(at, s[i].e, (size_t)s[i].n * ew * 8);
-    at += (size_t)s[i].n * ew * 8;
-  }
-  /* With a checksum: a damaged payload is refused, not merged. */
+  part_run *table = malloc((ns ? ns : 1) * sizeof *table);
+  uint8_t *runs = malloc(cap), *buf = malloc(cap);
   ZSTD_CCtx *cctx = ZSTD_createCCtx();
-  size_t z = cctx ? ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1) : 0;
-  if (cctx && !ZSTD_isError(z)) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
-  if (cctx && !ZSTD_isError(z)) z = ZSTD_compress2(cctx, buf + sizeof(part_header), bound, raw, raw_len);
+  int rc = table && runs && buf && cctx ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
+  size_t z = 0;
+  if (!rc) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1); /* a damaged partial is refused, not merged */
+  if (!rc && !ZSTD_isError(z)) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
+  if (!rc && ZSTD_isError(z)) rc = sj_fail(err, SJ_EIO, "compressing a partial: %s", ZSTD_getErrorName(z));
+  size_t runs_len = 0, at = sizeof(part_header);
+  for (size_t i = 0; i < ns && !rc; i++) {
+    table[i] = (part_run){s[i].key, s[i].n, runs_len, 0};
+    rc = frame(cctx, runs, cap, &runs_len, s[i].e, (size_t)s[i].n * ew * 8, err);
+    table[i].zlen = runs_len - table[i].zoff;
+  }
+  if (!rc) rc = frame(cctx, buf, cap, &at, table, ns * sizeof *table, err);
+  if (!rc) {
+    part_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, PART_MAGIC, 8);
+    h.version = SJ_DIST_VERSION;
+    h.nstates = (uint32_t)info->nstates;
+    h.ncols = (uint32_t)info->ncols;
+    h.code_bits = (uint32_t)info->code_bits;
+    memcpy(h.lo, info->lo, sizeof h.lo);
+    memcpy(h.hi, info->hi, sizeof h.hi);
+    memcpy(h.state_fn, info->state_fn, sizeof h.state_fn);
+    memcpy(h.state_float, info->state_float, sizeof h.state_float);
+    h.nruns = ns;
+    h.nentries = nentries;
+    h.table_zlen = at - sizeof h;
+    h.entries_zlen = runs_len;
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + at, runs, runs_len);
+    out->data = buf;
+    out->len = at + runs_len;
+    buf = NULL;
+  }
   ZSTD_freeCCtx(cctx);
-  free(raw);
-  if (!cctx) {
-    free(buf);
-    return sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
-  }
-  if (ZSTD_isError(z)) {
-    free(buf);
-    return sj_fail(err, SJ_EIO, "compressing a partial: %s", ZSTD_getErrorName(z));
-  }
-  part_header h;
-  memset(&h, 0, sizeof h);
-  memcpy(h.magic, PART_MAGIC, 8);
-  h.version = SJ_DIST_VERSION;
-  h.nstates = (uint32_t)info->nstates;
-  h.ncols = (uint32_t)info->ncols;
-  h.code_bits = (uint32_t)info->code_bits;
-  memcpy(h.lo, info->lo, sizeof h.lo);
-  memcpy(h.hi, info->hi, sizeof h.hi);
-  memcpy(h.state_fn, info->state_fn, sizeof h.state_fn);
-  memcpy(h.state_float, info->state_float, sizeof h.state_float);
-  h.nruns = ns;
-  h.nentries = nentries;
-  h.raw_len = raw_len;
-  h.zlen = z;
-  memcpy(buf, &h, sizeof h);
-  out->data = buf;
-  out->len = sizeof h + z;
-  return 0;
+  free(table);
+  free(runs);
+  free(buf);
+  return rc;
+}
+
+/* Decompresses one frame of exactly `len` bytes into dst. */
+static int unframe(ZSTD_DCtx *d, void *dst, size_t len, const uint8_t *src, size_t zlen) {
+  if (ZSTD_getFrameContentSize(src, zlen) != len || ZSTD_findFrameCompressedSize(src, zlen) != zlen) return -1;
+  size_t got = ZSTD_decompressDCtx(d, dst, len, src, zlen);
+  return ZSTD_isError(got) || got != len ? -1 : 0;
 }
 
 /* Decodes and checks partial b (the idx-th of its task) into part, keeping
 ** only the runs of the keys in want[0..nwant) (ascending) when want is not
-** NULL: a tile decodes what it merges, not its inputs whole. */
+** NULL: a tile decompresses what it merges, not its inputs whole. */
 static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, const int64_t *want, size_t nwant,
                        mpart *part, sj_error *err) {
   memset(part, 0, sizeof *part);
@@ -271,71 +286,63 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
       memcmp(h.lo, info->lo, sizeof h.lo) || memcmp(h.hi, info->hi, sizeof h.hi) ||
       memcmp(h.state_fn, info->state_fn, sizeof h.state_fn) || memcmp(h.state_float, info->state_float, sizeof h.state_float))
     return sj_fail(err, SJ_EUSAGE, "partial %zu was made for another plan (layout or aggregates differ)", idx);
-  size_t ew = entry_words(info->nstates);
-  if (h.zlen != b->len - sizeof h || h.nruns > h.raw_len / 16 || h.nentries > h.raw_len / (ew * 8) ||
-      h.raw_len != h.nruns * 16 + h.nentries * ew * 8 || h.nruns > h.nentries)
+  size_t ew = entry_words(info->nstates), body = b->len - sizeof h;
+  if (h.table_zlen > body || h.entries_zlen != body - h.table_zlen || h.nruns > h.nentries ||
+      h.nruns > SIZE_MAX / sizeof(part_run) || h.nentries > SIZE_MAX / (ew * 8))
     return sj_fail(err, SJ_ECORRUPT, "partial %zu: its sizes contradict each other", idx);
-  unsigned long long stated = ZSTD_getFrameContentSize(b->data + sizeof h, h.zlen);
-  if (stated != h.raw_len) return sj_fail(err, SJ_ECORRUPT, "partial %zu: its payload states another size", idx);
-  uint8_t *raw = malloc(h.raw_len ? h.raw_len : 1);
-  if (!raw) return sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
-  size_t got = ZSTD_decompress(raw, h.raw_len, b->data + sizeof h, h.zlen);
-  if (ZSTD_isError(got) || got != h.raw_len) {
-    free(raw);
-    return sj_fail(err, SJ_ECORRUPT, "partial %zu: its payload does not decompress", idx);
-  }
-  /* The run table: keys ascending, sizes covering the entries; which runs to keep. */
-  uint64_t at = 0, kept_runs = 0, kept_entries = 0;
+  const uint8_t *zt = b->data + sizeof h, *zr = zt + h.table_zlen;
+  part_run *table = malloc((h.nruns ? h.nruns : 1) * sizeof *table);
+  ZSTD_DCtx *d = ZSTD_createDCtx();
+  int rc = table && d ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
+  if (!rc && unframe(d, table, h.nruns * sizeof *table, zt, h.table_zlen))
+    rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its run table does not decompress", idx);
+  /* The table: keys ascending, frames contiguous, sizes adding up; which runs to keep. */
+  uint64_t entries = 0, zoff = 0, kept_runs = 0, kept_entries = 0;
   size_t w = 0;
-  int rc = 0;
   for (uint64_t i = 0; i < h.nruns && !rc; i++) {
-    int64_t key, prev = 0;
-    uint64_t n;
-    memcpy(&key, raw + i * 16, 8);
-    memcpy(&n, raw + i * 16 + 8, 8);
-    if (i) memcpy(&prev, raw + (i - 1) * 16, 8);
-    if (n == 0 || n > h.nentries - at || n > UINT32_MAX || (i && key <= prev))
-      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, too long or out of key order", idx, (unsigned long long)i);
-    while (want && w < nwant && want[w] < key) w++;
-    if (!want || (w < nwant && want[w] == key)) {
-      kept_runs++;
-      kept_entries += n;
+    const part_run *t = &table[i];
+    if (t->n == 0 || t->n > h.nentries - entries || t->n > UINT32_MAX || (i && t->key <= table[i - 1].key) ||
+        t->zoff != zoff || t->zlen == 0 || t->zlen > h.entries_zlen - zoff) {
+      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, misplaced or out of key order", idx, (unsigned long long)i);
+      break;
     }
-    at += n;
+    entries += t->n;
+    zoff += t->zlen;
+    while (want && w < nwant && want[w] < t->key) w++;
+    if (!want || (w < nwant && want[w] == t->key)) {
+      kept_runs++;
+      kept_entries += t->n;
+    }
   }
-  if (!rc && at != h.nentries) rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its runs do not cover its entries", idx);
+  if (!rc && (entries != h.nentries || zoff != h.entries_zlen))
+    rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its runs do not cover its entries", idx);
   if (!rc) {
     part->entries = malloc(kept_entries ? kept_entries * ew * 8 : 8);
     part->runs = malloc((kept_runs ? kept_runs : 1) * sizeof *part->runs);
     if (!part->entries || !part->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
   }
-  /* The kept runs' entries, each checked: codes ascending inside the layout, counts positive. */
+  /* The kept runs, each checked: codes ascending inside the layout, counts positive. */
   uint64_t code_end = (uint64_t)1 << info->code_bits, dst = 0;
-  const uint8_t *entries = raw + h.nruns * 16;
-  at = 0;
   w = 0;
   for (uint64_t i = 0; i < h.nruns && !rc; i++) {
-    int64_t key;
-    uint64_t n;
-    memcpy(&key, raw + i * 16, 8);
-    memcpy(&n, raw + i * 16 + 8, 8);
-    while (want && w < nwant && want[w] < key) w++;
-    if (want && !(w < nwant && want[w] == key)) {
-      at += n;
-      continue;
-    }
+    const part_run *t = &table[i];
+    while (want && w < nwant && want[w] < t->key) w++;
+    if (want && !(w < nwant && want[w] == t->key)) continue;
     uint64_t *e = part->entries + dst * ew;
-    memcpy(e, entries + at * ew * 8, (size_t)n * ew * 8);
-    for (uint64_t x = 0; x < n && !rc; x++) {
+    if (unframe(d, e, (size_t)t->n * ew * 8, zr + t->zoff, t->zlen)) {
+      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: the run of key %lld does not decompress", idx, (long long)t->key);
+      break;
+    }
+    for (uint64_t x = 0; x < t->n && !rc; x++) {
       const uint64_t *en = e + x * ew;
       if (en[0] >= code_end || (x && en[0] <= en[-(ptrdiff_t)ew]) || en[1] == 0 || en[1] > (uint64_t)INT64_MAX)
-        rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: an entry of key %lld has a bad code or count", idx, (long long)key);
+        rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: an entry of key %lld has a bad code or count", idx, (long long)t->key);
     }
-    part->runs[part->nruns++] = (mrun){key, (uint32_t)idx, (uint32_t)n, e, 0, NULL};
-    dst += n;
-    at += n;
+    part->runs[part->nruns++] = (mrun){t->key, (uint32_t)idx, (uint32_t)t->n, e, 0, NULL};
+    dst += t->n;
   }
-  free(raw);
+  ZSTD_freeDCtx(d);
+  free(table);
   return rc;
 }
 
