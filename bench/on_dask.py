@@ -36,6 +36,7 @@ from distributed import Client, LocalCluster  # noqa: E402
 
 import skewjoin  # noqa: E402
 import skewjoin.dask  # noqa: E402
+from report import publish  # noqa: E402  (bench/ is this script's directory)
 
 SKEWJOIN = os.path.join(ROOT, "build", "skewjoin")
 SCALE = 0.01
@@ -149,16 +150,7 @@ def main():
     body = ("\n".join(lines) + f"\n\ns={SCALE}; LocalCluster of {WORKERS} worker processes x 1 thread, {MEMORY} each; "
             f"peak = largest worker VmHWM; plain runs stopped after {TIMEOUT:.0f} s; made by `make bench-dask` "
             f"(bench/on_dask.py) on {when}.\n")
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "dask.md"), "w") as f:
-        f.write("# make bench-dask\n\n" + body)
-    readme = os.path.join(ROOT, "README.md")
-    text = open(readme).read()
-    start, end = "<!-- bench-dask: made by bench/on_dask.py -->", "<!-- /bench-dask -->"
-    if start in text and end in text:
-        text = text[:text.index(start) + len(start)] + "\n" + body + text[text.index(end):]
-        open(readme, "w").write(text)
-    print(body)
+    publish("dask", "on_dask.py", "make bench-dask", body)
 
 
 if __name__ == "__main__":

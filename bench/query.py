@@ -31,6 +31,8 @@ import shutil
 import subprocess
 import time
 
+from report import publish  # bench/ is this script's directory
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKEWJOIN = os.path.join(ROOT, "build", "skewjoin")
 PEER = os.path.join(ROOT, "tests", "oracle", "peer_query.mjs")
@@ -197,16 +199,7 @@ def main():
     body = (f"{table(results)}\n\n{CORES} cores, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB; "
             f"made by `make bench-query` (bench/query.py) on {when}; peers stopped after {TIMEOUT:.0f} s or "
             f"{RSS_CAP / 2**30:.0f} GB RSS.\n")
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "query.md"), "w") as f:
-        f.write("# make bench-query\n\n" + body)
-    readme = os.path.join(ROOT, "README.md")
-    text = open(readme).read()
-    start, end = "<!-- bench-query: made by bench/query.py -->", "<!-- /bench-query -->"
-    if start in text and end in text:
-        text = text[:text.index(start) + len(start)] + "\n" + body + text[text.index(end):]
-        open(readme, "w").write(text)
-    print(body)
+    publish("query", "query.py", "make bench-query", body)
 
 
 if __name__ == "__main__":
