@@ -18,7 +18,7 @@ DEFS    := -D_GNU_SOURCE -Iinclude
 ALL_CFLAGS := $(WARN) $(DEFS) $(CFLAGS) -ffp-contract=off -pthread -fPIC
 LIBS    := -lzstd -lsnappy -lz -llz4 -lm -pthread
 
-SAN_CFLAGS := $(WARN) $(DEFS) -O1 -g -ffp-contract=off -pthread -fno-omit-frame-pointer \
+SAN_CFLAGS := $(WARN) $(DEFS) -O1 -g -ffp-contract=off -pthread -fno-omit-frame-pointer -fPIC \
               -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 LIB_SRC := $(wildcard src/util/*.c src/pq/*.c src/gen/*.c src/query/*.c)
@@ -60,6 +60,9 @@ $(B)/skewjoin: $(CLI_OBJ) $(B)/libskewjoin.a
 $(B)/bench-scan: bench/scan.c $(B)/libskewjoin.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libskewjoin.a $(LIBS)
 
+$(B)/libskewjoin-san.so: $(SAN_LIB_OBJ)
+	$(CC) -shared -fsanitize=address,undefined -o $@ $^ $(LIBS)
+
 $(B)/skewjoin-san: $(SAN_CLI_OBJ) $(SAN_LIB_OBJ)
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
 
@@ -72,7 +75,7 @@ $(B)/san-tests/%: tests/%.c tests/check.h $(SAN_LIB_OBJ)
 	$(CC) $(SAN_CFLAGS) -Isrc -Itests -o $@ $< $(SAN_LIB_OBJ) $(LIBS)
 
 # Unit tests, plain and sanitized; each prints "N passed, N failed".
-test-c: $(TESTS) $(SAN_TESTS) $(B)/skewjoin $(B)/skewjoin-san
+test-c: $(TESTS) $(SAN_TESTS) $(B)/skewjoin $(B)/skewjoin-san $(B)/libskewjoin-san.so
 
 test: all test-c
 	@tests/run
