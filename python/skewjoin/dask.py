@@ -30,7 +30,6 @@ import io
 import os
 import shutil
 import tempfile
-import uuid
 
 import numpy as np
 import pandas as pd
