@@ -314,9 +314,10 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     # A cell of small groupings also stops where the blocks it would fetch
     # pass FETCH_BLOCKS_ROWS estimated rows: its input stays bounded even
     # when its groupings' keys are spread over the whole key range.
-    block_of_key = dict(zip(keys.tolist(), np.searchsorted(split_keys, keys, side="right").tolist()))
+    key_block = np.searchsorted(split_keys, keys, side="right")
+    block_of_key = dict(zip(keys.tolist(), key_block.tolist()))
     block_est = np.zeros(nblocks)
-    np.add.at(block_est, np.searchsorted(split_keys, keys, side="right"), est)
+    np.add.at(block_est, key_block, est)
     blocks_of_g = [{block_of_key[int(k)] for k in gk if int(k) in block_of_key} for gk in plan.groupings]
     cells, g = [], 0
     while g < len(plan.groupings):

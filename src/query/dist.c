@@ -107,12 +107,6 @@ static int info_check(plan *p, const sj_dist_info *info, merge_layout *lay, sj_e
 
 /* ---------------------------------------------------------------- plan */
 
-static int key_bound(const uint8_t *v, size_t len, pq_type t, int64_t *out) {
-  if (t == PQ_INT32 && len == 4) { int32_t x; memcpy(&x, v, 4); *out = x; return 1; }
-  if (t == PQ_INT64 && len == 8) { memcpy(out, v, 8); return 1; }
-  return 0;
-}
-
 void sj_dist_plan_free(sj_dist_plan *d) {
   if (!d) return;
   for (size_t i = 0; i < d->npieces; i++) free(d->pieces[i].file);
@@ -169,24 +163,23 @@ int sj_dist_plan_make(const sj_query *q, sj_dist_plan **out, sj_error *err) {
       pc->rowgroup = rg;
       pc->rows = (uint64_t)pq_rowgroup_rows(r, rg);
       const pq_stats *st = &pq_chunk(r, rg, kc)->stats;
-      pc->key_bounds = !p->keys && st->has_min_max && key_bound(st->min, st->min_len, kt, &pc->key_min) &&
-                       key_bound(st->max, st->max_len, kt, &pc->key_max) && pc->key_min <= pc->key_max;
+      pc->key_bounds = !p->keys && st->has_min_max && stat_bound(st->min, st->min_len, kt, &pc->key_min) &&
+                       stat_bound(st->max, st->max_len, kt, &pc->key_max) && pc->key_min <= pc->key_max;
     }
   }
   /* The groupings and their keys. */
-  uint32_t *order = NULL;
-  size_t *gstart = NULL;
-  if (!rc) rc = merge_groupings(p, &lay, &order, &gstart, &d->ngroupings, err);
+  merge_groups groups = {0};
+  if (!rc) rc = merge_groupings(p, &lay, &groups, err);
   if (!rc) {
+    d->ngroupings = groups.n;
     const agg_table *ot = &p->s[1].partial;
     d->grouping_at = malloc((d->ngroupings + 1) * sizeof *d->grouping_at);
     d->grouping_keys = malloc((ot->nrows ? ot->nrows : 1) * sizeof *d->grouping_keys);
     if (!d->grouping_at || !d->grouping_keys) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    for (size_t g = 0; !rc && g <= d->ngroupings; g++) d->grouping_at[g] = gstart[g];
-    for (size_t i = 0; !rc && i < ot->nrows; i++) d->grouping_keys[i] = agg_row_keys(agg_table_row(ot, order[i]))[0];
+    for (size_t g = 0; !rc && g <= d->ngroupings; g++) d->grouping_at[g] = groups.start[g];
+    for (size_t i = 0; !rc && i < ot->nrows; i++) d->grouping_keys[i] = agg_row_keys(agg_table_row(ot, groups.order[i]))[0];
   }
-  free(order);
-  free(gstart);
+  merge_groups_free(&groups);
   plan_close(p);
   free(p);
   if (rc) sj_dist_plan_free(d);
@@ -372,16 +365,6 @@ static int runs_encode(const sj_dist_info *info, const merge_runs *r, sj_bytes *
   return rc;
 }
 
-static const uint64_t *first_code_at_least(const uint64_t *e, uint32_t n, size_t ew, uint64_t code) {
-  uint32_t lo = 0, hi = n;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    if (e[(size_t)mid * ew] < code) lo = mid + 1;
-    else hi = mid;
-  }
-  return e + (size_t)lo * ew;
-}
-
 /* ----------------------------------------------------------------- tasks */
 
 static int cmp_i64(const void *a, const void *b) {
@@ -442,8 +425,8 @@ int sj_dist_scan(const sj_query *q, const sj_dist_info *info, const sj_dist_piec
       size_t ns = 0;
       for (size_t k = run; k < end; k++) {
         const mrun *mr = &runs.runs[k];
-        const uint64_t *a = first_code_at_least(mr->e, mr->n, ew, c0);
-        const uint64_t *z = first_code_at_least(mr->e, mr->n, ew, c1);
+        const uint64_t *a = entry_lower_bound(mr->e, mr->n, ew, c0);
+        const uint64_t *z = entry_lower_bound(mr->e, mr->n, ew, c1);
         if (a < z) s[ns++] = (slice){mr->key, a, (uint32_t)((size_t)(z - a) / ew)};
       }
       rc = part_encode(info, s, ns, &parts[b * nranges + r], err);
@@ -497,19 +480,17 @@ int sj_dist_tile(const sj_query *q, const sj_dist_info *info, const sj_bytes *pa
   int rc = plan_open(p, q, NULL, 0, err);
   if (!rc) rc = info_check(p, info, &lay, err);
   /* The keys of groupings [g0, g1): the only runs this tile decodes. */
-  uint32_t *order = NULL;
-  size_t *gstart = NULL, ngroupings = 0, nwant = 0;
+  merge_groups groups = {0};
+  size_t nwant = 0;
   int64_t *want = NULL;
-  if (!rc) rc = merge_groupings(p, &lay, &order, &gstart, &ngroupings, err);
+  if (!rc) rc = merge_groupings(p, &lay, &groups, err);
   if (!rc) {
     const agg_table *ot = &p->s[1].partial;
-    size_t o0 = gstart[g0 < ngroupings ? g0 : ngroupings], o1 = gstart[g1 < ngroupings ? g1 : ngroupings];
+    size_t o0 = groups.start[g0 < groups.n ? g0 : groups.n], o1 = groups.start[g1 < groups.n ? g1 : groups.n];
     if (!(want = malloc((o1 > o0 ? o1 - o0 : 1) * sizeof *want))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    for (size_t o = o0; !rc && o < o1; o++) want[nwant++] = agg_row_keys(agg_table_row(ot, order[o]))[0];
+    for (size_t o = o0; !rc && o < o1; o++) want[nwant++] = agg_row_keys(agg_table_row(ot, groups.order[o]))[0];
     if (!rc) qsort(want, nwant, sizeof *want, cmp_i64);
   }
-  free(order);
-  free(gstart);
   if (!rc) rc = parts_decode(info, parts, n, want, nwant, &runs, err);
   free(want);
   if (!rc) {
@@ -519,7 +500,7 @@ int sj_dist_tile(const sj_query *q, const sj_dist_info *info, const sj_bytes *pa
   if (!rc) rc = out_open(&sink, q->out, mem, schema, err);
   merge_stats st;
   merge_range range = {g0, g1, c0, c1};
-  if (!rc) rc = merge_write(p, &lay, &runs, &range, sink, schema, &st, err);
+  if (!rc) rc = merge_write(p, &lay, &runs, &groups, &range, sink, schema, &st, err);
   if (sink) {
     if (rc) out_abort(sink);
     else rc = out_close(sink, err);
@@ -532,6 +513,7 @@ int sj_dist_tile(const sj_query *q, const sj_dist_info *info, const sj_bytes *pa
   } else {
     free(text);
   }
+  merge_groups_free(&groups);
   merge_runs_free(&runs);
   plan_close(p);
   free(p);

@@ -49,8 +49,6 @@ typedef struct mjob {
   right_rows R;
 } mjob;
 
-static int is_int(pq_type t) { return t == PQ_INT32 || t == PQ_INT64; }
-
 /* The answer's columns; refuses what the output cannot hold. */
 static int columns(mjob *j, out_schema *schema, sj_error *err) {
   plan *p = j->p;
@@ -61,7 +59,7 @@ static int columns(mjob *j, out_schema *schema, sj_error *err) {
     for (int c = 0; c < pq_ncols(r); c++) {
       const pq_column_info *ci = pq_col(r, c);
       if (s == 1 && !strcmp(ci->name, p->q->on)) continue;
-      if (!is_int(ci->type) && ci->type != PQ_FLOAT && ci->type != PQ_DOUBLE)
+      if (!pq_is_num(ci->type))
         return sj_fail(err, SJ_EUSAGE, "%s: column '%s' is %s; --materialize writes integer and float columns",
                        pq_path(r), ci->name, pq_type_name(ci->type));
       for (int k = 0; k < schema->ncols; k++)
@@ -77,11 +75,11 @@ static int columns(mjob *j, out_schema *schema, sj_error *err) {
       }
       int k = schema->ncols++;
       snprintf(schema->names[k], sizeof schema->names[k], "%s", ci->name);
-      schema->kinds[k] = is_int(ci->type) ? SJ_COL_INT : SJ_COL_DOUBLE;
+      schema->kinds[k] = pq_is_int(ci->type) ? SJ_COL_INT : SJ_COL_DOUBLE;
       schema->nullable[k] = 0;
       for (int f = 0; f < p->s[s].nfiles; f++)
         schema->nullable[k] |= pq_col(p->s[s].files[f], pq_find_column(p->s[s].files[f], ci->name))->optional;
-      j->cols[k] = (mcol){s, c, !is_int(ci->type)};
+      j->cols[k] = (mcol){s, c, !pq_is_int(ci->type)};
       if (s == 0) j->nleft++;
     }
   }

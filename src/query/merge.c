@@ -64,12 +64,6 @@ static int bits_for(uint64_t values) { /* bits to tell `values` values apart */
   return b;
 }
 
-static int read_bound(const uint8_t *v, size_t len, pq_type t, int64_t *out) {
-  if (t == PQ_INT32 && len == 4) { int32_t x; memcpy(&x, v, 4); *out = x; return 1; }
-  if (t == PQ_INT64 && len == 8) { memcpy(out, v, 8); return 1; }
-  return 0;
-}
-
 /* The inner side's by-column `name` has values in [lo, hi] by every chunk's
 ** statistics; 0 when some non-empty chunk states no bounds. */
 static int column_domain(const side *s, const char *name, int64_t *lo, int64_t *hi) {
@@ -84,8 +78,8 @@ static int column_domain(const side *s, const char *name, int64_t *lo, int64_t *
       if (pq_rowgroup_rows(r, rg) == 0) continue;
       if (ch->stats.has_null_count && ch->stats.null_count == ch->num_values) continue; /* all NULL */
       int64_t mn, mx;
-      if (!ch->stats.has_min_max || !read_bound(ch->stats.min, ch->stats.min_len, ci->type, &mn) ||
-          !read_bound(ch->stats.max, ch->stats.max_len, ci->type, &mx) || mn > mx)
+      if (!ch->stats.has_min_max || !stat_bound(ch->stats.min, ch->stats.min_len, ci->type, &mn) ||
+          !stat_bound(ch->stats.max, ch->stats.max_len, ci->type, &mx) || mn > mx)
         return 0;
       if (!seen || mn < *lo) *lo = mn;
       if (!seen || mx > *hi) *hi = mx;
@@ -548,15 +542,6 @@ typedef struct merge_job {
   atomic_ullong spill_reads;
 } merge_job;
 
-static const uint64_t *lower_bound(const uint64_t *e, size_t n, size_t ew, uint64_t code) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (e[mid * ew] < code) lo = mid + 1;
-    else hi = mid;
-  }
-  return e + lo * ew;
-}
 
 
 /* One answer row: the grouping's outer values, the code's inner values. */
@@ -641,8 +626,8 @@ static int read_spilled(merge_job *j, const unit *u, worker *w, size_t *n, uint6
       if (got <= 0) return sj_fail(err, SJ_EIO, "reading the merge plan's spill file failed: %s", got < 0 ? strerror(errno) : "short file");
       done += (size_t)got;
     }
-    cur.at = lower_bound(w->spilled + at, cur.hi - cur.lo, ew, u->clo);
-    cur.end = lower_bound(w->spilled + at, cur.hi - cur.lo, ew, u->chi);
+    cur.at = entry_lower_bound(w->spilled + at, cur.hi - cur.lo, ew, u->clo);
+    cur.end = entry_lower_bound(w->spilled + at, cur.hi - cur.lo, ew, u->chi);
     at += (size_t)(cur.hi - cur.lo) * ew;
     if (cur.at == cur.end) continue;
     *total += (uint64_t)(cur.end - cur.at) / ew;
@@ -666,14 +651,14 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, 
       const uint64_t *a = NULL, *b = NULL;
       uint32_t lo = 0, hi = 0;
       if (j->spill_fd < 0) {
-        a = lower_bound(run->e, run->n, ew, u->clo);
-        b = lower_bound(run->e, run->n, ew, u->chi);
+        a = entry_lower_bound(run->e, run->n, ew, u->clo);
+        b = entry_lower_bound(run->e, run->n, ew, u->chi);
         if (a == b) continue;
         total += (uint64_t)(b - a) / ew;
       } else { /* the indexed blocks that may hold [clo, chi) */
         size_t blocks = (run->n + IDX_STRIDE - 1) / IDX_STRIDE;
-        size_t first = lower_bound(run->idx, blocks, 1, u->clo) - run->idx;
-        size_t last = lower_bound(run->idx, blocks, 1, u->chi) - run->idx;
+        size_t first = entry_lower_bound(run->idx, blocks, 1, u->clo) - run->idx;
+        size_t last = entry_lower_bound(run->idx, blocks, 1, u->chi) - run->idx;
         lo = first ? (uint32_t)((first - 1) * IDX_STRIDE) : 0;
         hi = last * IDX_STRIDE < run->n ? (uint32_t)(last * IDX_STRIDE) : run->n;
         if (lo >= hi) continue;
@@ -923,46 +908,45 @@ int merge_combine(const merge_layout *lay, int nstates, const agg_fn *fn, const 
   return r->runs ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
 }
 
-int merge_groupings(plan *p, const merge_layout *lay, uint32_t **order_out, size_t **gstart_out, size_t *ngroupings,
-                    sj_error *err) {
-  *order_out = NULL;
-  *gstart_out = NULL;
-  *ngroupings = 0;
+int merge_groupings(plan *p, const merge_layout *lay, merge_groups *g, sj_error *err) {
+  memset(g, 0, sizeof *g);
   int rc = scan_side(p, &p->s[lay->outer], err);
   if (rc) return rc;
   const agg_table *ot = &p->s[lay->outer].partial;
-  uint32_t *order = malloc((ot->nrows ? ot->nrows : 1) * sizeof *order);
-  size_t *gstart = malloc((ot->nrows + 1) * sizeof *gstart);
-  if (!order || !gstart) {
-    free(order);
-    free(gstart);
+  g->order = malloc((ot->nrows ? ot->nrows : 1) * sizeof *g->order);
+  g->start = malloc((ot->nrows + 1) * sizeof *g->start);
+  if (!g->order || !g->start) {
+    merge_groups_free(g);
     return sj_fail(err, SJ_ENOMEM, "out of memory");
   }
-  for (size_t i = 0; i < ot->nrows; i++) order[i] = (uint32_t)i;
-  qsort_r(order, ot->nrows, sizeof *order, cmp_outer, (void *)ot);
-  size_t n = 0;
+  for (size_t i = 0; i < ot->nrows; i++) g->order[i] = (uint32_t)i;
+  qsort_r(g->order, ot->nrows, sizeof *g->order, cmp_outer, (void *)ot);
   for (size_t i = 0; i < ot->nrows; i++)
-    if (i == 0 || !same_grouping(ot, agg_table_row(ot, order[i - 1]), agg_table_row(ot, order[i]))) gstart[n++] = i;
-  gstart[n] = ot->nrows;
-  *order_out = order;
-  *gstart_out = gstart;
-  *ngroupings = n;
+    if (i == 0 || !same_grouping(ot, agg_table_row(ot, g->order[i - 1]), agg_table_row(ot, g->order[i])))
+      g->start[g->n++] = i;
+  g->start[g->n] = ot->nrows;
   return 0;
 }
 
-int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const merge_range *range, out_sink *sink,
-                const out_schema *schema, merge_stats *st, sj_error *err) {
+void merge_groups_free(merge_groups *g) {
+  free(g->order);
+  free(g->start);
+  memset(g, 0, sizeof *g);
+}
+
+int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const merge_groups *groups,
+                const merge_range *range, out_sink *sink, const out_schema *schema, merge_stats *st, sj_error *err) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   memset(st, 0, sizeof *st);
   const mrun *runs = r->runs;
-  size_t nruns = r->nruns, ngroupings = 0, *gstart = NULL;
-  uint32_t *order = NULL;
-  int rc = merge_groupings(p, lay, &order, &gstart, &ngroupings, err);
+  const uint32_t *order = groups->order;
+  const size_t *gstart = groups->start;
+  size_t nruns = r->nruns, ngroupings = groups->n;
   const agg_table *ot = &p->s[lay->outer].partial;
-  size_t *run_at = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_at);
-  size_t *run_end = rc ? NULL : malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_end);
-  if (!rc && (!run_at || !run_end)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  size_t *run_at = malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_at);
+  size_t *run_end = malloc((ot->nrows ? ot->nrows : 1) * sizeof *run_end);
+  int rc = !run_at || !run_end ? sj_fail(err, SJ_ENOMEM, "out of memory") : 0;
   for (size_t i = 0; !rc && i < ot->nrows; i++) { /* each outer row's key: its runs */
     int64_t key = agg_row_keys(agg_table_row(ot, order[i]))[0];
     size_t lo = 0, hi = nruns;
@@ -975,7 +959,6 @@ int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const mer
     while (lo < nruns && runs[lo].key == key) lo++;
     run_end[i] = lo;
   }
-  st->t_outer = seconds_since(&t0);
 
   merge_job j;
   memset(&j, 0, sizeof j);
@@ -1018,11 +1001,9 @@ int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const mer
   st->ngroupings = ngroupings;
   st->nunits = nunits;
   st->ntiles = j.ntiles;
-  st->t_merge = seconds_since(&t0) - st->t_outer;
+  st->t_merge = seconds_since(&t0);
   free(j.units);
   free(j.tiles);
-  free(order);
-  free(gstart);
   free(run_at);
   free(run_end);
   return rc;
@@ -1046,8 +1027,11 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
   ** the runs go to a temporary file. */
   if (!rc) rc = merge_scan(p, &lay, morsels, nmorsels, in->rows_scanned * ew * 8 > p->memory_limit / 2, &runs, err);
   double t_inner = seconds_since(&t0);
+  merge_groups groups = {0};
+  if (!rc) rc = merge_groupings(p, &lay, &groups, err);
+  double t_outer = seconds_since(&t0) - t_inner;
   merge_range all = {0, UINT32_MAX, 0, UINT64_MAX};
-  if (!rc) rc = merge_write(p, &lay, &runs, &all, sink, schema, &st, err);
+  if (!rc) rc = merge_write(p, &lay, &runs, &groups, &all, sink, schema, &st, err);
   if (!rc) {
     char spilled[300] = "";
     if (runs.spill_fd >= 0)
@@ -1072,8 +1056,9 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
              runs.nruns, (double)runs.nentries * (double)ew * 8 / 1e6, lay.bits, (unsigned long long)in->rows_scanned,
              out->what, out->nfiles, (unsigned long long)out->rows_scanned, out->partial.nrows, og, st.ngroupings,
              spilled, st.nunits, st.ntiles, (unsigned long long)st.rows_out, (unsigned long long)st.est_rows, t_inner,
-             st.t_outer, st.t_merge, seconds_since(&t0), p->threads);
+             t_outer, st.t_merge, seconds_since(&t0), p->threads);
   }
+  merge_groups_free(&groups);
   merge_runs_free(&runs);
   free(morsels);
   return rc;

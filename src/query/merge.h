@@ -30,6 +30,18 @@ typedef struct merge_layout {
 /* An entry of a run: [code][count][states…], 16 + 32·states bytes. */
 static inline size_t entry_words(int nstates) { return 2 + 4 * (size_t)nstates; }
 
+/* The first of n entries (ew words each, sorted by code) whose code is at
+** least `code`; e + n·ew when none is. */
+static inline const uint64_t *entry_lower_bound(const uint64_t *e, size_t n, size_t ew, uint64_t code) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (e[mid * ew] < code) lo = mid + 1;
+    else hi = mid;
+  }
+  return e + lo * ew;
+}
+
 /* One key's entries from one morsel (or one partial), sorted by code. */
 typedef struct mrun {
   int64_t key;
@@ -71,7 +83,7 @@ typedef struct merge_range {
 typedef struct merge_stats {
   uint64_t rows_out, est_rows, spill_reads;
   size_t ngroupings, nunits, ntiles;
-  double t_outer, t_merge;
+  double t_merge;
 } merge_stats;
 
 /* 1 and the layout when the merge plan applies (see merge_applies). */
@@ -92,13 +104,21 @@ int merge_combine(const merge_layout *lay, int nstates, const agg_fn *fn, const 
 void merge_runs_index(merge_runs *r);
 void merge_runs_free(merge_runs *r);
 
-/* The outer side's partial groups (scanned into s->partial) in answer order,
-** and where each grouping starts: gstart[0..ngroupings], owned by the caller. */
-int merge_groupings(plan *p, const merge_layout *lay, uint32_t **order, size_t **gstart, size_t *ngroupings,
-                    sj_error *err);
+/* The outer side's partial groups (s->partial) in answer order, and where
+** each grouping starts: grouping g is order[start[g] .. start[g + 1]). */
+typedef struct merge_groups {
+  uint32_t *order;
+  size_t *start;
+  size_t n;
+} merge_groups;
 
-/* Scans the outer side and streams the answer rows of `range` to the sink. */
-int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const merge_range *range, out_sink *sink,
-                const out_schema *schema, merge_stats *st, sj_error *err);
+/* Scans the outer side into its partial groups and sorts them into groupings. */
+int merge_groupings(plan *p, const merge_layout *lay, merge_groups *g, sj_error *err);
+void merge_groups_free(merge_groups *g);
+
+/* Streams the answer rows of `range` to the sink: the runs merged over the
+** groupings (from merge_groupings). */
+int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const merge_groups *groups,
+                const merge_range *range, out_sink *sink, const out_schema *schema, merge_stats *st, sj_error *err);
 
 #endif

@@ -33,7 +33,6 @@ typedef struct side {
   char state_col[MAX_AGGS][64];
   int state_is_float[MAX_AGGS];
   agg_table partial;        /* hash plan: (key, by…) → count, states */
-  int partial_ready;        /* scan_side has filled partial */
   uint64_t rows_scanned;
 } side;
 
@@ -127,6 +126,17 @@ static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int 
       break;
     default: break;
   }
+}
+
+static inline int pq_is_int(pq_type t) { return t == PQ_INT32 || t == PQ_INT64; }
+static inline int pq_is_num(pq_type t) { return pq_is_int(t) || t == PQ_FLOAT || t == PQ_DOUBLE; }
+
+/* An INT32/INT64 statistics bound (PLAIN bytes) as int64; 0 for other
+** types or a bound of the wrong length. */
+static inline int stat_bound(const uint8_t *v, size_t len, pq_type t, int64_t *out) {
+  if (t == PQ_INT32 && len == 4) { int32_t x; memcpy(&x, v, 4); *out = x; return 1; }
+  if (t == PQ_INT64 && len == 8) { memcpy(out, v, 8); return 1; }
+  return 0;
 }
 
 /* Folds rows [0, rows) of column c into one state. */

@@ -157,8 +157,6 @@ static int may_be_null(const side *s, const char *name) {
   return 0;
 }
 
-static int is_int(pq_type t) { return t == PQ_INT32 || t == PQ_INT64; }
-static int is_num(pq_type t) { return is_int(t) || t == PQ_FLOAT || t == PQ_DOUBLE; }
 
 /* Splits "a, b,c" into trimmed names. */
 static int split_names(const char *list, char out[][64], int max, const char *what, sj_error *err) {
@@ -199,11 +197,11 @@ static int plan_query(plan *p, sj_error *err) {
     int k = find_col(&p->s[s], q->on, &kt[s], err);
     if (k < 0) return SJ_EUSAGE;
     if (!k) return sj_fail(err, SJ_EUSAGE, "%s: no join key column '%s'", pq_path(p->s[s].files[0]), q->on);
-    if (!is_int(kt[s]) && kt[s] != PQ_BYTE_ARRAY)
+    if (!pq_is_int(kt[s]) && kt[s] != PQ_BYTE_ARRAY)
       return sj_fail(err, SJ_EUSAGE, "%s: join key '%s' is %s; keys are INT32, INT64 or strings (BYTE_ARRAY)",
                      pq_path(p->s[s].files[0]), q->on, pq_type_name(kt[s]));
   }
-  if (is_int(kt[0]) != is_int(kt[1]))
+  if (pq_is_int(kt[0]) != pq_is_int(kt[1]))
     return sj_fail(err, SJ_EUSAGE, "join key '%s' is %s in %s but %s in %s", q->on, pq_type_name(kt[0]),
                    pq_path(p->s[0].files[0]), pq_type_name(kt[1]), pq_path(p->s[1].files[0]));
   int string_key = kt[0] == PQ_BYTE_ARRAY;
@@ -217,7 +215,7 @@ static int plan_query(plan *p, sj_error *err) {
     if (p->by_side[i] == 2 && string_key)
       return sj_fail(err, SJ_EUSAGE, "--by %s: grouping by a string join key is not supported yet; group by "
                      "other columns (the join itself works on string keys)", p->by[i]);
-    if (!is_int(t))
+    if (!pq_is_int(t))
       return sj_fail(err, SJ_EUSAGE, "--by %s: column of type %s; this version groups by INT32/INT64 columns",
                      p->by[i], pq_type_name(t));
     for (int j = 0; j < i; j++)
@@ -258,7 +256,7 @@ static int plan_query(plan *p, sj_error *err) {
     int which, rc = resolve(p, col, &which, &t, err);
     if (rc) return rc;
     if (which == 2) { which = 0; t = kt[0]; }
-    if (fn != F_COUNT && !is_num(t))
+    if (fn != F_COUNT && !pq_is_num(t))
       return sj_fail(err, SJ_EUSAGE, "--agg %s(%s): column of type %s is not numeric", a, col, pq_type_name(t));
     side *s = &p->s[which];
     p->agg_nullable[i] = may_be_null(s, col);
@@ -543,7 +541,6 @@ static int scan_morsel(void *ctx, size_t m, int worker, sj_error *err) {
 
 /* Aggregates one side by (key, its by-columns) into s->partial. */
 int scan_side(plan *p, side *s, sj_error *err) {
-  if (s->partial_ready) return 0;
   scan_job j = {p, s, NULL, NULL};
   size_t nmorsels;
   int rc = list_morsels(s, &j.morsels, &nmorsels, err);
@@ -568,7 +565,6 @@ int scan_side(plan *p, side *s, sj_error *err) {
   }
   free(j.morsels);
   free(j.tables);
-  s->partial_ready = !rc;
   return rc;
 }
 
