@@ -375,16 +375,17 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err);
 **                    (key, its by-columns), one partial per (key block,
 **                    code range) so that a tile fetches only what it needs
 **   sj_dist_combine  partials of one block -> one partial (a run per key)
-**   sj_dist_tile     partials + the right side -> the answer's rows for
+**   sj_dist_tiler    the right side, read once per process for its tiles
+**   sj_dist_tile     partials + the tiler -> the answer's rows for
 **                    groupings [g0, g1) and codes [c0, c1), written to a
 **                    file or returned as CSV text
 **
 ** The query must take the merge plan with the left side inner (GROUP BY
 ** the right side's columns, then the left's).  A partial is bytes in a
-** versioned format (magic "SJPART", version 1, zstd payload); every task
+** versioned format (magic "SJPART", version 2, zstd payload); every task
 ** checks a partial like any untrusted file, and checks that it was made
 ** under the same sj_dist_info. */
-#define SJ_DIST_VERSION 1
+#define SJ_DIST_VERSION 2
 
 typedef struct sj_dist_info {
   char magic[8];            /* "SJDIST" */
@@ -436,10 +437,20 @@ int sj_dist_scan(const sj_query *q, const sj_dist_info *info, const sj_dist_piec
 
 int sj_dist_combine(const sj_dist_info *info, const sj_bytes *parts, size_t n, sj_bytes *out, sj_error *err);
 
+/* The right side of a query, read once and kept for every tile a process
+** runs (opening it costs a scan of the right table).  q and its strings
+** must outlive the tiler; q->left names one left file (its schema), q->out
+** is not used.  Several threads may run tiles on one tiler at once. */
+typedef struct sj_dist_tiler sj_dist_tiler;
+
+int sj_dist_tiler_open(const sj_query *q, const sj_dist_info *info, sj_dist_tiler **out, sj_error *err);
+void sj_dist_tiler_close(sj_dist_tiler *t);
+
 /* The answer's rows of groupings [g0, g1) and codes [c0, c1) from the
-** partials that hold their keys.  q->left names one left file (its schema);
-** q->out a file to write, or NULL for CSV text in *csv.  *rows: rows out. */
-int sj_dist_tile(const sj_query *q, const sj_dist_info *info, const sj_bytes *parts, size_t n, uint32_t g0,
-                 uint32_t g1, uint64_t c0, uint64_t c1, sj_bytes *csv, uint64_t *rows, sj_error *err);
+** partials that hold their keys (made under the tiler's sj_dist_info),
+** written to the file `out`, or as CSV text
+** in *csv when out is NULL.  *rows: rows out. */
+int sj_dist_tile(const sj_dist_tiler *t, const sj_bytes *parts, size_t n, uint32_t g0, uint32_t g1, uint64_t c0,
+                 uint64_t c1, const char *out, sj_bytes *csv, uint64_t *rows, sj_error *err);
 
 #endif /* SKEWJOIN_H */

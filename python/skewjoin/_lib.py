@@ -151,8 +151,10 @@ _decl = {
                                     P(ctypes.c_int64), ctypes.c_size_t, P(ctypes.c_uint64), ctypes.c_size_t,
                                     P(sj_bytes), P(sj_error)]),
     "sj_dist_combine": (ctypes.c_int, [P(sj_dist_info), P(sj_bytes), ctypes.c_size_t, P(sj_bytes), P(sj_error)]),
-    "sj_dist_tile": (ctypes.c_int, [P(sj_query), P(sj_dist_info), P(sj_bytes), ctypes.c_size_t, ctypes.c_uint32,
-                                    ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint64, P(sj_bytes),
+    "sj_dist_tiler_open": (ctypes.c_int, [P(sj_query), P(sj_dist_info), P(ctypes.c_void_p), P(sj_error)]),
+    "sj_dist_tiler_close": (None, [ctypes.c_void_p]),
+    "sj_dist_tile": (ctypes.c_int, [ctypes.c_void_p, P(sj_bytes), ctypes.c_size_t, ctypes.c_uint32, ctypes.c_uint32,
+                                    ctypes.c_uint64, ctypes.c_uint64, ctypes.c_char_p, P(sj_bytes),
                                     P(ctypes.c_uint64), P(sj_error)]),
 }
 for _name, (_res, _args) in _decl.items():

@@ -25,11 +25,15 @@ is read by each task that needs it.  Partials are bytes (skewjoin's
 versioned "SJPART" format), so Dask can move them and recompute them after
 a worker is lost.
 """
+import collections
 import ctypes
+import glob
 import io
 import os
 import shutil
 import tempfile
+import threading
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -60,14 +64,13 @@ def _info(info_bytes):
 
 
 def _bytes_array(parts):
+    """parts (bytes) as an sj_bytes array pointing into them: no copy (the
+    library only reads its inputs; the caller keeps parts alive)."""
     arr = (_lib.sj_bytes * max(1, len(parts)))()
-    bufs = []
     for i, p in enumerate(parts):
-        buf = ctypes.create_string_buffer(p, len(p)) if p else None
-        bufs.append(buf)
-        arr[i].data = ctypes.cast(buf, ctypes.c_void_p) if buf else None
+        arr[i].data = ctypes.cast(ctypes.c_char_p(p), ctypes.c_void_p) if p else None
         arr[i].len = len(p)
-    return arr, bufs
+    return arr
 
 
 def scan_task(qargs, info_bytes, pieces, key_splits, code_splits):
@@ -93,27 +96,67 @@ def scan_task(qargs, info_bytes, pieces, key_splits, code_splits):
 def combine_task(info_bytes, *parts):
     """Partials of one (key block, code range) -> one partial."""
     info = _info(info_bytes)
-    arr, keep = _bytes_array(parts)
+    arr = _bytes_array(parts)
     out = _lib.sj_bytes()
     err = _lib.sj_error()
     rc = _lib.lib.sj_dist_combine(ctypes.byref(info), arr, len(parts), ctypes.byref(out), ctypes.byref(err))
-    del keep
     _lib.check(rc, err)
     return _lib.take_bytes(out)
+
+
+class _Tiler:
+    """An sj_dist_tiler and the query whose strings it points into."""
+
+    def __init__(self, qargs, schema_file, info_bytes):
+        self.q = _query(qargs, left=schema_file)
+        self.info = _info(info_bytes)
+        self.ptr = ctypes.c_void_p()
+        err = _lib.sj_error()
+        _lib.check(_lib.lib.sj_dist_tiler_open(ctypes.byref(self.q), ctypes.byref(self.info), ctypes.byref(self.ptr),
+                                               ctypes.byref(err)), err)
+        weakref.finalize(self, _lib.lib.sj_dist_tiler_close, self.ptr)
+
+
+# A worker runs many tiles of one query: each process reads the right side
+# once per query (the last few queries kept) instead of once per tile.  The
+# key includes the right side's files as they are now, so a table rewritten
+# under the same name is read again.
+_tilers = collections.OrderedDict()
+_tilers_lock = threading.Lock()
+_TILERS_KEPT = 4
+
+
+def _parquet_files(path):
+    """The files a path names: a directory's *.parquet, or a glob's matches."""
+    return sorted(glob.glob(os.path.join(path, "*.parquet"))) if os.path.isdir(path) else sorted(glob.glob(path))
+
+
+def _files_now(path):
+    return tuple((f, st.st_ino, st.st_size, st.st_mtime_ns) for f, st in ((f, os.stat(f)) for f in _parquet_files(path)))
+
+
+def _tiler(qargs, schema_file, info_bytes):
+    key = (qargs, schema_file, info_bytes, _files_now(qargs[0]))
+    with _tilers_lock:
+        t = _tilers.get(key)
+        if t is None:
+            t = _tilers[key] = _Tiler(qargs, schema_file, info_bytes)
+            while len(_tilers) > _TILERS_KEPT:
+                _tilers.popitem(last=False)
+        _tilers.move_to_end(key)
+        return t
 
 
 def tile_task(qargs, info_bytes, schema_file, g0, g1, c0, c1, out_path, *parts):
     """Groupings [g0, g1) x codes [c0, c1): rows written to out_path (returns
     the row count) or returned as CSV text."""
-    q = _query(qargs, left=schema_file, out=out_path)
-    info = _info(info_bytes)
-    arr, keep = _bytes_array(parts)
+    t = _tiler(qargs, schema_file, info_bytes)
+    arr = _bytes_array(parts)
     csv = _lib.sj_bytes()
     rows = ctypes.c_uint64()
     err = _lib.sj_error()
-    rc = _lib.lib.sj_dist_tile(ctypes.byref(q), ctypes.byref(info), arr, len(parts), g0, g1, c0, c1,
+    rc = _lib.lib.sj_dist_tile(t.ptr, arr, len(parts), g0, g1, c0, c1, os.fsencode(out_path) if out_path else None,
                                ctypes.byref(csv), ctypes.byref(rows), ctypes.byref(err))
-    del keep
     _lib.check(rc, err)
     text = _lib.take_bytes(csv)
     return rows.value if out_path else text
@@ -128,12 +171,11 @@ def _write_partition(df, path):
 def read_parquet(path, columns=None):
     """A Parquet file, directory or glob as a Dask DataFrame, one partition
     per file, read by skewjoin's reader (where pyarrow is not installed)."""
-    import glob as globmod
     import dask.dataframe as dd
     from dask import delayed
     from . import read_parquet as read_one
     path = os.fspath(path)
-    files = sorted(globmod.glob(os.path.join(path, "*.parquet"))) if os.path.isdir(path) else sorted(globmod.glob(path))
+    files = _parquet_files(path)
     if not files:
         raise _lib.UsageError(_lib.SJ_EUSAGE, f"{path}: no Parquet files")
     meta = read_one(files[0], columns).iloc[0:0]

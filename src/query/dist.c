@@ -11,8 +11,9 @@
 **            layout's lo/hi and the states' functions (checked against the
 **            task's sj_dist_info: partials of another plan are refused),
 **            nruns, nentries, and the sizes of the two parts below
-**   table    one zstd frame: nruns × {key, n, offset, length of its frame}
-**   runs     one zstd frame per run: its n entries
+**   table    one zstd frame: nruns × {key, n, offset and length of its
+**            frame, length of its packed entries}
+**   runs     one zstd frame per run: its n entries packed (entry_pack)
 **
 ** Every frame carries zstd's checksum, and a run is its own frame so that a
 ** tile decompresses only the keys it merges.  Everything is checked on read
@@ -39,8 +40,109 @@ typedef struct part_header {
 /* A run in the table: its key, entries, and where its frame is. */
 typedef struct part_run {
   int64_t key;
-  uint64_t n, zoff, zlen;
+  uint64_t n, zoff, zlen, packed;
 } part_run;
+
+/* ------------------------------------------------------- packed entries */
+
+/* An entry is 16 + 32·states bytes in memory, but most of its words are
+** small or zero: for QN, [code][1][1][0][value][0].  Packed, a run's
+** entries cost about a third of that, which is what a tile decompresses
+** and a scan compresses.  Per entry:
+**
+**   varint  the code (the run's first) or code − previous code − 1
+**   varint  count − 1
+**   per state: one tag byte, 2 bits per word (0 zero, 1 varint, 2 eight
+**            raw bytes, 3 all ones), then the words that are not 0 or ~0
+**
+** varints are LEB128. */
+enum { PACKED_MAX_PER_STATE = 1 + 4 * 10 };
+
+static inline size_t packed_bound(size_t n, int nstates) { return n * (20 + (size_t)nstates * PACKED_MAX_PER_STATE); }
+
+static inline uint8_t *put_varint(uint8_t *o, uint64_t v) {
+  while (v >= 0x80) {
+    *o++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *o++ = (uint8_t)v;
+  return o;
+}
+
+/* Reads a varint from [*p, end); 0 when it runs past end or past 64 bits. */
+static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  uint64_t x = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    if (shift == 63 && b > 1) return 0;
+    x |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = x;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Packs n entries (ew words each, codes ascending) at o; returns the end. */
+static uint8_t *entry_pack(uint8_t *o, const uint64_t *e, size_t n, int nstates) {
+  size_t ew = entry_words(nstates);
+  for (size_t i = 0; i < n; i++, e += ew) {
+    o = put_varint(o, i ? e[0] - e[-(ptrdiff_t)ew] - 1 : e[0]);
+    o = put_varint(o, e[1] - 1);
+    for (int k = 0; k < nstates; k++) {
+      const uint64_t *w = e + 2 + 4 * k;
+      uint8_t *tag = o++;
+      *tag = 0;
+      for (int b = 0; b < 4; b++) {
+        uint64_t v = w[b];
+        int t = v == 0 ? 0 : v == UINT64_MAX ? 3 : v < ((uint64_t)1 << 56) ? 1 : 2;
+        *tag |= (uint8_t)(t << (2 * b));
+        if (t == 1) o = put_varint(o, v);
+        if (t == 2) {
+          memcpy(o, &v, 8);
+          o += 8;
+        }
+      }
+    }
+  }
+  return o;
+}
+
+/* Unpacks exactly n entries from [p, end) into e, checking what a merge
+** relies on: codes ascending and below code_end, counts in 1..INT64_MAX. */
+static int entry_unpack(const uint8_t *p, const uint8_t *end, uint64_t *e, size_t n, int nstates, uint64_t code_end) {
+  size_t ew = entry_words(nstates);
+  uint64_t code = 0, v;
+  for (size_t i = 0; i < n; i++, e += ew) {
+    if (!get_varint(&p, end, &v)) return -1;
+    if (v >= code_end) return -1; /* code_end <= 2^62: the sum below cannot wrap */
+    code = i ? code + 1 + v : v;
+    if (code >= code_end || !get_varint(&p, end, &v) || v >= (uint64_t)INT64_MAX) return -1;
+    e[0] = code;
+    e[1] = v + 1;
+    for (int k = 0; k < nstates; k++) {
+      uint64_t *w = e + 2 + 4 * k;
+      if (p >= end) return -1;
+      uint8_t tag = *p++;
+      for (int b = 0; b < 4; b++) {
+        switch ((tag >> (2 * b)) & 3) {
+        case 0: w[b] = 0; break;
+        case 1:
+          if (!get_varint(&p, end, &w[b])) return -1;
+          break;
+        case 2:
+          if (end - p < 8) return -1;
+          memcpy(&w[b], p, 8);
+          p += 8;
+          break;
+        default: w[b] = UINT64_MAX;
+        }
+      }
+    }
+  }
+  return p == end ? 0 : -1;
+}
 
 void sj_bytes_free(sj_bytes *b) {
   free(b->data);
@@ -205,25 +307,27 @@ static int frame(ZSTD_CCtx *cctx, uint8_t *buf, size_t cap, size_t *at, const vo
 }
 
 static int part_encode(const sj_dist_info *info, const slice *s, size_t ns, sj_bytes *out, sj_error *err) {
-  size_t ew = entry_words(info->nstates);
   uint64_t nentries = 0;
   size_t cap = sizeof(part_header) + ZSTD_compressBound(ns * sizeof(part_run));
+  uint32_t longest = 0;
   for (size_t i = 0; i < ns; i++) {
     nentries += s[i].n;
-    cap += ZSTD_compressBound((size_t)s[i].n * ew * 8);
+    cap += ZSTD_compressBound(packed_bound(s[i].n, info->nstates));
+    if (s[i].n > longest) longest = s[i].n;
   }
   part_run *table = malloc((ns ? ns : 1) * sizeof *table);
-  uint8_t *runs = malloc(cap), *buf = malloc(cap);
+  uint8_t *runs = malloc(cap), *buf = malloc(cap), *packed = malloc(packed_bound(longest ? longest : 1, info->nstates));
   ZSTD_CCtx *cctx = ZSTD_createCCtx();
-  int rc = table && runs && buf && cctx ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
+  int rc = table && runs && buf && packed && cctx ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
   size_t z = 0;
   if (!rc) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1); /* a damaged partial is refused, not merged */
-  if (!rc && !ZSTD_isError(z)) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
+  if (!rc && !ZSTD_isError(z)) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, -1);
   if (!rc && ZSTD_isError(z)) rc = sj_fail(err, SJ_EIO, "compressing a partial: %s", ZSTD_getErrorName(z));
   size_t runs_len = 0, at = sizeof(part_header);
   for (size_t i = 0; i < ns && !rc; i++) {
-    table[i] = (part_run){s[i].key, s[i].n, runs_len, 0};
-    rc = frame(cctx, runs, cap, &runs_len, s[i].e, (size_t)s[i].n * ew * 8, err);
+    size_t len = (size_t)(entry_pack(packed, s[i].e, s[i].n, info->nstates) - packed);
+    table[i] = (part_run){s[i].key, s[i].n, runs_len, 0, len};
+    rc = frame(cctx, runs, cap, &runs_len, packed, len, err);
     table[i].zlen = runs_len - table[i].zoff;
   }
   if (!rc) rc = frame(cctx, buf, cap, &at, table, ns * sizeof *table, err);
@@ -253,6 +357,7 @@ static int part_encode(const sj_dist_info *info, const slice *s, size_t ns, sj_b
   free(table);
   free(runs);
   free(buf);
+  free(packed);
   return rc;
 }
 
@@ -285,17 +390,19 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
     return sj_fail(err, SJ_ECORRUPT, "partial %zu: its sizes contradict each other", idx);
   const uint8_t *zt = b->data + sizeof h, *zr = zt + h.table_zlen;
   part_run *table = malloc((h.nruns ? h.nruns : 1) * sizeof *table);
+  uint8_t *packed = NULL;
   ZSTD_DCtx *d = ZSTD_createDCtx();
   int rc = table && d ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
   if (!rc && unframe(d, table, h.nruns * sizeof *table, zt, h.table_zlen))
     rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its run table does not decompress", idx);
   /* The table: keys ascending, frames contiguous, sizes adding up; which runs to keep. */
-  uint64_t entries = 0, zoff = 0, kept_runs = 0, kept_entries = 0;
+  uint64_t entries = 0, zoff = 0, kept_runs = 0, kept_entries = 0, longest = 0;
   size_t w = 0;
   for (uint64_t i = 0; i < h.nruns && !rc; i++) {
     const part_run *t = &table[i];
     if (t->n == 0 || t->n > h.nentries - entries || t->n > UINT32_MAX || (i && t->key <= table[i - 1].key) ||
-        t->zoff != zoff || t->zlen == 0 || t->zlen > h.entries_zlen - zoff) {
+        t->zoff != zoff || t->zlen == 0 || t->zlen > h.entries_zlen - zoff ||
+        t->packed > packed_bound(t->n, info->nstates) || t->packed < t->n * (2 + (uint64_t)info->nstates)) {
       rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, misplaced or out of key order", idx, (unsigned long long)i);
       break;
     }
@@ -305,6 +412,7 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
     if (!want || (w < nwant && want[w] == t->key)) {
       kept_runs++;
       kept_entries += t->n;
+      if (t->packed > longest) longest = t->packed;
     }
   }
   if (!rc && (entries != h.nentries || zoff != h.entries_zlen))
@@ -312,7 +420,8 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
   if (!rc) {
     part->entries = malloc(kept_entries ? kept_entries * ew * 8 : 8);
     part->runs = malloc((kept_runs ? kept_runs : 1) * sizeof *part->runs);
-    if (!part->entries || !part->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
+    packed = malloc(longest ? longest : 1);
+    if (!part->entries || !part->runs || !packed) rc = sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
   }
   /* The kept runs, each checked: codes ascending inside the layout, counts positive. */
   uint64_t code_end = (uint64_t)1 << info->code_bits, dst = 0;
@@ -322,20 +431,20 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
     while (want && w < nwant && want[w] < t->key) w++;
     if (want && !(w < nwant && want[w] == t->key)) continue;
     uint64_t *e = part->entries + dst * ew;
-    if (unframe(d, e, (size_t)t->n * ew * 8, zr + t->zoff, t->zlen)) {
+    if (unframe(d, packed, t->packed, zr + t->zoff, t->zlen)) {
       rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: the run of key %lld does not decompress", idx, (long long)t->key);
       break;
     }
-    for (uint64_t x = 0; x < t->n && !rc; x++) {
-      const uint64_t *en = e + x * ew;
-      if (en[0] >= code_end || (x && en[0] <= en[-(ptrdiff_t)ew]) || en[1] == 0 || en[1] > (uint64_t)INT64_MAX)
-        rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: an entry of key %lld has a bad code or count", idx, (long long)t->key);
+    if (entry_unpack(packed, packed + t->packed, e, t->n, info->nstates, code_end)) {
+      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: an entry of key %lld has a bad code or count", idx, (long long)t->key);
+      break;
     }
     part->runs[part->nruns++] = (mrun){t->key, (uint32_t)idx, (uint32_t)t->n, e, 0, NULL};
     dst += t->n;
   }
   ZSTD_freeDCtx(d);
   free(table);
+  free(packed);
   return rc;
 }
 
@@ -460,47 +569,65 @@ int sj_dist_combine(const sj_dist_info *info, const sj_bytes *parts, size_t n, s
   return rc;
 }
 
-int sj_dist_tile(const sj_query *q, const sj_dist_info *info, const sj_bytes *parts, size_t n, uint32_t g0,
-                 uint32_t g1, uint64_t c0, uint64_t c1, sj_bytes *csv, uint64_t *rows, sj_error *err) {
+/* The right side read once for many tiles: the plan with its outer
+** partial groups, the layout, the groupings in answer order, the schema. */
+struct sj_dist_tiler {
+  sj_dist_info info;
+  plan p;
+  merge_layout lay;
+  merge_groups groups;
+  out_schema schema;
+};
+
+void sj_dist_tiler_close(sj_dist_tiler *t) {
+  if (!t) return;
+  merge_groups_free(&t->groups);
+  plan_close(&t->p);
+  free(t);
+}
+
+int sj_dist_tiler_open(const sj_query *q, const sj_dist_info *info, sj_dist_tiler **out, sj_error *err) {
+  *out = NULL;
+  sj_dist_tiler *t = calloc(1, sizeof *t);
+  if (!t) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  int rc = plan_open(&t->p, q, NULL, 0, err);
+  if (!rc) rc = info_check(&t->p, info, &t->lay, err);
+  t->info = *info;
+  if (!rc) rc = merge_groupings(&t->p, &t->lay, &t->groups, err);
+  if (!rc) plan_schema(&t->p, &t->schema);
+  if (rc) sj_dist_tiler_close(t);
+  else *out = t;
+  return rc;
+}
+
+int sj_dist_tile(const sj_dist_tiler *t, const sj_bytes *parts, size_t n, uint32_t g0, uint32_t g1, uint64_t c0,
+                 uint64_t c1, const char *out, sj_bytes *csv, uint64_t *rows, sj_error *err) {
   memset(csv, 0, sizeof *csv);
   *rows = 0;
-  plan *p = calloc(1, sizeof *p);
-  out_schema *schema = calloc(1, sizeof *schema);
-  if (!p || !schema) {
-    free(p);
-    free(schema);
-    return sj_fail(err, SJ_ENOMEM, "out of memory");
+  int rc = 0;
+  /* The keys of groupings [g0, g1): the only runs this tile decodes. */
+  const merge_groups *groups = &t->groups;
+  size_t nwant = 0;
+  int64_t *want = NULL;
+  if (!rc) {
+    const agg_table *ot = &t->p.s[1].partial;
+    size_t o0 = groups->start[g0 < groups->n ? g0 : groups->n], o1 = groups->start[g1 < groups->n ? g1 : groups->n];
+    if (!(want = malloc((o1 > o0 ? o1 - o0 : 1) * sizeof *want))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    for (size_t o = o0; !rc && o < o1; o++) want[nwant++] = agg_row_keys(agg_table_row(ot, groups->order[o]))[0];
+    if (!rc) qsort(want, nwant, sizeof *want, cmp_i64);
   }
-  merge_layout lay;
   merge_runs runs = {.spill_fd = -1};
+  if (!rc) rc = parts_decode(&t->info, parts, n, want, nwant, &runs, err);
+  free(want);
   out_sink *sink = NULL;
   char *text = NULL;
   size_t text_len = 0;
   FILE *mem = NULL;
-  int rc = plan_open(p, q, NULL, 0, err);
-  if (!rc) rc = info_check(p, info, &lay, err);
-  /* The keys of groupings [g0, g1): the only runs this tile decodes. */
-  merge_groups groups = {0};
-  size_t nwant = 0;
-  int64_t *want = NULL;
-  if (!rc) rc = merge_groupings(p, &lay, &groups, err);
-  if (!rc) {
-    const agg_table *ot = &p->s[1].partial;
-    size_t o0 = groups.start[g0 < groups.n ? g0 : groups.n], o1 = groups.start[g1 < groups.n ? g1 : groups.n];
-    if (!(want = malloc((o1 > o0 ? o1 - o0 : 1) * sizeof *want))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    for (size_t o = o0; !rc && o < o1; o++) want[nwant++] = agg_row_keys(agg_table_row(ot, groups.order[o]))[0];
-    if (!rc) qsort(want, nwant, sizeof *want, cmp_i64);
-  }
-  if (!rc) rc = parts_decode(info, parts, n, want, nwant, &runs, err);
-  free(want);
-  if (!rc) {
-    plan_schema(p, schema);
-    if (!q->out && !(mem = open_memstream(&text, &text_len))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  }
-  if (!rc) rc = out_open(&sink, q->out, mem, schema, err);
+  if (!rc && !out && !(mem = open_memstream(&text, &text_len))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  if (!rc) rc = out_open(&sink, out, mem, &t->schema, err);
   merge_stats st;
   merge_range range = {g0, g1, c0, c1};
-  if (!rc) rc = merge_write(p, &lay, &runs, &groups, &range, sink, schema, &st, err);
+  if (!rc) rc = merge_write(&t->p, &t->lay, &runs, groups, &range, sink, &t->schema, &st, err);
   if (sink) {
     if (rc) out_abort(sink);
     else rc = out_close(sink, err);
@@ -513,10 +640,6 @@ int sj_dist_tile(const sj_query *q, const sj_dist_info *info, const sj_bytes *pa
   } else {
     free(text);
   }
-  merge_groups_free(&groups);
   merge_runs_free(&runs);
-  plan_close(p);
-  free(p);
-  free(schema);
   return rc;
 }

@@ -525,7 +525,7 @@ typedef struct worker {
 } worker;
 
 typedef struct merge_job {
-  plan *p;
+  const plan *p;
   const merge_layout *lay;
   out_sink *sink;
   const out_schema *schema;
@@ -934,7 +934,7 @@ void merge_groups_free(merge_groups *g) {
   memset(g, 0, sizeof *g);
 }
 
-int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const merge_groups *groups,
+int merge_write(const plan *p, const merge_layout *lay, const merge_runs *r, const merge_groups *groups,
                 const merge_range *range, out_sink *sink, const out_schema *schema, merge_stats *st, sj_error *err) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);

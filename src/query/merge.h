@@ -118,7 +118,7 @@ void merge_groups_free(merge_groups *g);
 
 /* Streams the answer rows of `range` to the sink: the runs merged over the
 ** groupings (from merge_groupings). */
-int merge_write(plan *p, const merge_layout *lay, const merge_runs *r, const merge_groups *groups,
+int merge_write(const plan *p, const merge_layout *lay, const merge_runs *r, const merge_groups *groups,
                 const merge_range *range, out_sink *sink, const out_schema *schema, merge_stats *st, sj_error *err);
 
 #endif
