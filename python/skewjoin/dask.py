@@ -7,8 +7,8 @@ BY by… with GROUP BY = the right table's columns, then the left's (the
 notebook's queries).  The graph, built on the client from the files'
 footers (no data is read there):
 
-    scan     pieces of the left table (row groups, about piece_rows rows a
-             task: a hot key's row groups land in many tasks) aggregated by
+    scan     pieces of the left table (row groups, about piece_rows entries
+             a task: a hot key's row groups land in many tasks) aggregated by
              (key, left by-columns) into partials, each cut by key block and
              code range (the code packs the left by-columns, first column
              in the high bits, so a code range is a range of its values)
@@ -73,8 +73,10 @@ def _bytes_array(parts):
     return arr
 
 
-def scan_task(qargs, info_bytes, pieces, key_splits, code_splits):
-    """Pieces [(file, rowgroup)] -> partials, one per (key block, code range)."""
+def scan_task(qargs, info_bytes, pieces, splits):
+    """Pieces [(file, rowgroup)] -> partials, one per (key block, code range);
+    splits: (key_splits, code_splits), each block's or range's start."""
+    key_splits, code_splits = splits
     q = _query(qargs)
     info = _info(info_bytes)
     arr = (_lib.sj_dist_piece * len(pieces))()
@@ -202,35 +204,49 @@ class Plan:
                 p = d.pieces[i]
                 bounds = (p.key_min, p.key_max) if p.key_bounds else None
                 self.pieces.append((p.file.decode(), p.rowgroup, p.rows, bounds))
-            at = [d.grouping_at[g] for g in range(d.ngroupings + 1)]
+            at = np.ctypeslib.as_array(d.grouping_at, (d.ngroupings + 1,)).astype(np.int64)
             keys = np.ctypeslib.as_array(d.grouping_keys, (at[-1],)).copy() if at[-1] else np.empty(0, np.int64)
+            self.grouping_keys, self.grouping_at = keys, at  # grouping g: grouping_keys[at[g]:at[g + 1]]
             self.groupings = [keys[at[g]:at[g + 1]] for g in range(d.ngroupings)]
         finally:
             _lib.lib.sj_dist_plan_free(ptr)
 
     def rows_per_key(self):
         """The right side's keys and their estimated left rows (from the
-        left side's key statistics)."""
-        keys = np.unique(np.concatenate(self.groupings)) if self.groupings else np.empty(0, np.int64)
-        est = np.zeros(len(keys))
-        for _, _, rows, bounds in self.pieces:
-            if bounds is None:
-                continue
-            lo, hi = np.searchsorted(keys, bounds[0]), np.searchsorted(keys, bounds[1], side="right")
-            if hi > lo:
-                est[lo:hi] += rows / (hi - lo)
-        return keys, est
+        left side's key statistics: a piece's rows spread evenly over the
+        keys inside its bounds)."""
+        keys = np.unique(self.grouping_keys)
+        bounded = [(rows, b) for _, _, rows, b in self.pieces if b is not None]
+        if not bounded or not len(keys):
+            return keys, np.zeros(len(keys))
+        rows = np.array([r for r, _ in bounded], dtype=float)
+        lo = np.searchsorted(keys, np.array([b[0] for _, b in bounded], dtype=np.int64))
+        hi = np.searchsorted(keys, np.array([b[1] for _, b in bounded], dtype=np.int64), side="right")
+        some = hi > lo
+        share = np.zeros(len(keys) + 1)
+        np.add.at(share, lo[some], rows[some] / (hi - lo)[some])
+        np.add.at(share, hi[some], -rows[some] / (hi - lo)[some])
+        return keys, np.maximum(np.cumsum(share)[:-1], 0.0)
 
 
-def _scan_groups(pieces, piece_rows):
-    """Consecutive pieces, about piece_rows rows each."""
-    groups, cur, rows = [], [], 0
-    for f, rg, n, _ in pieces:
-        if cur and rows + n > piece_rows:
+def _scan_groups(pieces, piece_rows, codes, threads):
+    """Consecutive pieces cut into scans.  A scan's memory is its entries
+    (at most one per row, and per key and code: a row group of one key
+    holds at most `codes`), kept under about piece_rows; its rows are kept
+    under about a quarter of a thread's share of the table (so that every
+    thread gets work, with some slack for balance), but at least piece_rows
+    and at most 16·piece_rows."""
+    total = sum(n for _, _, n, _ in pieces)
+    max_rows = min(max(piece_rows, total // (4 * max(1, threads))), 16 * piece_rows)
+    groups, cur, rows, entries = [], [], 0, 0
+    for f, rg, n, bounds in pieces:
+        e = n if bounds is None else min(n, (bounds[1] - bounds[0] + 1) * codes)
+        if cur and (entries + e > piece_rows or rows + n > max_rows):
             groups.append(cur)
-            cur, rows = [], 0
+            cur, rows, entries = [], 0, 0
         cur.append((f, rg))
         rows += n
+        entries += e
     if cur:
         groups.append(cur)
     return groups
@@ -271,9 +287,11 @@ def join_aggregate(left, right, on, by, aggs, client=None, out=None, piece_rows=
     distributed.Client (default: the current one, else Dask's default
     scheduler).  out: a directory to receive part-NNNNN.parquet files
     (sorted within and across files; returns the row count); None returns a
-    pandas DataFrame.  threads: C threads per task.  Sizes, in estimated
-    left rows: piece_rows per scan, block_rows per key block of partials,
-    tile_rows per tile's answer, fetch_rows of partials a tile may fetch.
+    pandas DataFrame.  threads: C threads per task.  Sizes, estimated:
+    piece_rows partial entries per scan (at most one per row, fewer when a
+    row group's keys and codes are few: then a scan takes more rows, up to
+    16·piece_rows), block_rows per key block of partials, tile_rows per
+    tile's answer, fetch_rows of partials a tile may fetch.
     """
     import dask
     by = by.split(",") if isinstance(by, str) else list(by)
@@ -314,8 +332,10 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     have_bounds = all(b is not None for *_, b in plan.pieces)
     piece_bounds = {(f, rg): b for f, rg, _, b in plan.pieces}
     key_splits = _key_blocks(keys, est, block_rows, have_bounds)
-    est_of = dict(zip(keys.tolist(), est.tolist()))
-    gest = [min(sum(est_of.get(int(k), 0.0) for k in g), codes) for g in plan.groupings]
+    # each grouping's estimated answer rows: the sum over its keys
+    flat, at = plan.grouping_keys, plan.grouping_at
+    acc = np.concatenate([[0.0], np.cumsum(est[np.searchsorted(keys, flat)])])
+    gest = np.minimum(acc[at[1:]] - acc[at[:-1]], codes).tolist()
     ranges = int(np.ceil(max(gest, default=0) / tile_rows)) if gest else 1
     code_splits = _code_splits(info, max(1, ranges))
     nblocks, nranges = len(key_splits) + 1, len(code_splits) + 1
@@ -325,10 +345,13 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     # scan, then combine per (block, range); pieces come in file (key) order,
     # so a scan touches few blocks and feeds only their combines
     split_keys = np.array(key_splits, dtype=np.int64)
+    splits = delayed((key_splits, code_splits), traverse=False)
     scans, touched = [], []
-    for group in _scan_groups(plan.pieces, piece_rows):
-        scans.append(delayed(scan_task, pure=True, nout=nblocks * nranges)(qargs, plan.info_bytes, group,
-                                                                            key_splits, code_splits))
+    threads = sum(client.nthreads().values()) if client else (os.cpu_count() or 1)
+    for group in _scan_groups(plan.pieces, piece_rows, codes, threads):
+        # delayed(traverse=False): Dask need not search a long list for tasks
+        scans.append(delayed(scan_task, nout=nblocks * nranges)(qargs, plan.info_bytes,
+                                                               delayed(group, traverse=False), splits))
         if have_bounds:
             keys_in = [piece_bounds[piece] for piece in group]
             lo = int(np.searchsorted(split_keys, min(b[0] for b in keys_in), side="right"))
@@ -342,7 +365,7 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
         for r in range(nranges):
             level = [scans[i][b * nranges + r] for i in feeding]
             while True:  # a tree of FAN_IN-way combines; at least one (a run per key)
-                level = [delayed(combine_task, pure=True)(plan.info_bytes, *level[i:i + FAN_IN])
+                level = [delayed(combine_task)(plan.info_bytes, *level[i:i + FAN_IN])
                          for i in range(0, max(len(level), 1), FAN_IN)]
                 if len(level) == 1:
                     break
@@ -356,11 +379,10 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     # A cell of small groupings also stops where the blocks it would fetch
     # pass FETCH_BLOCKS_ROWS estimated rows: its input stays bounded even
     # when its groupings' keys are spread over the whole key range.
-    key_block = np.searchsorted(split_keys, keys, side="right")
-    block_of_key = dict(zip(keys.tolist(), key_block.tolist()))
     block_est = np.zeros(nblocks)
-    np.add.at(block_est, key_block, est)
-    blocks_of_g = [{block_of_key[int(k)] for k in gk if int(k) in block_of_key} for gk in plan.groupings]
+    np.add.at(block_est, np.searchsorted(split_keys, keys, side="right"), est)
+    flat_block = np.searchsorted(split_keys, flat, side="right").tolist()
+    blocks_of_g = [set(flat_block[at[g]:at[g + 1]]) for g in range(len(at) - 1)]
     cells, g = [], 0
     while g < len(plan.groupings):
         if gest[g] > tile_rows and nranges > 1:  # alone, cut into about gest / tile_rows code ranges
@@ -389,7 +411,7 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     for i, (g0, g1, r0, r1) in enumerate(cells):
         parts = [combined[(b, r)] for b in blocks_of(range(g0, g1)) for r in range(r0, r1)]
         path = os.path.join(out, f"part-{i:05d}.parquet") if out is not None else None
-        tasks.append(delayed(tile_task, pure=True)(qargs, plan.info_bytes, schema_file, g0, g1, code_bounds[r0],
+        tasks.append(delayed(tile_task)(qargs, plan.info_bytes, schema_file, g0, g1, code_bounds[r0],
                                                    code_bounds[r1], path, *parts))
     results = client.compute(tasks, sync=True) if client else list(dask.compute(*tasks))
     if out is not None:

@@ -151,7 +151,7 @@ def partials(check, tmp):
     data = os.path.join(tmp, "s0.0002")
     qargs = (os.path.join(data, "df2.parquet"), "key", "df2_group,bucket", "count(*),sum(value)", 1, None)
     plan = sd.Plan(os.path.join(data, "df1"), qargs)
-    good = sd.scan_task(qargs, plan.info_bytes, [(f, rg) for f, rg, _, _ in plan.pieces[:40]], [], [])[0]
+    good = sd.scan_task(qargs, plan.info_bytes, [(f, rg) for f, rg, _, _ in plan.pieces[:40]], ([], []))[0]
     whole = sd.combine_task(plan.info_bytes, good)
     check(sd.combine_task(plan.info_bytes, whole) == whole, "combining a combined partial changes nothing")
     rng = np.random.default_rng(7)
