@@ -590,9 +590,9 @@ int sj_dist_tiler_open(const sj_query *q, const sj_dist_info *info, sj_dist_tile
   *out = NULL;
   sj_dist_tiler *t = calloc(1, sizeof *t);
   if (!t) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  t->info = *info;
   int rc = plan_open(&t->p, q, NULL, 0, err);
   if (!rc) rc = info_check(&t->p, info, &t->lay, err);
-  t->info = *info;
   if (!rc) rc = merge_groupings(&t->p, &t->lay, &t->groups, err);
   if (!rc) plan_schema(&t->p, &t->schema);
   if (rc) sj_dist_tiler_close(t);
@@ -600,22 +600,25 @@ int sj_dist_tiler_open(const sj_query *q, const sj_dist_info *info, sj_dist_tile
   return rc;
 }
 
+/* The keys of groupings [g0, g1), ascending: the only runs a tile decodes. */
+static int tile_keys(const sj_dist_tiler *t, uint32_t g0, uint32_t g1, int64_t **want, size_t *nwant, sj_error *err) {
+  const merge_groups *groups = &t->groups;
+  const agg_table *ot = &t->p.s[1].partial;
+  size_t o0 = groups->start[g0 < groups->n ? g0 : groups->n], o1 = groups->start[g1 < groups->n ? g1 : groups->n];
+  *nwant = 0;
+  if (!(*want = malloc((o1 > o0 ? o1 - o0 : 1) * sizeof **want))) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (size_t o = o0; o < o1; o++) (*want)[(*nwant)++] = agg_row_keys(agg_table_row(ot, groups->order[o]))[0];
+  qsort(*want, *nwant, sizeof **want, cmp_i64);
+  return 0;
+}
+
 int sj_dist_tile(const sj_dist_tiler *t, const sj_bytes *parts, size_t n, uint32_t g0, uint32_t g1, uint64_t c0,
                  uint64_t c1, const char *out, sj_bytes *csv, uint64_t *rows, sj_error *err) {
   memset(csv, 0, sizeof *csv);
   *rows = 0;
-  int rc = 0;
-  /* The keys of groupings [g0, g1): the only runs this tile decodes. */
-  const merge_groups *groups = &t->groups;
-  size_t nwant = 0;
   int64_t *want = NULL;
-  if (!rc) {
-    const agg_table *ot = &t->p.s[1].partial;
-    size_t o0 = groups->start[g0 < groups->n ? g0 : groups->n], o1 = groups->start[g1 < groups->n ? g1 : groups->n];
-    if (!(want = malloc((o1 > o0 ? o1 - o0 : 1) * sizeof *want))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    for (size_t o = o0; !rc && o < o1; o++) want[nwant++] = agg_row_keys(agg_table_row(ot, groups->order[o]))[0];
-    if (!rc) qsort(want, nwant, sizeof *want, cmp_i64);
-  }
+  size_t nwant = 0;
+  int rc = tile_keys(t, g0, g1, &want, &nwant, err);
   merge_runs runs = {.spill_fd = -1};
   if (!rc) rc = parts_decode(&t->info, parts, n, want, nwant, &runs, err);
   free(want);
@@ -627,7 +630,7 @@ int sj_dist_tile(const sj_dist_tiler *t, const sj_bytes *parts, size_t n, uint32
   if (!rc) rc = out_open(&sink, out, mem, &t->schema, err);
   merge_stats st;
   merge_range range = {g0, g1, c0, c1};
-  if (!rc) rc = merge_write(&t->p, &t->lay, &runs, groups, &range, sink, &t->schema, &st, err);
+  if (!rc) rc = merge_write(&t->p, &t->lay, &runs, &t->groups, &range, sink, &t->schema, &st, err);
   if (sink) {
     if (rc) out_abort(sink);
     else rc = out_close(sink, err);
