@@ -448,8 +448,8 @@ void sj_dist_tiler_close(sj_dist_tiler *t);
 
 /* The answer's rows of groupings [g0, g1) and codes [c0, c1) from the
 ** partials that hold their keys (made under the tiler's sj_dist_info),
-** written to the file `out`, or as CSV text
-** in *csv when out is NULL.  *rows: rows out. */
+** written to the file `out`, or as CSV text in *csv when out is NULL.
+** *rows: rows out. */
 int sj_dist_tile(const sj_dist_tiler *t, const sj_bytes *parts, size_t n, uint32_t g0, uint32_t g1, uint64_t c0,
                  uint64_t c1, const char *out, sj_bytes *csv, uint64_t *rows, sj_error *err);
 

@@ -306,7 +306,23 @@ static int frame(ZSTD_CCtx *cctx, uint8_t *buf, size_t cap, size_t *at, const vo
   return 0;
 }
 
-static int part_encode(const sj_dist_info *info, const slice *s, size_t ns, sj_bytes *out, sj_error *err) {
+/* A compression context for partials: every frame with its checksum (a
+** damaged partial is refused, not merged), at a level whose literals are
+** stored raw (Huffman-coding packed entries costs more than it saves).
+** One per task: part_encode is called once per (key block, code range). */
+static int part_cctx(ZSTD_CCtx **out, sj_error *err) {
+  ZSTD_CCtx *cctx = *out = ZSTD_createCCtx();
+  if (!cctx) return sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
+  size_t z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  if (!ZSTD_isError(z)) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, -1);
+  if (!ZSTD_isError(z)) return 0;
+  ZSTD_freeCCtx(cctx);
+  *out = NULL;
+  return sj_fail(err, SJ_EIO, "compressing a partial: %s", ZSTD_getErrorName(z));
+}
+
+static int part_encode(ZSTD_CCtx *cctx, const sj_dist_info *info, const slice *s, size_t ns, sj_bytes *out,
+                       sj_error *err) {
   uint64_t nentries = 0;
   size_t cap = sizeof(part_header) + ZSTD_compressBound(ns * sizeof(part_run));
   uint32_t longest = 0;
@@ -317,12 +333,7 @@ static int part_encode(const sj_dist_info *info, const slice *s, size_t ns, sj_b
   }
   part_run *table = malloc((ns ? ns : 1) * sizeof *table);
   uint8_t *runs = malloc(cap), *buf = malloc(cap), *packed = malloc(packed_bound(longest ? longest : 1, info->nstates));
-  ZSTD_CCtx *cctx = ZSTD_createCCtx();
-  int rc = table && runs && buf && packed && cctx ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
-  size_t z = 0;
-  if (!rc) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1); /* a damaged partial is refused, not merged */
-  if (!rc && !ZSTD_isError(z)) z = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, -1);
-  if (!rc && ZSTD_isError(z)) rc = sj_fail(err, SJ_EIO, "compressing a partial: %s", ZSTD_getErrorName(z));
+  int rc = table && runs && buf && packed ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory encoding a partial");
   size_t runs_len = 0, at = sizeof(part_header);
   for (size_t i = 0; i < ns && !rc; i++) {
     size_t len = (size_t)(entry_pack(packed, s[i].e, s[i].n, info->nstates) - packed);
@@ -353,7 +364,6 @@ static int part_encode(const sj_dist_info *info, const slice *s, size_t ns, sj_b
     out->len = at + runs_len;
     buf = NULL;
   }
-  ZSTD_freeCCtx(cctx);
   free(table);
   free(runs);
   free(buf);
@@ -368,11 +378,19 @@ static int unframe(ZSTD_DCtx *d, void *dst, size_t len, const uint8_t *src, size
   return ZSTD_isError(got) || got != len ? -1 : 0;
 }
 
+/* Whether run key `key` is wanted: want[0..nwant) ascending (NULL: every
+** key), *w a cursor into it that only moves forward as keys ascend. */
+static int wanted(const int64_t *want, size_t nwant, size_t *w, int64_t key) {
+  if (!want) return 1;
+  while (*w < nwant && want[*w] < key) (*w)++;
+  return *w < nwant && want[*w] == key;
+}
+
 /* Decodes and checks partial b (the idx-th of its task) into part, keeping
 ** only the runs of the keys in want[0..nwant) (ascending) when want is not
 ** NULL: a tile decompresses what it merges, not its inputs whole. */
-static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, const int64_t *want, size_t nwant,
-                       mpart *part, sj_error *err) {
+static int part_decode(ZSTD_DCtx *d, const sj_dist_info *info, const sj_bytes *b, size_t idx, const int64_t *want,
+                       size_t nwant, mpart *part, sj_error *err) {
   memset(part, 0, sizeof *part);
   part_header h;
   if (!b->data || b->len < sizeof h) return sj_fail(err, SJ_ECORRUPT, "partial %zu: %zu bytes, shorter than its header", idx, b->len);
@@ -391,8 +409,7 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
   const uint8_t *zt = b->data + sizeof h, *zr = zt + h.table_zlen;
   part_run *table = malloc((h.nruns ? h.nruns : 1) * sizeof *table);
   uint8_t *packed = NULL;
-  ZSTD_DCtx *d = ZSTD_createDCtx();
-  int rc = table && d ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
+  int rc = table ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
   if (!rc && unframe(d, table, h.nruns * sizeof *table, zt, h.table_zlen))
     rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its run table does not decompress", idx);
   /* The table: keys ascending, frames contiguous, sizes adding up; which runs to keep. */
@@ -403,13 +420,13 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
     if (t->n == 0 || t->n > h.nentries - entries || t->n > UINT32_MAX || (i && t->key <= table[i - 1].key) ||
         t->zoff != zoff || t->zlen == 0 || t->zlen > h.entries_zlen - zoff ||
         t->packed > packed_bound(t->n, info->nstates) || t->packed < t->n * (2 + (uint64_t)info->nstates)) {
-      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, misplaced or out of key order", idx, (unsigned long long)i);
+      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, misplaced, out of key order or of impossible size",
+                   idx, (unsigned long long)i);
       break;
     }
     entries += t->n;
     zoff += t->zlen;
-    while (want && w < nwant && want[w] < t->key) w++;
-    if (!want || (w < nwant && want[w] == t->key)) {
+    if (wanted(want, nwant, &w, t->key)) {
       kept_runs++;
       kept_entries += t->n;
       if (t->packed > longest) longest = t->packed;
@@ -428,8 +445,7 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
   w = 0;
   for (uint64_t i = 0; i < h.nruns && !rc; i++) {
     const part_run *t = &table[i];
-    while (want && w < nwant && want[w] < t->key) w++;
-    if (want && !(w < nwant && want[w] == t->key)) continue;
+    if (!wanted(want, nwant, &w, t->key)) continue;
     uint64_t *e = part->entries + dst * ew;
     if (unframe(d, packed, t->packed, zr + t->zoff, t->zlen)) {
       rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: the run of key %lld does not decompress", idx, (long long)t->key);
@@ -442,7 +458,6 @@ static int part_decode(const sj_dist_info *info, const sj_bytes *b, size_t idx, 
     part->runs[part->nruns++] = (mrun){t->key, (uint32_t)idx, (uint32_t)t->n, e, 0, NULL};
     dst += t->n;
   }
-  ZSTD_freeDCtx(d);
   free(table);
   free(packed);
   return rc;
@@ -455,8 +470,10 @@ static int parts_decode(const sj_dist_info *info, const sj_bytes *parts, size_t 
   r->spill_fd = -1;
   if (!(r->parts = calloc(n ? n : 1, sizeof *r->parts))) return sj_fail(err, SJ_ENOMEM, "out of memory");
   r->nparts = n;
-  int rc = 0;
-  for (size_t i = 0; i < n && !rc; i++) rc = part_decode(info, &parts[i], i, want, nwant, &r->parts[i], err);
+  ZSTD_DCtx *d = ZSTD_createDCtx();
+  int rc = d ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory reading partials");
+  for (size_t i = 0; i < n && !rc; i++) rc = part_decode(d, info, &parts[i], i, want, nwant, &r->parts[i], err);
+  ZSTD_freeDCtx(d);
   if (!rc) {
     merge_runs_index(r);
     if (!r->runs) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
@@ -469,7 +486,10 @@ static int runs_encode(const sj_dist_info *info, const merge_runs *r, sj_bytes *
   slice *s = malloc((r->nruns ? r->nruns : 1) * sizeof *s);
   if (!s) return sj_fail(err, SJ_ENOMEM, "out of memory");
   for (size_t i = 0; i < r->nruns; i++) s[i] = (slice){r->runs[i].key, r->runs[i].e, r->runs[i].n};
-  int rc = part_encode(info, s, r->nruns, out, err);
+  ZSTD_CCtx *cctx = NULL;
+  int rc = part_cctx(&cctx, err);
+  if (!rc) rc = part_encode(cctx, info, s, r->nruns, out, err);
+  ZSTD_freeCCtx(cctx);
   free(s);
   return rc;
 }
@@ -525,6 +545,8 @@ int sj_dist_scan(const sj_query *q, const sj_dist_info *info, const sj_dist_piec
   /* One partial per (key block, code range). */
   slice *s = rc ? NULL : malloc((runs.nruns ? runs.nruns : 1) * sizeof *s);
   if (!rc && !s) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  ZSTD_CCtx *cctx = NULL;
+  if (!rc) rc = part_cctx(&cctx, err);
   size_t ew = entry_words(info->nstates), run = 0;
   for (size_t b = 0; !rc && b < nblocks; b++) {
     size_t end = run;
@@ -538,10 +560,11 @@ int sj_dist_scan(const sj_query *q, const sj_dist_info *info, const sj_dist_piec
         const uint64_t *z = entry_lower_bound(mr->e, mr->n, ew, c1);
         if (a < z) s[ns++] = (slice){mr->key, a, (uint32_t)((size_t)(z - a) / ew)};
       }
-      rc = part_encode(info, s, ns, &parts[b * nranges + r], err);
+      rc = part_encode(cctx, info, s, ns, &parts[b * nranges + r], err);
     }
     run = end;
   }
+  ZSTD_freeCCtx(cctx);
   free(s);
   merge_runs_free(&runs);
   if (p) plan_close(p);
