@@ -21,7 +21,7 @@ footers (no data is read there):
 
 df1 is never shuffled: only partials move, and a task's memory depends on
 piece_rows and tile_rows, not on how hot a key is.  The right table (small)
-is read by each task that needs it.  Partials are bytes (skewjoin's
+is read by each scan, and once per worker process for all its tiles.  Partials are bytes (skewjoin's
 versioned "SJPART" format), so Dask can move them and recompute them after
 a worker is lost.
 """
@@ -207,7 +207,6 @@ class Plan:
             at = np.ctypeslib.as_array(d.grouping_at, (d.ngroupings + 1,)).astype(np.int64)
             keys = np.ctypeslib.as_array(d.grouping_keys, (at[-1],)).copy() if at[-1] else np.empty(0, np.int64)
             self.grouping_keys, self.grouping_at = keys, at  # grouping g: grouping_keys[at[g]:at[g + 1]]
-            self.groupings = [keys[at[g]:at[g + 1]] for g in range(d.ngroupings)]
         finally:
             _lib.lib.sj_dist_plan_free(ptr)
 
@@ -223,9 +222,10 @@ class Plan:
         lo = np.searchsorted(keys, np.array([b[0] for _, b in bounded], dtype=np.int64))
         hi = np.searchsorted(keys, np.array([b[1] for _, b in bounded], dtype=np.int64), side="right")
         some = hi > lo
-        share = np.zeros(len(keys) + 1)
-        np.add.at(share, lo[some], rows[some] / (hi - lo)[some])
-        np.add.at(share, hi[some], -rows[some] / (hi - lo)[some])
+        per_key = rows[some] / (hi - lo)[some]
+        share = np.zeros(len(keys) + 1)  # a difference array: + at each piece's first key, - past its last
+        np.add.at(share, lo[some], per_key)
+        np.add.at(share, hi[some], -per_key)
         return keys, np.maximum(np.cumsum(share)[:-1], 0.0)
 
 
@@ -334,8 +334,9 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     key_splits = _key_blocks(keys, est, block_rows, have_bounds)
     # each grouping's estimated answer rows: the sum over its keys
     flat, at = plan.grouping_keys, plan.grouping_at
-    acc = np.concatenate([[0.0], np.cumsum(est[np.searchsorted(keys, flat)])])
-    gest = np.minimum(acc[at[1:]] - acc[at[:-1]], codes).tolist()
+    ngroupings = len(at) - 1
+    cum = np.concatenate([[0.0], np.cumsum(est[np.searchsorted(keys, flat)])])
+    gest = np.minimum(cum[at[1:]] - cum[at[:-1]], codes).tolist()
     ranges = int(np.ceil(max(gest, default=0) / tile_rows)) if gest else 1
     code_splits = _code_splits(info, max(1, ranges))
     nblocks, nranges = len(key_splits) + 1, len(code_splits) + 1
@@ -377,14 +378,14 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
         return sorted(set().union(*(blocks_of_g[g] for g in gs)))
 
     # A cell of small groupings also stops where the blocks it would fetch
-    # pass FETCH_BLOCKS_ROWS estimated rows: its input stays bounded even
+    # pass fetch_rows estimated rows: its input stays bounded even
     # when its groupings' keys are spread over the whole key range.
     block_est = np.zeros(nblocks)
     np.add.at(block_est, np.searchsorted(split_keys, keys, side="right"), est)
     flat_block = np.searchsorted(split_keys, flat, side="right").tolist()
-    blocks_of_g = [set(flat_block[at[g]:at[g + 1]]) for g in range(len(at) - 1)]
+    blocks_of_g = [set(flat_block[at[g]:at[g + 1]]) for g in range(ngroupings)]
     cells, g = [], 0
-    while g < len(plan.groupings):
+    while g < ngroupings:
         if gest[g] > tile_rows and nranges > 1:  # alone, cut into about gest / tile_rows code ranges
             k = min(nranges, int(np.ceil(gest[g] / tile_rows)))
             cuts = [nranges * i // k for i in range(k + 1)]
@@ -393,7 +394,7 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
             g += 1
             continue
         g1, acc, fetch = g, 0.0, set()
-        while g1 < len(plan.groupings) and not (gest[g1] > tile_rows and nranges > 1 and g1 > g):
+        while g1 < ngroupings and not (gest[g1] > tile_rows and nranges > 1 and g1 > g):
             more = fetch | blocks_of_g[g1]
             if g1 > g and (acc + gest[g1] > tile_rows or sum(block_est[b] for b in more) > fetch_rows):
                 break
@@ -411,8 +412,8 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     for i, (g0, g1, r0, r1) in enumerate(cells):
         parts = [combined[(b, r)] for b in blocks_of(range(g0, g1)) for r in range(r0, r1)]
         path = os.path.join(out, f"part-{i:05d}.parquet") if out is not None else None
-        tasks.append(delayed(tile_task)(qargs, plan.info_bytes, schema_file, g0, g1, code_bounds[r0],
-                                                   code_bounds[r1], path, *parts))
+        tasks.append(delayed(tile_task)(qargs, plan.info_bytes, schema_file, g0, g1, code_bounds[r0], code_bounds[r1],
+                                        path, *parts))
     results = client.compute(tasks, sync=True) if client else list(dask.compute(*tasks))
     if out is not None:
         return int(sum(results))
