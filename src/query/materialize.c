@@ -195,9 +195,19 @@ static void matches(const right_rows *R, int64_t key, uint64_t *lo, uint64_t *hi
   *hi = b;
 }
 
-/* Cuts the left side's morsels into pieces of about PIECE_ROWS joined rows
-** (reading each morsel's key column; a morsel whose statistics say one key
-** needs no read). */
+/* Appends a piece to j->pieces (capacity *cap). */
+static int add_piece(mjob *j, size_t *cap, mpiece piece, sj_error *err) {
+  if (j->npieces == *cap) {
+    mpiece *np = realloc(j->pieces, (*cap *= 2) * sizeof *np);
+    if (!np) return sj_fail(err, SJ_ENOMEM, "out of memory");
+    j->pieces = np;
+  }
+  j->pieces[j->npieces++] = piece;
+  return 0;
+}
+
+/* Cuts the left side's morsels into pieces of about PIECE_ROWS joined rows,
+** reading each morsel's key column. */
 static int cut_pieces(mjob *j, uint64_t *joined, sj_error *err) {
   side *s = &j->p->s[0];
   size_t nm;
@@ -217,12 +227,7 @@ static int cut_pieces(mjob *j, uint64_t *joined, sj_error *err) {
       uint64_t lo = 0, hi = 0;
       if (present(&key, i)) matches(&j->R, num_i(&key, i), &lo, &hi);
       if (acc && acc + (hi - lo) > PIECE_ROWS) {
-        if (j->npieces == cap) {
-          mpiece *np = realloc(j->pieces, (cap *= 2) * sizeof *np);
-          if (!np) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
-          j->pieces = np;
-        }
-        j->pieces[j->npieces++] = (mpiece){(uint32_t)m, start, i};
+        if ((rc = add_piece(j, &cap, (mpiece){(uint32_t)m, start, i}, err))) break;
         start = i;
         acc = 0;
       }
@@ -230,14 +235,7 @@ static int cut_pieces(mjob *j, uint64_t *joined, sj_error *err) {
       *joined += hi - lo;
     }
     pq_column_free(&key.raw);
-    if (!rc && acc) {
-      if (j->npieces == cap) {
-        mpiece *np = realloc(j->pieces, (cap *= 2) * sizeof *np);
-        if (!np) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
-        j->pieces = np;
-      }
-      j->pieces[j->npieces++] = (mpiece){(uint32_t)m, start, rows};
-    }
+    if (!rc && acc) rc = add_piece(j, &cap, (mpiece){(uint32_t)m, start, rows}, err);
   }
   return rc;
 }

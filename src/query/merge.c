@@ -443,16 +443,13 @@ static int scan_inner_group(void *ctx, size_t g, int worker, sj_error *err) {
     nentries += n;
   }
   if (!rc && m1 > m0 + 1) {
-    size_t nruns = 0, k = 0;
-    for (size_t m = m0; m < m1; m++) nruns += j->parts[m].nruns;
-    mrun *runs = malloc((nruns ? nruns : 1) * sizeof *runs);
-    if (!runs) return sj_fail(err, SJ_ENOMEM, "out of memory combining runs");
-    for (size_t m = m0; m < m1; m++)
-      for (size_t r = 0; r < j->parts[m].nruns; r++) runs[k++] = j->parts[m].runs[r];
-    qsort(runs, nruns, sizeof *runs, cmp_run);
+    merge_runs group = {.parts = &j->parts[m0], .nparts = m1 - m0, .spill_fd = -1}; /* the group's runs, sorted */
+    merge_runs_index(&group);
+    if (!group.runs) return sj_fail(err, SJ_ENOMEM, "out of memory combining runs");
     mpart one;
-    rc = combine_runs(j->lay, j->s->nstates, j->fn, j->s->state_is_float, runs, nruns, (uint32_t)m0, &one, err);
-    free(runs);
+    rc = combine_runs(j->lay, j->s->nstates, j->fn, j->s->state_is_float, group.runs, group.nruns, (uint32_t)m0,
+                      &one, err);
+    free(group.runs);
     if (!rc) {
       for (size_t m = m0; m < m1; m++) {
         free(j->parts[m].entries);
