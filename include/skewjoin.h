@@ -375,6 +375,8 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err);
 **                    (key, its by-columns), one partial per (key block,
 **                    code range) so that a tile fetches only what it needs
 **   sj_dist_combine  partials of one block -> one partial (a run per key)
+**   sj_dist_split    a block's partials -> one partial per tile that needs
+**                    a few of its keys, holding only those
 **   sj_dist_tiler    the right side, read once per process for its tiles
 **   sj_dist_tile     partials + the tiler -> the answer's rows for
 **                    groupings [g0, g1) and codes [c0, c1), written to a
@@ -436,6 +438,22 @@ int sj_dist_scan(const sj_query *q, const sj_dist_info *info, const sj_dist_piec
                  size_t ncode_splits, sj_bytes *parts, sj_error *err);
 
 int sj_dist_combine(const sj_dist_info *info, const sj_bytes *parts, size_t n, sj_bytes *out, sj_error *err);
+
+/* What one output of sj_dist_split holds: the runs of keys[0..nkeys)
+** (ascending) in parts[p0..p1), in the order of parts. */
+typedef struct sj_dist_want {
+  const int64_t *keys;
+  size_t nkeys;
+  size_t p0, p1;
+} sj_dist_want;
+
+/* Cuts partials into the outputs wants[0..nwants) describe, without
+** decompressing a run: a tile that needs a few keys of a key block, in
+** some of its code ranges, fetches those and not the block's cells.  A
+** key may go to several outputs; a key's runs of consecutive code ranges,
+** given in range order, have its codes ascending across them. */
+int sj_dist_split(const sj_dist_info *info, const sj_bytes *parts, size_t n, const sj_dist_want *wants, size_t nwants,
+                  sj_bytes *out, sj_error *err);
 
 /* The right side of a query, read once and kept for every tile a process
 ** runs (opening it costs a scan of the right table).  q and its strings

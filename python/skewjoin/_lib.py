@@ -92,6 +92,11 @@ class sj_dist_plan(ctypes.Structure):
     ]
 
 
+class sj_dist_want(ctypes.Structure):
+    _fields_ = [("keys", ctypes.POINTER(ctypes.c_int64)), ("nkeys", ctypes.c_size_t), ("p0", ctypes.c_size_t),
+                ("p1", ctypes.c_size_t)]
+
+
 class pq_column_spec(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("type", ctypes.c_int), ("encoding", ctypes.c_int),
                 ("codec", ctypes.c_int), ("optional", ctypes.c_int)]
@@ -151,6 +156,8 @@ _decl = {
                                     P(ctypes.c_int64), ctypes.c_size_t, P(ctypes.c_uint64), ctypes.c_size_t,
                                     P(sj_bytes), P(sj_error)]),
     "sj_dist_combine": (ctypes.c_int, [P(sj_dist_info), P(sj_bytes), ctypes.c_size_t, P(sj_bytes), P(sj_error)]),
+    "sj_dist_split": (ctypes.c_int, [P(sj_dist_info), P(sj_bytes), ctypes.c_size_t, P(sj_dist_want), ctypes.c_size_t,
+                                     P(sj_bytes), P(sj_error)]),
     "sj_dist_tiler_open": (ctypes.c_int, [P(sj_query), P(sj_dist_info), P(ctypes.c_void_p), P(sj_error)]),
     "sj_dist_tiler_close": (None, [ctypes.c_void_p]),
     "sj_dist_tile": (ctypes.c_int, [ctypes.c_void_p, P(sj_bytes), ctypes.c_size_t, ctypes.c_uint32, ctypes.c_uint32,

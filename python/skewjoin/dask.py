@@ -47,6 +47,7 @@ TILE_ROWS = 1 << 22
 BLOCK_ROWS = 1 << 21
 FETCH_ROWS = 1 << 26
 FAN_IN = 16
+CELLS_SHARE = 0.5  # a tile that needs this share of a block's entries fetches its cells
 
 
 # ------------------------------------------------------------------ tasks
@@ -104,6 +105,27 @@ def combine_task(info_bytes, *parts):
     rc = _lib.lib.sj_dist_combine(ctypes.byref(info), arr, len(parts), ctypes.byref(out), ctypes.byref(err))
     _lib.check(rc, err)
     return _lib.take_bytes(out)
+
+
+def split_task(info_bytes, wants, *parts):
+    """A key block's partials (some of its code ranges, in order) -> one
+    partial per want (keys ascending, p0, p1): those keys' runs in
+    parts[p0:p1]."""
+    info = _info(info_bytes)
+    arr = _bytes_array(parts)
+    spec = (_lib.sj_dist_want * max(1, len(wants)))()
+    keep = []
+    for i, (keys, p0, p1) in enumerate(wants):
+        ks = (ctypes.c_int64 * max(1, len(keys)))(*keys)
+        keep.append(ks)
+        spec[i].keys = ks
+        spec[i].nkeys = len(keys)
+        spec[i].p0, spec[i].p1 = p0, p1
+    out = (_lib.sj_bytes * max(1, len(wants)))()
+    err = _lib.sj_error()
+    rc = _lib.lib.sj_dist_split(ctypes.byref(info), arr, len(parts), spec, len(wants), out, ctypes.byref(err))
+    _lib.check(rc, err)
+    return [_lib.take_bytes(out[i]) for i in range(len(wants))]
 
 
 class _Tiler:
@@ -318,51 +340,159 @@ def join_aggregate(left, right, on, by, aggs, client=None, out=None, piece_rows=
             shutil.rmtree(staged, ignore_errors=True)
 
 
+class Layout:
+    """The graph's shape, decided on the client from the plan alone (no
+    data read): scans, cells (key block x code range), splits and tiles.
+    bench/dask_graph.py reads it to cost the graph.
+
+    keys, est      the right side's keys, their estimated partial entries,
+    key_block      and the key block each is in
+    key_splits     key block starts (after the first)
+    code_splits    code range starts (after the first)
+    scans          [(pieces, blocks)]: a scan's (file, rowgroup)s and the key
+                   blocks its partials feed
+    splits         [(block, ranges, wants)]: a task that takes the block's
+                   cells of those code ranges (ascending) and cuts out, per
+                   want (key indices, r0, r1, est), those keys' runs of
+                   ranges [r0, r1)
+    tiles          [(g0, g1, r0, r1, cell_blocks, slices)]: groupings [g0, g1)
+                   x code ranges [r0, r1), fetching the cells (b, r) of
+                   cell_blocks for r in [r0, r1) and the split outputs
+                   slices [(split, want)]
+
+    A tile takes a block's cells when it needs most of the block's keys
+    (the grouping that holds every key, cut by code range), and a split's
+    slice otherwise: a tile of small groupings needs a few keys of many
+    blocks, and whole cells would bring it every other key of those blocks.
+    """
+
+    def __init__(self, plan, piece_rows, tile_rows, block_rows, fetch_rows, threads):
+        info = plan.info
+        keys, rows = plan.rows_per_key()
+        # A key's partial has at most one entry per row and per code; a
+        # grouping's answer at most one row per code.
+        codes = 1
+        for j in range(info.ncols):
+            codes *= info.hi[j] - info.lo[j] + 1 + (1 if info.col_nullable[j] else 0)
+        est = np.minimum(rows, codes)
+        self.keys, self.est = keys, est
+        have_bounds = all(b is not None for *_, b in plan.pieces)
+        self.key_splits = _key_blocks(keys, est, block_rows, have_bounds)
+        split_keys = np.array(self.key_splits, dtype=np.int64)
+        self.key_block = np.searchsorted(split_keys, keys, side="right")
+        # each grouping's keys (indices into keys) and estimated answer rows
+        flat, at = plan.grouping_keys, plan.grouping_at
+        ngroupings = len(at) - 1
+        flat_key = np.searchsorted(keys, flat)
+        cum = np.concatenate([[0.0], np.cumsum(est[flat_key])])
+        gest = np.minimum(cum[at[1:]] - cum[at[:-1]], codes).tolist()
+        ranges = int(np.ceil(max(gest, default=0) / tile_rows)) if gest else 1
+        self.code_splits = _code_splits(info, max(1, ranges))
+        nblocks = self.nblocks = len(self.key_splits) + 1
+        nranges = self.nranges = len(self.code_splits) + 1
+
+        # scans: pieces come in file (key) order, so a scan touches few
+        # blocks and feeds only their combines
+        piece_bounds = {(f, rg): b for f, rg, _, b in plan.pieces}
+        self.scans = []
+        for group in _scan_groups(plan.pieces, piece_rows, codes, threads):
+            if have_bounds:
+                keys_in = [piece_bounds[piece] for piece in group]
+                lo = int(np.searchsorted(split_keys, min(b[0] for b in keys_in), side="right"))
+                hi = int(np.searchsorted(split_keys, max(b[1] for b in keys_in), side="right"))
+                self.scans.append((group, range(lo, hi + 1)))
+            else:
+                self.scans.append((group, range(nblocks)))
+
+        # tiles: consecutive groupings, or one big grouping's code range; a
+        # tile of small groupings also stops where the entries of its keys
+        # pass fetch_rows, so that its input stays bounded (Q1: every
+        # grouping's answer is one row, but it needs its keys' partials)
+        self.block_est = np.zeros(nblocks)
+        np.add.at(self.block_est, self.key_block, est)
+        gkeys = [set(flat_key[at[g]:at[g + 1]].tolist()) for g in range(ngroupings)]
+        est_of = est.tolist()
+        cut, g = [], 0
+        while g < ngroupings:
+            if gest[g] > tile_rows and nranges > 1:  # alone, cut into about gest / tile_rows code ranges
+                k = min(nranges, int(np.ceil(gest[g] / tile_rows)))
+                bounds = [nranges * i // k for i in range(k + 1)]
+                cut += [(g, g + 1, r0, r1, gkeys[g]) for r0, r1 in zip(bounds, bounds[1:])]
+                g += 1
+                continue
+            g1, acc, need, fetch = g, 0.0, set(), 0.0
+            while g1 < ngroupings and not (gest[g1] > tile_rows and nranges > 1 and g1 > g):
+                more = gkeys[g1] - need
+                more_fetch = sum(est_of[k] for k in more)
+                if g1 > g and (acc + gest[g1] > tile_rows or fetch + more_fetch > fetch_rows):
+                    break
+                acc += gest[g1]
+                need |= more
+                fetch += more_fetch
+                g1 += 1
+            cut.append((g, g1, 0, nranges, need))
+            g = g1
+
+        # each tile's inputs: per block, its cells or a slice of them
+        self.tiles, sliced = [], collections.defaultdict(list)
+        for t, (g0, g1, r0, r1, need) in enumerate(cut):
+            by_block = collections.defaultdict(list)
+            for k in need:
+                if est_of[k] > 0:  # outside every piece's key bounds: no rows
+                    by_block[int(self.key_block[k])].append(k)
+            cell_blocks = []
+            for b in sorted(by_block):
+                ks = sorted(by_block[b])
+                if sum(est_of[k] for k in ks) >= CELLS_SHARE * self.block_est[b]:
+                    cell_blocks.append(b)
+                else:
+                    sliced[b].append((t, ks, r0, r1))
+            self.tiles.append((g0, g1, r0, r1, cell_blocks, []))
+        if not self.tiles:  # no grouping: one tile that writes the header
+            self.tiles.append((0, 0, 0, nranges, [], []))
+
+        # splits: per block, the tiles that take slices of it, in tile
+        # order, cut where a split's cells and slices pass fetch_rows
+        self.splits = []
+        for b in sorted(sliced):
+            wants, used, size = [], set(), 0.0
+            for t, ks, r0, r1 in sliced[b]:
+                share = (r1 - r0) / nranges
+                out_est = sum(est_of[k] for k in ks) * share
+                more = used | set(range(r0, r1))
+                if wants and self.block_est[b] * len(more) / nranges + size + out_est > fetch_rows:
+                    self._split(b, used, wants)
+                    wants, used, size, more = [], set(), 0.0, set(range(r0, r1))
+                wants.append((t, ks, r0, r1, out_est))
+                used, size = more, size + out_est
+            self._split(b, used, wants)
+
+    def _split(self, b, used, wants):
+        i = len(self.splits)
+        self.splits.append((b, sorted(used), [(ks, r0, r1, e) for _, ks, r0, r1, e in wants]))
+        for j, (t, *_) in enumerate(wants):
+            self.tiles[t][5].append((i, j))
+
+
 def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows):
     import dask
     from dask import delayed
     info = plan.info
-    keys, rows = plan.rows_per_key()
-    # A key's partial has at most one entry per row and per code; a
-    # grouping's answer at most one row per code.
-    codes = 1
-    for j in range(info.ncols):
-        codes *= info.hi[j] - info.lo[j] + 1 + (1 if info.col_nullable[j] else 0)
-    est = np.minimum(rows, codes)
-    have_bounds = all(b is not None for *_, b in plan.pieces)
-    piece_bounds = {(f, rg): b for f, rg, _, b in plan.pieces}
-    key_splits = _key_blocks(keys, est, block_rows, have_bounds)
-    # each grouping's estimated answer rows: the sum over its keys
-    flat, at = plan.grouping_keys, plan.grouping_at
-    ngroupings = len(at) - 1
-    cum = np.concatenate([[0.0], np.cumsum(est[np.searchsorted(keys, flat)])])
-    gest = np.minimum(cum[at[1:]] - cum[at[:-1]], codes).tolist()
-    ranges = int(np.ceil(max(gest, default=0) / tile_rows)) if gest else 1
-    code_splits = _code_splits(info, max(1, ranges))
-    nblocks, nranges = len(key_splits) + 1, len(code_splits) + 1
-    code_end = 1 << info.code_bits
-    code_bounds = [0] + code_splits + [code_end]
-
-    # scan, then combine per (block, range); pieces come in file (key) order,
-    # so a scan touches few blocks and feeds only their combines
-    split_keys = np.array(key_splits, dtype=np.int64)
-    splits = delayed((key_splits, code_splits), traverse=False)
-    scans, touched = [], []
     threads = sum(client.nthreads().values()) if client else (os.cpu_count() or 1)
-    for group in _scan_groups(plan.pieces, piece_rows, codes, threads):
+    lay = Layout(plan, piece_rows, tile_rows, block_rows, fetch_rows, threads)
+    nblocks, nranges = lay.nblocks, lay.nranges
+    code_bounds = [0] + lay.code_splits + [1 << info.code_bits]
+
+    # scan, then combine per (block, range)
+    splits = delayed((lay.key_splits, lay.code_splits), traverse=False)
+    scans = []
+    for group, _ in lay.scans:
         # delayed(traverse=False): Dask need not search a long list for tasks
         scans.append(delayed(scan_task, nout=nblocks * nranges)(qargs, plan.info_bytes,
                                                                delayed(group, traverse=False), splits))
-        if have_bounds:
-            keys_in = [piece_bounds[piece] for piece in group]
-            lo = int(np.searchsorted(split_keys, min(b[0] for b in keys_in), side="right"))
-            hi = int(np.searchsorted(split_keys, max(b[1] for b in keys_in), side="right"))
-            touched.append(range(lo, hi + 1))
-        else:
-            touched.append(range(nblocks))
     combined = {}
     for b in range(nblocks):
-        feeding = [i for i, t in enumerate(touched) if b in t]
+        feeding = [i for i, (_, blocks) in enumerate(lay.scans) if b in blocks]
         for r in range(nranges):
             level = [scans[i][b * nranges + r] for i in feeding]
             while True:  # a tree of FAN_IN-way combines; at least one (a run per key)
@@ -372,45 +502,21 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
                     break
             combined[(b, r)] = level[0]
 
-    # tiles: consecutive groupings, or one big grouping's code range
+    # split: the slices of a block that tiles take instead of its cells
+    sliced = []
+    for b, ranges, wants in lay.splits:
+        at = {r: i for i, r in enumerate(ranges)}
+        spec = [([int(lay.keys[k]) for k in ks], at[r0], at[r1 - 1] + 1) for ks, r0, r1, _ in wants]
+        sliced.append(delayed(split_task, nout=len(spec))(plan.info_bytes, delayed(spec, traverse=False),
+                                                          *[combined[(b, r)] for r in ranges]))
 
-    def blocks_of(gs):
-        return sorted(set().union(*(blocks_of_g[g] for g in gs)))
-
-    # A cell of small groupings also stops where the blocks it would fetch
-    # pass fetch_rows estimated rows: its input stays bounded even
-    # when its groupings' keys are spread over the whole key range.
-    block_est = np.zeros(nblocks)
-    np.add.at(block_est, np.searchsorted(split_keys, keys, side="right"), est)
-    flat_block = np.searchsorted(split_keys, flat, side="right").tolist()
-    blocks_of_g = [set(flat_block[at[g]:at[g + 1]]) for g in range(ngroupings)]
-    cells, g = [], 0
-    while g < ngroupings:
-        if gest[g] > tile_rows and nranges > 1:  # alone, cut into about gest / tile_rows code ranges
-            k = min(nranges, int(np.ceil(gest[g] / tile_rows)))
-            cuts = [nranges * i // k for i in range(k + 1)]
-            for r0, r1 in zip(cuts, cuts[1:]):
-                cells.append((g, g + 1, r0, r1))
-            g += 1
-            continue
-        g1, acc, fetch = g, 0.0, set()
-        while g1 < ngroupings and not (gest[g1] > tile_rows and nranges > 1 and g1 > g):
-            more = fetch | blocks_of_g[g1]
-            if g1 > g and (acc + gest[g1] > tile_rows or sum(block_est[b] for b in more) > fetch_rows):
-                break
-            acc += gest[g1]
-            fetch = more
-            g1 += 1
-        cells.append((g, g1, 0, nranges))
-        g = g1
-    if not cells:  # no grouping: one tile that writes the header
-        cells.append((0, 0, 0, nranges))
     schema_file = plan.pieces[0][0]
     if out is not None:
         os.makedirs(out, exist_ok=True)
     tasks = []
-    for i, (g0, g1, r0, r1) in enumerate(cells):
-        parts = [combined[(b, r)] for b in blocks_of(range(g0, g1)) for r in range(r0, r1)]
+    for i, (g0, g1, r0, r1, cell_blocks, slices) in enumerate(lay.tiles):
+        parts = [combined[(b, r)] for b in cell_blocks for r in range(r0, r1)]
+        parts += [sliced[s][j] for s, j in slices]
         path = os.path.join(out, f"part-{i:05d}.parquet") if out is not None else None
         tasks.append(delayed(tile_task)(qargs, plan.info_bytes, schema_file, g0, g1, code_bounds[r0], code_bounds[r1],
                                         path, *parts))
@@ -418,4 +524,3 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     if out is not None:
         return int(sum(results))
     return pd.concat([pd.read_csv(io.BytesIO(t)) for t in results], ignore_index=True)
-

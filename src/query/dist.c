@@ -4,8 +4,8 @@
 ** partials, combine partials, produce tiles of the answer.  See the
 ** "distributed" section of skewjoin.h for the contract.
 **
-** A partial is one merge_runs (a run per key, entries [code][count][states])
-** serialised as
+** A partial is one merge_runs (runs by key, entries [code][count][states];
+** a key has one run, or in a split partial one per code range) serialised as
 **
 **   header   magic "SJPART\0\0", version, nstates, ncols, code_bits, the
 **            layout's lo/hi and the states' functions (checked against the
@@ -17,7 +17,7 @@
 **
 ** Every frame carries zstd's checksum, and a run is its own frame so that a
 ** tile decompresses only the keys it merges.  Everything is checked on read
-** as in a file from a stranger: sizes against each other, keys ascending,
+** as in a file from a stranger: sizes against each other, keys in order,
 ** frames contiguous, codes ascending within a run and inside the layout,
 ** decompression bounded by the stated sizes.
 */
@@ -321,6 +321,27 @@ static int part_cctx(ZSTD_CCtx **out, sj_error *err) {
   return sj_fail(err, SJ_EIO, "compressing a partial: %s", ZSTD_getErrorName(z));
 }
 
+/* The header of a partial of info's layout with these runs and sizes. */
+static part_header part_header_make(const sj_dist_info *info, uint64_t nruns, uint64_t nentries, uint64_t table_zlen,
+                                    uint64_t entries_zlen) {
+  part_header h;
+  memset(&h, 0, sizeof h);
+  memcpy(h.magic, PART_MAGIC, 8);
+  h.version = SJ_DIST_VERSION;
+  h.nstates = (uint32_t)info->nstates;
+  h.ncols = (uint32_t)info->ncols;
+  h.code_bits = (uint32_t)info->code_bits;
+  memcpy(h.lo, info->lo, sizeof h.lo);
+  memcpy(h.hi, info->hi, sizeof h.hi);
+  memcpy(h.state_fn, info->state_fn, sizeof h.state_fn);
+  memcpy(h.state_float, info->state_float, sizeof h.state_float);
+  h.nruns = nruns;
+  h.nentries = nentries;
+  h.table_zlen = table_zlen;
+  h.entries_zlen = entries_zlen;
+  return h;
+}
+
 static int part_encode(ZSTD_CCtx *cctx, const sj_dist_info *info, const slice *s, size_t ns, sj_bytes *out,
                        sj_error *err) {
   uint64_t nentries = 0;
@@ -343,21 +364,7 @@ static int part_encode(ZSTD_CCtx *cctx, const sj_dist_info *info, const slice *s
   }
   if (!rc) rc = frame(cctx, buf, cap, &at, table, ns * sizeof *table, err);
   if (!rc) {
-    part_header h;
-    memset(&h, 0, sizeof h);
-    memcpy(h.magic, PART_MAGIC, 8);
-    h.version = SJ_DIST_VERSION;
-    h.nstates = (uint32_t)info->nstates;
-    h.ncols = (uint32_t)info->ncols;
-    h.code_bits = (uint32_t)info->code_bits;
-    memcpy(h.lo, info->lo, sizeof h.lo);
-    memcpy(h.hi, info->hi, sizeof h.hi);
-    memcpy(h.state_fn, info->state_fn, sizeof h.state_fn);
-    memcpy(h.state_float, info->state_float, sizeof h.state_float);
-    h.nruns = ns;
-    h.nentries = nentries;
-    h.table_zlen = at - sizeof h;
-    h.entries_zlen = runs_len;
+    part_header h = part_header_make(info, ns, nentries, at - sizeof h, runs_len);
     memcpy(buf, &h, sizeof h);
     memcpy(buf + at, runs, runs_len);
     out->data = buf;
@@ -386,6 +393,52 @@ static int wanted(const int64_t *want, size_t nwant, size_t *w, int64_t key) {
   return *w < nwant && want[*w] == key;
 }
 
+/* Reads and checks partial b's header and run table (b is the idx-th
+** partial of its task): made under info, sizes consistent with each other
+** and with b->len, keys non-decreasing (a split partial holds a key's runs
+** of several code ranges), frames contiguous and covering the entries,
+** each run's packed size within what n entries can take.  On success
+** *table holds h->nruns runs (the caller frees it); the frames start at
+** b->data + sizeof h + h->table_zlen. */
+static int part_table(ZSTD_DCtx *d, const sj_dist_info *info, const sj_bytes *b, size_t idx, part_header *h,
+                      part_run **table, sj_error *err) {
+  *table = NULL;
+  if (!b->data || b->len < sizeof *h) return sj_fail(err, SJ_ECORRUPT, "partial %zu: %zu bytes, shorter than its header", idx, b->len);
+  memcpy(h, b->data, sizeof *h);
+  if (memcmp(h->magic, PART_MAGIC, 8)) return sj_fail(err, SJ_ECORRUPT, "partial %zu: not a skewjoin partial (bad magic)", idx);
+  if (h->version != SJ_DIST_VERSION)
+    return sj_fail(err, SJ_ECORRUPT, "partial %zu: version %u, this library reads version %d", idx, h->version, SJ_DIST_VERSION);
+  if (h->nstates != (uint32_t)info->nstates || h->ncols != (uint32_t)info->ncols || h->code_bits != (uint32_t)info->code_bits ||
+      memcmp(h->lo, info->lo, sizeof h->lo) || memcmp(h->hi, info->hi, sizeof h->hi) ||
+      memcmp(h->state_fn, info->state_fn, sizeof h->state_fn) || memcmp(h->state_float, info->state_float, sizeof h->state_float))
+    return sj_fail(err, SJ_EUSAGE, "partial %zu was made for another plan (layout or aggregates differ)", idx);
+  size_t ew = entry_words(info->nstates), body = b->len - sizeof *h;
+  if (h->table_zlen > body || h->entries_zlen != body - h->table_zlen || h->nruns > h->nentries ||
+      h->nruns > SIZE_MAX / sizeof(part_run) || h->nentries > SIZE_MAX / (ew * 8))
+    return sj_fail(err, SJ_ECORRUPT, "partial %zu: its sizes contradict each other", idx);
+  part_run *t = malloc((h->nruns ? h->nruns : 1) * sizeof *t);
+  if (!t) return sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
+  int rc = 0;
+  if (unframe(d, t, h->nruns * sizeof *t, b->data + sizeof *h, h->table_zlen))
+    rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its run table does not decompress", idx);
+  uint64_t entries = 0, zoff = 0;
+  for (uint64_t i = 0; i < h->nruns && !rc; i++) {
+    const part_run *r = &t[i];
+    if (r->n == 0 || r->n > h->nentries - entries || r->n > UINT32_MAX || (i && r->key < t[i - 1].key) ||
+        r->zoff != zoff || r->zlen == 0 || r->zlen > h->entries_zlen - zoff ||
+        r->packed > packed_bound(r->n, info->nstates) || r->packed < r->n * (2 + (uint64_t)info->nstates))
+      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, misplaced, out of key order or of impossible size",
+                   idx, (unsigned long long)i);
+    entries += r->n;
+    zoff += r->zlen;
+  }
+  if (!rc && (entries != h->nentries || zoff != h->entries_zlen))
+    rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its runs do not cover its entries", idx);
+  if (rc) free(t);
+  else *table = t;
+  return rc;
+}
+
 /* Decodes and checks partial b (the idx-th of its task) into part, keeping
 ** only the runs of the keys in want[0..nwant) (ascending) when want is not
 ** NULL: a tile decompresses what it merges, not its inputs whole. */
@@ -393,53 +446,22 @@ static int part_decode(ZSTD_DCtx *d, const sj_dist_info *info, const sj_bytes *b
                        size_t nwant, mpart *part, sj_error *err) {
   memset(part, 0, sizeof *part);
   part_header h;
-  if (!b->data || b->len < sizeof h) return sj_fail(err, SJ_ECORRUPT, "partial %zu: %zu bytes, shorter than its header", idx, b->len);
-  memcpy(&h, b->data, sizeof h);
-  if (memcmp(h.magic, PART_MAGIC, 8)) return sj_fail(err, SJ_ECORRUPT, "partial %zu: not a skewjoin partial (bad magic)", idx);
-  if (h.version != SJ_DIST_VERSION)
-    return sj_fail(err, SJ_ECORRUPT, "partial %zu: version %u, this library reads version %d", idx, h.version, SJ_DIST_VERSION);
-  if (h.nstates != (uint32_t)info->nstates || h.ncols != (uint32_t)info->ncols || h.code_bits != (uint32_t)info->code_bits ||
-      memcmp(h.lo, info->lo, sizeof h.lo) || memcmp(h.hi, info->hi, sizeof h.hi) ||
-      memcmp(h.state_fn, info->state_fn, sizeof h.state_fn) || memcmp(h.state_float, info->state_float, sizeof h.state_float))
-    return sj_fail(err, SJ_EUSAGE, "partial %zu was made for another plan (layout or aggregates differ)", idx);
-  size_t ew = entry_words(info->nstates), body = b->len - sizeof h;
-  if (h.table_zlen > body || h.entries_zlen != body - h.table_zlen || h.nruns > h.nentries ||
-      h.nruns > SIZE_MAX / sizeof(part_run) || h.nentries > SIZE_MAX / (ew * 8))
-    return sj_fail(err, SJ_ECORRUPT, "partial %zu: its sizes contradict each other", idx);
-  const uint8_t *zt = b->data + sizeof h, *zr = zt + h.table_zlen;
-  part_run *table = malloc((h.nruns ? h.nruns : 1) * sizeof *table);
-  uint8_t *packed = NULL;
-  int rc = table ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
-  if (!rc && unframe(d, table, h.nruns * sizeof *table, zt, h.table_zlen))
-    rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its run table does not decompress", idx);
-  /* The table: keys ascending, frames contiguous, sizes adding up; which runs to keep. */
-  uint64_t entries = 0, zoff = 0, kept_runs = 0, kept_entries = 0, longest = 0;
-  size_t w = 0;
-  for (uint64_t i = 0; i < h.nruns && !rc; i++) {
-    const part_run *t = &table[i];
-    if (t->n == 0 || t->n > h.nentries - entries || t->n > UINT32_MAX || (i && t->key <= table[i - 1].key) ||
-        t->zoff != zoff || t->zlen == 0 || t->zlen > h.entries_zlen - zoff ||
-        t->packed > packed_bound(t->n, info->nstates) || t->packed < t->n * (2 + (uint64_t)info->nstates)) {
-      rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: run %llu is empty, misplaced, out of key order or of impossible size",
-                   idx, (unsigned long long)i);
-      break;
-    }
-    entries += t->n;
-    zoff += t->zlen;
-    if (wanted(want, nwant, &w, t->key)) {
+  part_run *table;
+  int rc = part_table(d, info, b, idx, &h, &table, err);
+  if (rc) return rc;
+  const uint8_t *zr = b->data + sizeof h + h.table_zlen;
+  size_t ew = entry_words(info->nstates), w = 0;
+  uint64_t kept_runs = 0, kept_entries = 0, longest = 0;
+  for (uint64_t i = 0; i < h.nruns; i++)
+    if (wanted(want, nwant, &w, table[i].key)) {
       kept_runs++;
-      kept_entries += t->n;
-      if (t->packed > longest) longest = t->packed;
+      kept_entries += table[i].n;
+      if (table[i].packed > longest) longest = table[i].packed;
     }
-  }
-  if (!rc && (entries != h.nentries || zoff != h.entries_zlen))
-    rc = sj_fail(err, SJ_ECORRUPT, "partial %zu: its runs do not cover its entries", idx);
-  if (!rc) {
-    part->entries = malloc(kept_entries ? kept_entries * ew * 8 : 8);
-    part->runs = malloc((kept_runs ? kept_runs : 1) * sizeof *part->runs);
-    packed = malloc(longest ? longest : 1);
-    if (!part->entries || !part->runs || !packed) rc = sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
-  }
+  part->entries = malloc(kept_entries ? kept_entries * ew * 8 : 8);
+  part->runs = malloc((kept_runs ? kept_runs : 1) * sizeof *part->runs);
+  uint8_t *packed = malloc(longest ? longest : 1);
+  if (!part->entries || !part->runs || !packed) rc = sj_fail(err, SJ_ENOMEM, "out of memory reading partial %zu", idx);
   /* The kept runs, each checked: codes ascending inside the layout, counts positive. */
   uint64_t code_end = (uint64_t)1 << info->code_bits, dst = 0;
   w = 0;
@@ -589,6 +611,100 @@ int sj_dist_combine(const sj_dist_info *info, const sj_bytes *parts, size_t n, s
   }
   if (!rc) rc = runs_encode(info, &runs, out, err);
   merge_runs_free(&runs);
+  return rc;
+}
+
+/* One output of sj_dist_split being made: its runs (zoff already where
+** they go in it) and where each run's frame is in the inputs. */
+typedef struct split_out {
+  uint64_t nruns, nentries, zbytes;
+  part_run *table;
+  const uint8_t **src;
+} split_out;
+
+int sj_dist_split(const sj_dist_info *info, const sj_bytes *parts, size_t n, const sj_dist_want *wants, size_t nwants,
+                  sj_bytes *out, sj_error *err) {
+  memset(out, 0, nwants * sizeof *out);
+  merge_layout lay;
+  int rc = info_layout(info, &lay, err);
+  for (size_t j = 0; !rc && j < nwants; j++) {
+    if (wants[j].p0 > wants[j].p1 || wants[j].p1 > n) rc = sj_fail(err, SJ_EUSAGE, "split output %zu: no such partials", j);
+    for (size_t k = 1; !rc && k < wants[j].nkeys; k++)
+      if (wants[j].keys[k] <= wants[j].keys[k - 1]) rc = sj_fail(err, SJ_EUSAGE, "split output %zu: keys must ascend", j);
+  }
+  part_header *h = calloc(n ? n : 1, sizeof *h);
+  part_run **tables = calloc(n ? n : 1, sizeof *tables);
+  split_out *o = calloc(nwants ? nwants : 1, sizeof *o);
+  uint64_t *cursor = calloc(n ? n : 1, sizeof *cursor); /* per part: the next run to look at */
+  if (!rc && (!h || !tables || !o || !cursor)) rc = sj_fail(err, SJ_ENOMEM, "out of memory splitting partials");
+  ZSTD_DCtx *d = rc ? NULL : ZSTD_createDCtx();
+  if (!rc && !d) rc = sj_fail(err, SJ_ENOMEM, "out of memory splitting partials");
+  for (size_t i = 0; i < n && !rc; i++) rc = part_table(d, info, &parts[i], i, &h[i], &tables[i], err);
+  ZSTD_freeDCtx(d);
+  /* Twice over each output's runs: to size it, then to fill it, in key order. */
+  for (int fill = 0; fill < 2 && !rc; fill++)
+    for (size_t j = 0; j < nwants && !rc; j++) {
+      split_out *x = &o[j];
+      if (fill) {
+        x->table = malloc((x->nruns ? x->nruns : 1) * sizeof *x->table);
+        x->src = malloc((x->nruns ? x->nruns : 1) * sizeof *x->src);
+        if (!x->table || !x->src) {
+          rc = sj_fail(err, SJ_ENOMEM, "out of memory splitting partials");
+          break;
+        }
+        x->nruns = x->nentries = x->zbytes = 0;
+      }
+      for (size_t i = wants[j].p0; i < wants[j].p1; i++) cursor[i] = 0;
+      for (size_t k = 0; k < wants[j].nkeys; k++) /* by key, then part: keys in order */
+        for (size_t i = wants[j].p0; i < wants[j].p1; i++) {
+          const uint8_t *frames = parts[i].data + sizeof h[i] + h[i].table_zlen;
+          uint64_t *r = &cursor[i];
+          while (*r < h[i].nruns && tables[i][*r].key < wants[j].keys[k]) ++*r;
+          for (; *r < h[i].nruns && tables[i][*r].key == wants[j].keys[k]; ++*r) {
+            part_run t = tables[i][*r];
+            if (fill) {
+              x->src[x->nruns] = frames + t.zoff;
+              t.zoff = x->zbytes;
+              x->table[x->nruns] = t;
+            }
+            x->nruns++;
+            x->nentries += t.n;
+            x->zbytes += t.zlen;
+          }
+        }
+    }
+  /* Each frame is copied as it is: its checksum travels with it, and the
+  ** tile that decodes it checks it then. */
+  ZSTD_CCtx *cctx = NULL;
+  if (!rc) rc = part_cctx(&cctx, err);
+  for (size_t j = 0; j < nwants && !rc; j++) {
+    const split_out *x = &o[j];
+    size_t cap = sizeof(part_header) + ZSTD_compressBound(x->nruns * sizeof(part_run)) + x->zbytes;
+    size_t at = sizeof(part_header);
+    uint8_t *buf = malloc(cap);
+    rc = buf ? frame(cctx, buf, cap, &at, x->table, x->nruns * sizeof(part_run), err)
+             : sj_fail(err, SJ_ENOMEM, "out of memory splitting partials");
+    if (rc) {
+      free(buf);
+      break;
+    }
+    part_header oh = part_header_make(info, x->nruns, x->nentries, at - sizeof oh, x->zbytes);
+    memcpy(buf, &oh, sizeof oh);
+    for (uint64_t r = 0; r < x->nruns; r++) memcpy(buf + at + x->table[r].zoff, x->src[r], x->table[r].zlen);
+    out[j] = (sj_bytes){buf, at + x->zbytes};
+  }
+  ZSTD_freeCCtx(cctx);
+  for (size_t i = 0; tables && i < n; i++) free(tables[i]);
+  for (size_t j = 0; o && j < nwants; j++) {
+    free(o[j].table);
+    free(o[j].src);
+  }
+  free(h);
+  free(tables);
+  free(o);
+  free(cursor);
+  if (rc)
+    for (size_t j = 0; j < nwants; j++) sj_bytes_free(&out[j]);
   return rc;
 }
 

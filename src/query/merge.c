@@ -402,10 +402,14 @@ static int combine_runs(const merge_layout *lay, int nstates, const agg_fn *fn, 
   return rc;
 }
 
+/* Runs by key, then morsel, then place in the morsel (a split partial
+** holds several runs of a key): a total order, so qsort's is fixed. */
 static int cmp_run(const void *x, const void *y) {
   const mrun *a = x, *b = y;
   if (a->key != b->key) return a->key < b->key ? -1 : 1;
-  return a->morsel < b->morsel ? -1 : a->morsel > b->morsel;
+  if (a->morsel != b->morsel) return a->morsel < b->morsel ? -1 : 1;
+  if (a->e != b->e) return (uintptr_t)a->e < (uintptr_t)b->e ? -1 : 1;
+  return a->off < b->off ? -1 : a->off > b->off;
 }
 
 /* Scans one morsel of the inner side into its sorted runs. */

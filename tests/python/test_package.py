@@ -179,6 +179,44 @@ def partials(check, tmp):
         check("another plan" in str(e), f"a partial of another plan is refused: {e}")
 
 
+def splits(check, tmp):
+    """sj_dist_split cuts a block's cells by key and code range: what it
+    cuts out, combined, is what the cells hold, nothing lost or doubled."""
+    import skewjoin.dask as sd
+    data = os.path.join(tmp, "s0.0002")
+    qargs = (os.path.join(data, "df2.parquet"), "key", "df2_group,bucket,group1", "count(*),sum(value)", 1, None)
+    plan = sd.Plan(os.path.join(data, "df1"), qargs)
+    cells = sd.scan_task(qargs, plan.info_bytes, [(f, rg) for f, rg, _, _ in plan.pieces[:60]],
+                         ([], sd._code_splits(plan.info, 4096)))
+    cells = [c for c in cells if len(c) > min(map(len, cells))]  # the code ranges that hold entries, in order
+    n = len(cells)
+    whole = sd.combine_task(plan.info_bytes, *cells)
+    keys = sorted(int(k) for k in np.unique(plan.grouping_keys))
+    low, high = keys[: len(keys) // 2], keys[len(keys) // 2:]
+    check(n >= 3 and sd.combine_task(plan.info_bytes, *sd.split_task(plan.info_bytes, [(keys, 0, n)], *cells)) == whole,
+          "split: every key of every code range, combined, is the cells combined")
+    by_key = sd.split_task(plan.info_bytes, [(low, 0, n), (high, 0, n)], *cells)
+    by_range = sd.split_task(plan.info_bytes, [(keys, 0, 1), (keys, 1, n)], *cells)
+    check(sd.combine_task(plan.info_bytes, *by_key) == whole and sd.combine_task(plan.info_bytes, *by_range) == whole,
+          "split: cut by key or by code range, the pieces combine to the cells' partial")
+    check(sd.combine_task(plan.info_bytes, sd.split_task(plan.info_bytes, [(low, 0, 1)], whole)[0],
+                          sd.split_task(plan.info_bytes, [(high, 0, 1)], whole)[0]) == whole,
+          "split: a combined partial cut by key comes back whole")
+    for wants, what in (([(keys[::-1], 0, n)], "keys must ascend"), ([(keys, 0, n + 1)], "no such partials")):
+        try:
+            sd.split_task(plan.info_bytes, wants, *cells)
+            check(False, f"split with bad wants ({what}): no error")
+        except skewjoin.UsageError as e:
+            check(what in str(e), f"split refuses bad wants: {e}")
+    damaged = bytearray(cells[1])
+    damaged[len(damaged) // 3] ^= 0x10
+    try:
+        sd.combine_task(plan.info_bytes, *sd.split_task(plan.info_bytes, [(keys, 0, n)], cells[0], bytes(damaged)))
+        check(False, "a damaged cell through split and combine: no error")
+    except skewjoin.Error as e:
+        check("partial" in str(e), f"a damaged cell through split is refused: {e}")
+
+
 def dist_aggregates(check, tmp):
     """Every kind of state word through the partial format (zero, small,
     large, negative int128 sums, floats, NULLs), against DuckDB."""
@@ -199,11 +237,19 @@ def dist_aggregates(check, tmp):
         skewjoin.write_parquet(left.iloc[i * n // 4:(i + 1) * n // 4].reset_index(drop=True),
                                os.path.join(left_dir, f"part{i}.parquet"))
     right = os.path.join(tmp, "agg_right.parquet")
-    skewjoin.write_parquet(pd.DataFrame({"key": np.arange(45) % 42, "rg": np.arange(45) % 5}), right)
+    # groupings of a fifth of the keys, and one of every key (as in the notebook)
+    skewjoin.write_parquet(pd.DataFrame({"key": np.concatenate([np.arange(45) % 42, np.arange(42)]),
+                                         "rg": np.concatenate([np.arange(45) % 5, np.full(42, 5)])}), right)
     aggs = "count(*),sum(x),min(x),max(x),count(y),sum(y),avg(y)"
+    sizes = dict(piece_rows=3000, tile_rows=3, block_rows=50)
     with dask.config.set(scheduler="threads", num_workers=2):
-        got = sd.join_aggregate(left_dir, right, "key", ["rg", "g"], aggs, client=None, piece_rows=3000,
-                                tile_rows=200, block_rows=5000)
+        got = sd.join_aggregate(left_dir, right, "key", ["rg", "g"], aggs, client=None, **sizes)
+    qargs = (right, "key", "rg,g", aggs, 1, None)
+    lay = sd.Layout(sd.Plan(left_dir, qargs), sizes["piece_rows"], sizes["tile_rows"], sizes["block_rows"],
+                    sd.FETCH_ROWS, 2)
+    check(any(t[4] for t in lay.tiles) and any(t[5] for t in lay.tiles) and lay.nranges > 1,
+          f"the graph has tiles fetching cells and tiles fetching split slices ({len(lay.splits)} splits, "
+          f"{lay.nranges} code ranges)")
     want = duck(f"SELECT rg, g, count(*) AS count, sum(x)::VARCHAR AS sx, min(x) AS mn, max(x) AS mx, count(y) AS cy, "
                 f"sum(y) AS sy, avg(y) AS ay FROM '{left_dir}/*.parquet' JOIN '{right}' USING (key) "
                 f"GROUP BY rg, g ORDER BY rg, g")[0]
@@ -225,6 +271,7 @@ def main():
         round_trip(check, tmp)
         queries(check, tmp)
         partials(check, tmp)
+        splits(check, tmp)
         dist_aggregates(check, tmp)
     return check.summary()
 
