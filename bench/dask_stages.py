@@ -43,7 +43,7 @@ def main():
             return result
         setattr(sd, name, run)
     # where each task's partials start among its arguments (scans take none)
-    for name, first_part in (("scan_task", 4), ("combine_task", 1), ("tile_task", 8)):
+    for name, first_part in (("scan_task", 4), ("combine_task", 1), ("split_task", 2), ("tile_task", 8)):
         timed(name, first_part)
     left, right = os.path.join(data, "df1"), os.path.join(data, "df2.parquet")
     out = tempfile.mkdtemp(prefix="skewjoin-stages-", dir=os.path.join(ROOT, "out"))
@@ -66,6 +66,9 @@ def main():
           f"({entries / left_rows:.1f} B per left row)")
     print(f"  combine  {tasks['combine_task']:5d} tasks {seconds['combine_task']:7.2f} s  "
           f"{entries / seconds['combine_task'] / 1e6:.0f} MB/s of partials in")
+    print(f"  split    {tasks['split_task']:5d} tasks {seconds['split_task']:7.2f} s  "
+          f"{bytes_in['split_task'] / max(seconds['split_task'], 1e-9) / 1e6:.0f} MB/s of cells in; "
+          f"took in {bytes_in['split_task'] / 1e9:.1f} GB")
     print(f"  tile     {tasks['tile_task']:5d} tasks {seconds['tile_task']:7.2f} s  "
           f"{seconds['tile_task'] / max(rows, 1) * 1e9:.0f} ns per answer row (decoding, merging, Parquet); "
           f"fetched {bytes_in['tile_task'] / 1e9:.1f} GB of partials")

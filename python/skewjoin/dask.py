@@ -25,6 +25,7 @@ is read by each scan, and once per worker process for all its tiles.  Partials a
 versioned "SJPART" format), so Dask can move them and recompute them after
 a worker is lost.
 """
+import bisect
 import collections
 import ctypes
 import glob
@@ -433,7 +434,11 @@ class Layout:
             cut.append((g, g1, 0, nranges, need))
             g = g1
 
-        # each tile's inputs: per block, its cells or a slice of them
+        # each tile's inputs: per block, its cells or a slice of them.  When
+        # all the partials are within fetch_rows, cells: a worker then holds
+        # each cell once for all its tiles, at most fetch_rows entries.
+        # Otherwise slices, and a worker holds only its tiles' inputs.
+        whole = est.sum() <= fetch_rows
         self.tiles, sliced = [], collections.defaultdict(list)
         for t, (g0, g1, r0, r1, need) in enumerate(cut):
             by_block = collections.defaultdict(list)
@@ -443,28 +448,45 @@ class Layout:
             cell_blocks = []
             for b in sorted(by_block):
                 ks = sorted(by_block[b])
-                if sum(est_of[k] for k in ks) >= CELLS_SHARE * self.block_est[b]:
+                if whole or sum(est_of[k] for k in ks) >= CELLS_SHARE * self.block_est[b]:
                     cell_blocks.append(b)
                 else:
-                    sliced[b].append((t, ks, r0, r1))
+                    sliced[b].append((t, ks, r0, r1, sum(est_of[k] for k in ks) * (r1 - r0) / nranges))
             self.tiles.append((g0, g1, r0, r1, cell_blocks, []))
         if not self.tiles:  # no grouping: one tile that writes the header
             self.tiles.append((0, 0, 0, nranges, [], []))
 
-        # splits: per block, the tiles that take slices of it, in tile
-        # order, cut where a split's cells and slices pass fetch_rows
+        # Tiles in groups of about max(fetch_rows, all partials) entries of
+        # slices, each group's slices cut by their own splits: the slices
+        # of all tiles are ~15x the partials (a key is in ~15 groupings), so
+        # they should not all exist at once; a group's splits read each
+        # block's cells once, so the cells are read about as often as the
+        # slices are written.
+        group_rows = max(fetch_rows, est.sum())
+        per_tile = collections.Counter()
+        for wants in sliced.values():
+            for t, *_, out_est in wants:
+                per_tile[t] += out_est
+        starts, size = [], 0.0  # the tiles that start a group, after the first
+        for t in range(len(self.tiles)):
+            if size and size + per_tile[t] > group_rows:
+                starts.append(t)
+                size = 0.0
+            size += per_tile[t]
+
+        # splits: per block and group, the tiles that take slices of it, in
+        # tile order, cut where a split's cells and slices pass fetch_rows
         self.splits = []
         for b in sorted(sliced):
-            wants, used, size = [], set(), 0.0
-            for t, ks, r0, r1 in sliced[b]:
-                share = (r1 - r0) / nranges
-                out_est = sum(est_of[k] for k in ks) * share
+            wants, used, size, gi = [], set(), 0.0, 0
+            for t, ks, r0, r1, out_est in sliced[b]:
                 more = used | set(range(r0, r1))
-                if wants and self.block_est[b] * len(more) / nranges + size + out_est > fetch_rows:
+                g = bisect.bisect_right(starts, t)
+                if wants and (g != gi or self.block_est[b] * len(more) / nranges + size + out_est > fetch_rows):
                     self._split(b, used, wants)
                     wants, used, size, more = [], set(), 0.0, set(range(r0, r1))
                 wants.append((t, ks, r0, r1, out_est))
-                used, size = more, size + out_est
+                used, size, gi = more, size + out_est, g
             self._split(b, used, wants)
 
     def _split(self, b, used, wants):

@@ -241,12 +241,12 @@ def dist_aggregates(check, tmp):
     skewjoin.write_parquet(pd.DataFrame({"key": np.concatenate([np.arange(45) % 42, np.arange(42)]),
                                          "rg": np.concatenate([np.arange(45) % 5, np.full(42, 5)])}), right)
     aggs = "count(*),sum(x),min(x),max(x),count(y),sum(y),avg(y)"
-    sizes = dict(piece_rows=3000, tile_rows=3, block_rows=50)
+    sizes = dict(piece_rows=3000, tile_rows=3, block_rows=50, fetch_rows=100)  # partials over fetch_rows: slices
     with dask.config.set(scheduler="threads", num_workers=2):
         got = sd.join_aggregate(left_dir, right, "key", ["rg", "g"], aggs, client=None, **sizes)
     qargs = (right, "key", "rg,g", aggs, 1, None)
     lay = sd.Layout(sd.Plan(left_dir, qargs), sizes["piece_rows"], sizes["tile_rows"], sizes["block_rows"],
-                    sd.FETCH_ROWS, 2)
+                    sizes["fetch_rows"], 2)
     check(any(t[4] for t in lay.tiles) and any(t[5] for t in lay.tiles) and lay.nranges > 1,
           f"the graph has tiles fetching cells and tiles fetching split slices ({len(lay.splits)} splits, "
           f"{lay.nranges} code ranges)")
