@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The graph skewjoin.dask would run for QN, without running it: tasks,
-partials per tile, and the bytes tiles would fetch against the bytes they
-need — the README's full-size figures.
+and the bytes each stage would move against the bytes tiles need — the
+README's full-size figures.
 
     /usr/bin/python3 bench/dask_graph.py DATA [PIECE_ROWS TILE_ROWS BLOCK_ROWS]
 
@@ -9,7 +9,7 @@ DATA: a `skewjoin gen` output (its footers are read, no data); the sizes
 default to the README's advice for s=1 (2^24, 2^24, 2^25).  The cluster is
 taken to have 50 workers of 16 threads.  Bytes are estimated at 13.8 bytes
 per partial entry (bench/dask_stages.py measures it) and one entry per left
-row, spread evenly over the (key block, code range) cells.
+row, a key's entries spread evenly over the code ranges.
 """
 import collections
 import os
@@ -55,29 +55,25 @@ def main():
         t = time.perf_counter()
         sd._run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, sd.FETCH_ROWS)
         t_graph = time.perf_counter() - t
-    fetched = [len(task.dask.dependencies[task.key]) for task in client.tasks]
-
-    # the cells the graph cut the partials into, as _run computes them
-    keys, rows = plan.rows_per_key()
-    info = plan.info
-    codes = 1
-    for j in range(info.ncols):
-        codes *= info.hi[j] - info.lo[j] + 1 + (1 if info.col_nullable[j] else 0)
-    est = np.minimum(rows, codes)
-    blocks = len(sd._key_blocks(keys, est, block_rows, True)) + 1
+    lay = sd.Layout(plan, piece_rows, tile_rows, block_rows, sd.FETCH_ROWS, 50 * 16)
+    per_range = lay.block_est / lay.nranges
+    cells = [sum(per_range[b] * (r1 - r0) for b in blocks) for _, _, r0, r1, blocks, _ in lay.tiles]
+    slices = [sum(lay.splits[i][2][j][3] for i, j in sl) for *_, sl in lay.tiles]
+    split_in = sum(per_range[b] * len(ranges) for b, ranges, _ in lay.splits)
+    per_tile = np.add(cells, slices) * BYTES_PER_ENTRY
     flat, at = plan.grouping_keys, plan.grouping_at
-    per_key = est[np.searchsorted(keys, flat)]
-    acc = np.concatenate([[0.0], np.cumsum(per_key)])
-    gest = np.minimum(acc[at[1:]] - acc[at[:-1]], codes)
-    ranges = len(sd._code_splits(info, int(np.ceil(gest.max() / tile_rows)))) + 1
-    cell_bytes = est.sum() / (blocks * ranges) * BYTES_PER_ENTRY
+    need = lay.est[np.searchsorted(lay.keys, flat)].sum()
 
+    def tb(entries):
+        return f"{entries * BYTES_PER_ENTRY / 1e12:.2f} TB"
     print(f"{data}: {len(plan.pieces):,} pieces, plan {t_plan:.1f} s, graph built in {t_graph:.1f} s")
     print("tasks: " + ", ".join(f"{k} {v:,}" for k, v in sorted(client.kinds.items())))
-    print(f"cells: {blocks} key blocks x {ranges} code ranges; partials {est.sum() * BYTES_PER_ENTRY / 1e9:.0f} GB")
-    print(f"tiles fetch {sum(fetched):,} cells: {sum(fetched) * cell_bytes / 1e12:.1f} TB "
-          f"(per tile mean {np.mean(fetched) * cell_bytes / 1e9:.2f} GB, max {max(fetched) * cell_bytes / 1e9:.1f} GB); "
-          f"they need {per_key.sum() * BYTES_PER_ENTRY / 1e12:.2f} TB (each key once per grouping)")
+    print(f"cells: {lay.nblocks} key blocks x {lay.nranges} code ranges; partials {tb(lay.est.sum())}")
+    print(f"tiles fetch {tb(sum(cells))} of cells ({sum(len(t[4]) * (t[3] - t[2]) for t in lay.tiles):,}) and "
+          f"{tb(sum(slices))} of slices ({sum(len(t[5]) for t in lay.tiles):,}); per tile mean "
+          f"{per_tile.mean() / 1e9:.2f} GB, max {per_tile.max() / 1e9:.2f} GB; they need {tb(need)} "
+          f"(each key once per grouping)")
+    print(f"splits: {len(lay.splits):,} tasks take in {tb(split_in)} of cells")
 
 
 if __name__ == "__main__":

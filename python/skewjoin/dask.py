@@ -14,6 +14,9 @@ footers (no data is read there):
              in the high bits, so a code range is a range of its values)
     combine  each (key block, code range): the scans' partials merged into
              one, a run per key (a tree when there are many scans)
+    split    only when the partials pass fetch_rows: per key block and group
+             of tiles, the slices those tiles take instead of whole cells
+             (their keys' runs of their code ranges, frames copied as they are)
     tile     consecutive groupings of the right table up to about tile_rows
              estimated answer rows, or one big grouping's code range: the
              k-way merge of its keys' runs, weighted by the right table's
@@ -314,7 +317,8 @@ def join_aggregate(left, right, on, by, aggs, client=None, out=None, piece_rows=
     piece_rows partial entries per scan (at most one per row, fewer when a
     row group's keys and codes are few: then a scan takes more rows, up to
     16·piece_rows), block_rows per key block of partials, tile_rows per
-    tile's answer, fetch_rows of partials a tile may fetch.
+    tile's answer, fetch_rows of partials a tile of many groupings or a split
+    may take (partials above it in all: tiles take split slices, not cells).
     """
     import dask
     by = by.split(",") if isinstance(by, str) else list(by)

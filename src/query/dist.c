@@ -1,7 +1,8 @@
 /*
 ** dist.c — the merge plan as tasks for a scheduler that runs them in many
 ** processes (python/skewjoin/dask.py): plan once, scan pieces into
-** partials, combine partials, produce tiles of the answer.  See the
+** partials, combine partials, split them for tiles that need a few keys
+** of a block, produce tiles of the answer.  See the
 ** "distributed" section of skewjoin.h for the contract.
 **
 ** A partial is one merge_runs (runs by key, entries [code][count][states];
