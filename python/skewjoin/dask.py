@@ -447,7 +447,7 @@ class Layout:
         for t, (g0, g1, r0, r1, need) in enumerate(cut):
             by_block = collections.defaultdict(list)
             for k in need:
-                if est_of[k] > 0:  # outside every piece's key bounds: no rows
+                if est_of[k] > 0 or not have_bounds:  # est 0 within bounds: outside every piece's, no rows
                     by_block[int(self.key_block[k])].append(k)
             cell_blocks = []
             for b in sorted(by_block):

@@ -247,6 +247,11 @@ def dist_aggregates(check, tmp):
     qargs = (right, "key", "rg,g", aggs, 1, None)
     lay = sd.Layout(sd.Plan(left_dir, qargs), sizes["piece_rows"], sizes["tile_rows"], sizes["block_rows"],
                     sizes["fetch_rows"], 2)
+    no_stats = sd.Plan(left_dir, qargs)
+    no_stats.pieces = [(f, rg, n, None) for f, rg, n, _ in no_stats.pieces]  # as from files without statistics
+    blind = sd.Layout(no_stats, sizes["piece_rows"], sizes["tile_rows"], sizes["block_rows"], sizes["fetch_rows"], 2)
+    check(all(t[4] == [0] and not t[5] for t in blind.tiles),
+          "without key statistics every tile fetches the one block's cells")
     check(any(t[4] for t in lay.tiles) and any(t[5] for t in lay.tiles) and lay.nranges > 1,
           f"the graph has tiles fetching cells and tiles fetching split slices ({len(lay.splits)} splits, "
           f"{lay.nranges} code ranges)")
