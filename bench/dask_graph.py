@@ -35,12 +35,10 @@ class Counting:
     def nthreads(self):
         return {w: 16 for w in range(50)}
 
-    def compute(self, tasks, sync=True):
-        self.tasks = tasks
-        graph = dask.base.collections_to_dsk(tasks)
-        self.kinds = collections.Counter((k[0] if isinstance(k, tuple) else k).rsplit("-", 1)[0].split("-")[0]
-                                         for k in graph)
-        return [0] * len(tasks)
+    def compute(self, final, sync=True):
+        graph = dict(dask.base.collections_to_dsk([final]))
+        self.kinds = collections.Counter(k[0] for k in graph)
+        return [0]
 
 
 def main():
@@ -59,7 +57,7 @@ def main():
     per_range = lay.block_est / lay.nranges
     cells = [sum(per_range[b] * (r1 - r0) for b in blocks) for _, _, r0, r1, blocks, _ in lay.tiles]
     slices = [sum(lay.splits[i][2][j][3] for i, j in sl) for *_, sl in lay.tiles]
-    split_in = sum(per_range[b] * len(ranges) for b, ranges, _ in lay.splits)
+    split_in = sum(per_range[b] * len(ranges) for b, ranges, *_ in lay.splits)
     per_tile = np.add(cells, slices) * BYTES_PER_ENTRY
     flat, at = plan.grouping_keys, plan.grouping_at
     need = lay.est[np.searchsorted(lay.keys, flat)].sum()

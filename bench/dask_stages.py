@@ -43,7 +43,7 @@ def main():
             return result
         setattr(sd, name, run)
     # where each task's partials start among its arguments (scans take none)
-    for name, first_part in (("scan_task", 4), ("combine_task", 1), ("split_task", 2), ("tile_task", 8)):
+    for name, first_part in (("scan_task", 4), ("combine_task", 1), ("split_task", 3), ("tile_task", 8)):
         timed(name, first_part)
     left, right = os.path.join(data, "df1"), os.path.join(data, "df2.parquet")
     out = tempfile.mkdtemp(prefix="skewjoin-stages-", dir=os.path.join(ROOT, "out"))

@@ -33,10 +33,12 @@ import collections
 import ctypes
 import glob
 import io
+import operator
 import os
 import shutil
 import tempfile
 import threading
+import uuid
 import weakref
 
 import numpy as np
@@ -111,10 +113,11 @@ def combine_task(info_bytes, *parts):
     return _lib.take_bytes(out)
 
 
-def split_task(info_bytes, wants, *parts):
+def split_task(info_bytes, wants, after, *parts):
     """A key block's partials (some of its code ranges, in order) -> one
     partial per want (keys ascending, p0, p1): those keys' runs in
-    parts[p0:p1]."""
+    parts[p0:p1].  after: not used; the graph passes the end of an earlier
+    group of tiles, so that this split waits for it."""
     info = _info(info_bytes)
     arr = _bytes_array(parts)
     spec = (_lib.sj_dist_want * max(1, len(wants)))()
@@ -356,10 +359,11 @@ class Layout:
     code_splits    code range starts (after the first)
     scans          [(pieces, blocks)]: a scan's (file, rowgroup)s and the key
                    blocks its partials feed
-    splits         [(block, ranges, wants)]: a task that takes the block's
-                   cells of those code ranges (ascending) and cuts out, per
-                   want (key indices, r0, r1, est), those keys' runs of
-                   ranges [r0, r1)
+    splits         [(block, ranges, wants, group)]: a task that takes the
+                   block's cells of those code ranges (ascending) and cuts
+                   out, per want (key indices, r0, r1, est), those keys' runs
+                   of ranges [r0, r1), for tiles of that group
+    tile_group     each tile's group (of consecutive tiles; see below)
     tiles          [(g0, g1, r0, r1, cell_blocks, slices)]: groupings [g0, g1)
                    x code ranges [r0, r1), fetching the cells (b, r) of
                    cell_blocks for r in [r0, r1) and the split outputs
@@ -477,6 +481,7 @@ class Layout:
                 starts.append(t)
                 size = 0.0
             size += per_tile[t]
+        self.tile_group = [bisect.bisect_right(starts, t) for t in range(len(self.tiles))]
 
         # splits: per block and group, the tiles that take slices of it, in
         # tile order, cut where a split's cells and slices pass fetch_rows
@@ -485,7 +490,7 @@ class Layout:
             wants, used, size, gi = [], set(), 0.0, 0
             for t, ks, r0, r1, out_est in sliced[b]:
                 more = used | set(range(r0, r1))
-                g = bisect.bisect_right(starts, t)
+                g = self.tile_group[t]
                 if wants and (g != gi or self.block_est[b] * len(more) / nranges + size + out_est > fetch_rows):
                     self._split(b, used, wants)
                     wants, used, size, more = [], set(), 0.0, set(range(r0, r1))
@@ -495,58 +500,87 @@ class Layout:
 
     def _split(self, b, used, wants):
         i = len(self.splits)
-        self.splits.append((b, sorted(used), [(ks, r0, r1, e) for _, ks, r0, r1, e in wants]))
+        self.splits.append((b, sorted(used), [(ks, r0, r1, e) for _, ks, r0, r1, e in wants],
+                            self.tile_group[wants[0][0]]))
         for j, (t, *_) in enumerate(wants):
             self.tiles[t][5].append((i, j))
 
 
+def _collect(*results):
+    return list(results)
+
+
 def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows):
+    """Builds the graph as a plain dict (dask.delayed costs ~0.6 ms a task
+    to build, minutes at s=1) and runs it."""
     import dask
-    from dask import delayed
+    from dask.delayed import Delayed
     info = plan.info
     threads = sum(client.nthreads().values()) if client else (os.cpu_count() or 1)
     lay = Layout(plan, piece_rows, tile_rows, block_rows, fetch_rows, threads)
     nblocks, nranges = lay.nblocks, lay.nranges
     code_bounds = [0] + lay.code_splits + [1 << info.code_bits]
+    token = uuid.uuid4().hex  # keys of this run only
+    dsk = {}
 
-    # scan, then combine per (block, range)
-    splits = delayed((lay.key_splits, lay.code_splits), traverse=False)
-    scans = []
-    for group, _ in lay.scans:
-        # delayed(traverse=False): Dask need not search a long list for tasks
-        scans.append(delayed(scan_task, nout=nblocks * nranges)(qargs, plan.info_bytes,
-                                                               delayed(group, traverse=False), splits))
-    combined = {}
+    # scan, then combine per (block, range); a task returning a list is
+    # read by getitem tasks ("part")
+    splits = (lay.key_splits, lay.code_splits)
+    for i, (group, _) in enumerate(lay.scans):
+        dsk[("scan", token, i)] = (scan_task, qargs, plan.info_bytes, group, splits)
+    combined, ncombines = {}, 0
     for b in range(nblocks):
         feeding = [i for i, (_, blocks) in enumerate(lay.scans) if b in blocks]
         for r in range(nranges):
-            level = [scans[i][b * nranges + r] for i in feeding]
+            level = []
+            for i in feeding:
+                key = ("part", token, "scan", i, b * nranges + r)
+                dsk[key] = (operator.getitem, ("scan", token, i), b * nranges + r)
+                level.append(key)
             while True:  # a tree of FAN_IN-way combines; at least one (a run per key)
-                level = [delayed(combine_task)(plan.info_bytes, *level[i:i + FAN_IN])
-                         for i in range(0, max(len(level), 1), FAN_IN)]
+                keys = []
+                for i in range(0, max(len(level), 1), FAN_IN):
+                    key = ("combine", token, ncombines)
+                    ncombines += 1
+                    dsk[key] = (combine_task, plan.info_bytes, *level[i:i + FAN_IN])
+                    keys.append(key)
+                level = keys
                 if len(level) == 1:
                     break
             combined[(b, r)] = level[0]
 
-    # split: the slices of a block that tiles take instead of its cells
-    sliced = []
-    for b, ranges, wants in lay.splits:
-        at = {r: i for i, r in enumerate(ranges)}
+    # split: the slices of a block that tiles take instead of its cells.
+    # A group's splits wait for the tiles of the group two before it, so
+    # that the slices of about two groups exist at a time, whatever order
+    # the scheduler would pick (Dask's own let them pile up).
+    group_tiles = collections.defaultdict(list)
+    for t, g in enumerate(lay.tile_group):
+        group_tiles[g].append(("tile", token, t))
+    for g, members in group_tiles.items():
+        dsk[("group-done", token, g)] = (_collect, *members)
+    for i, (b, ranges, wants, g) in enumerate(lay.splits):
+        at = {r: j for j, r in enumerate(ranges)}
         spec = [([int(lay.keys[k]) for k in ks], at[r0], at[r1 - 1] + 1) for ks, r0, r1, _ in wants]
-        sliced.append(delayed(split_task, nout=len(spec))(plan.info_bytes, delayed(spec, traverse=False),
-                                                          *[combined[(b, r)] for r in ranges]))
+        after = ("group-done", token, g - 2) if g >= 2 else None
+        dsk[("split", token, i)] = (split_task, plan.info_bytes, spec, after, *[combined[(b, r)] for r in ranges])
 
     schema_file = plan.pieces[0][0]
     if out is not None:
         os.makedirs(out, exist_ok=True)
-    tasks = []
+    tiles = []
     for i, (g0, g1, r0, r1, cell_blocks, slices) in enumerate(lay.tiles):
         parts = [combined[(b, r)] for b in cell_blocks for r in range(r0, r1)]
-        parts += [sliced[s][j] for s, j in slices]
+        for s, j in slices:
+            key = ("part", token, "split", s, j)
+            dsk.setdefault(key, (operator.getitem, ("split", token, s), j))
+            parts.append(key)
         path = os.path.join(out, f"part-{i:05d}.parquet") if out is not None else None
-        tasks.append(delayed(tile_task)(qargs, plan.info_bytes, schema_file, g0, g1, code_bounds[r0], code_bounds[r1],
-                                        path, *parts))
-    results = client.compute(tasks, sync=True) if client else list(dask.compute(*tasks))
+        tiles.append(("tile", token, i))
+        dsk[tiles[-1]] = (tile_task, qargs, plan.info_bytes, schema_file, g0, g1, code_bounds[r0], code_bounds[r1],
+                          path, *parts)
+    dsk[("results", token)] = (_collect, *tiles)
+    final = Delayed(("results", token), dsk)
+    results = client.compute(final, sync=True) if client else dask.compute(final)[0]
     if out is not None:
         return int(sum(results))
     return pd.concat([pd.read_csv(io.BytesIO(t)) for t in results], ignore_index=True)

@@ -193,25 +193,27 @@ def splits(check, tmp):
     whole = sd.combine_task(plan.info_bytes, *cells)
     keys = sorted(int(k) for k in np.unique(plan.grouping_keys))
     low, high = keys[: len(keys) // 2], keys[len(keys) // 2:]
-    check(n >= 3 and sd.combine_task(plan.info_bytes, *sd.split_task(plan.info_bytes, [(keys, 0, n)], *cells)) == whole,
+    everything = sd.split_task(plan.info_bytes, [(keys, 0, n)], None, *cells)
+    check(n >= 3 and sd.combine_task(plan.info_bytes, *everything) == whole,
           "split: every key of every code range, combined, is the cells combined")
-    by_key = sd.split_task(plan.info_bytes, [(low, 0, n), (high, 0, n)], *cells)
-    by_range = sd.split_task(plan.info_bytes, [(keys, 0, 1), (keys, 1, n)], *cells)
+    by_key = sd.split_task(plan.info_bytes, [(low, 0, n), (high, 0, n)], None, *cells)
+    by_range = sd.split_task(plan.info_bytes, [(keys, 0, 1), (keys, 1, n)], None, *cells)
     check(sd.combine_task(plan.info_bytes, *by_key) == whole and sd.combine_task(plan.info_bytes, *by_range) == whole,
           "split: cut by key or by code range, the pieces combine to the cells' partial")
-    check(sd.combine_task(plan.info_bytes, sd.split_task(plan.info_bytes, [(low, 0, 1)], whole)[0],
-                          sd.split_task(plan.info_bytes, [(high, 0, 1)], whole)[0]) == whole,
+    check(sd.combine_task(plan.info_bytes, sd.split_task(plan.info_bytes, [(low, 0, 1)], None, whole)[0],
+                          sd.split_task(plan.info_bytes, [(high, 0, 1)], None, whole)[0]) == whole,
           "split: a combined partial cut by key comes back whole")
     for wants, what in (([(keys[::-1], 0, n)], "keys must ascend"), ([(keys, 0, n + 1)], "no such partials")):
         try:
-            sd.split_task(plan.info_bytes, wants, *cells)
+            sd.split_task(plan.info_bytes, wants, None, *cells)
             check(False, f"split with bad wants ({what}): no error")
         except skewjoin.UsageError as e:
             check(what in str(e), f"split refuses bad wants: {e}")
     damaged = bytearray(cells[1])
     damaged[len(damaged) // 3] ^= 0x10
     try:
-        sd.combine_task(plan.info_bytes, *sd.split_task(plan.info_bytes, [(keys, 0, n)], cells[0], bytes(damaged)))
+        cut = sd.split_task(plan.info_bytes, [(keys, 0, n)], None, cells[0], bytes(damaged))
+        sd.combine_task(plan.info_bytes, *cut)
         check(False, "a damaged cell through split and combine: no error")
     except skewjoin.Error as e:
         check("partial" in str(e), f"a damaged cell through split is refused: {e}")
