@@ -440,7 +440,7 @@ int sj_dist_scan(const sj_query *q, const sj_dist_info *info, const sj_dist_piec
 int sj_dist_combine(const sj_dist_info *info, const sj_bytes *parts, size_t n, sj_bytes *out, sj_error *err);
 
 /* What one output of sj_dist_split holds: the runs of keys[0..nkeys)
-** (ascending) in parts[p0..p1), in the order of parts. */
+** (ascending) in parts[p0..p1), by key, then in the order of parts. */
 typedef struct sj_dist_want {
   const int64_t *keys;
   size_t nkeys;
