@@ -181,8 +181,8 @@ static int info_layout(const sj_dist_info *info, merge_layout *lay, sj_error *er
 /* The plan of q, with the left side inner: the only shape the tasks run. */
 static int dist_layout(const plan *p, merge_layout *lay, sj_error *err) {
   if (!merge_layout_make(p, lay))
-    return sj_fail(err, SJ_EUSAGE, "this query does not take the merge plan (it groups by the join key, by no "
-                   "column, or by columns of both sides interleaved); run it with skewjoin.query on one machine");
+    return sj_fail(err, SJ_EUSAGE, "this query does not take the merge plan (it groups by no column, by "
+                   "columns of both sides interleaved, or by columns without statistics); run it with skewjoin.query on one machine");
   if (lay->inner != 0)
     return sj_fail(err, SJ_EUSAGE, "the distributed plan needs GROUP BY the right side's columns first, then "
                    "the left side's (the left side is the one cut into pieces)");

@@ -116,7 +116,6 @@ int merge_layout_make(const plan *p, merge_layout *lay) {
   if (p->nby == 0) return 0; /* one total row, even for an empty join: the hash plan */
   int first = p->by_side[0], switches = 0;
   for (int i = 0; i < p->nby; i++) {
-    if (p->by_side[i] == 2) return 0;
     if (i && p->by_side[i] != p->by_side[i - 1]) switches++;
   }
   if (switches > 1) return 0;
@@ -1051,7 +1050,7 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
              "         codes of %d bits (estimated before the scan: at most %llu entries, one per row)\n"
              "  outer  %s: %d files, %llu rows scanned -> %zu partial groups by (%s), %zu groupings\n"
              "%s"
-             "  merge  %zu units in %zu tiles -> %llu answer rows (estimated: at most %llu)\n"
+             "  merge  %zu units in %zu tiles -> %llu answer rows (estimated from the runs' entries: %llu)\n"
              "  time   inner scan %.3f s, outer scan %.3f s, merge + write %.3f s, total %.3f s on %d threads\n",
              in->what, in->nfiles, (unsigned long long)in->rows_scanned, (unsigned long long)runs.nentries, ig,
              runs.nruns, (double)runs.nentries * (double)ew * 8 / 1e6, lay.bits, (unsigned long long)in->rows_scanned,

@@ -44,7 +44,7 @@ typedef struct plan {
   side s[2];
   int nby;
   char by[MAX_BY][64];
-  int by_side[MAX_BY]; /* 0/1, or 2 for the join key */
+  int by_side[MAX_BY]; /* 0/1; the join key is put on one side (key_sides) */
   int by_nullable[MAX_BY];
   int nagg;
   agg_fn fn[MAX_AGGS];
@@ -295,7 +295,7 @@ typedef struct plan_report {
 } plan_report;
 
 /* 1 when the merge plan applies: the by-list is one side's columns then the
-** other's (either may be empty, the key not among them), and the inner
+** other's (either may be empty; the join key counts as either), and the inner
 ** side's columns pack into 63 bits by their statistics. */
 int merge_applies(const plan *p);
 int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err);

@@ -190,6 +190,32 @@ static int split_names(const char *list, char out[][64], int max, const char *wh
   return n;
 }
 
+/* How well the by-list's sides suit the merge plan: 0 when it applies with
+** the right side outer (one side's columns, or the right's then the
+** left's), 1 when the left side would be the outer one (aggregated in a
+** table), 2 when the sides interleave (the hash plan). */
+static int shape_cost(const plan *p) {
+  int switches = 0;
+  for (int i = 1; i < p->nby; i++) switches += p->by_side[i] != p->by_side[i - 1];
+  if (switches > 1) return 2;
+  return switches == 1 && p->by_side[0] == 0;
+}
+
+/* The join key in --by (by_side 2) holds the same value on both sides of a
+** joined row, so it becomes a column of the side that suits the plan best,
+** the right side when both do: GROUP BY key, bucket becomes the right
+** side's groupings of one key each over the left's runs by bucket, and
+** the merge plan streams (and spills) it. */
+static void key_sides(plan *p) {
+  for (int i = 0; i < p->nby; i++) {
+    if (p->by_side[i] != 2) continue;
+    p->by_side[i] = 1;
+    int right = shape_cost(p);
+    p->by_side[i] = 0;
+    if (shape_cost(p) >= right) p->by_side[i] = 1;
+  }
+}
+
 static int plan_query(plan *p, sj_error *err) {
   const sj_query *q = p->q;
   pq_type kt[2];
@@ -220,12 +246,14 @@ static int plan_query(plan *p, sj_error *err) {
                      p->by[i], pq_type_name(t));
     for (int j = 0; j < i; j++)
       if (!strcmp(p->by[i], p->by[j])) return sj_fail(err, SJ_EUSAGE, "--by names '%s' twice", p->by[i]);
-    if (p->by_side[i] < 2) {
-      side *s = &p->s[p->by_side[i]];
-      p->by_nullable[i] = may_be_null(s, p->by[i]);
-      memcpy(s->by[s->nby], p->by[i], sizeof s->by[0]); /* both 64 bytes, NUL-terminated */
-      s->by_out[s->nby++] = i;
-    }
+  }
+  key_sides(p);
+  for (int i = 0; i < n; i++) {
+    side *s = &p->s[p->by_side[i]];
+    /* A NULL key matches nothing, so the answer's key is never NULL. */
+    p->by_nullable[i] = strcmp(p->by[i], q->on) && may_be_null(s, p->by[i]);
+    memcpy(s->by[s->nby], p->by[i], sizeof s->by[0]); /* both 64 bytes, NUL-terminated */
+    s->by_out[s->nby++] = i;
   }
   char aggs[MAX_AGGS][64];
   n = split_names(q->aggs, aggs, MAX_AGGS, "--agg", err);
@@ -614,7 +642,6 @@ static int join_partials(plan *p, agg_table *answer, uint64_t limit_groups, uint
         uint32_t nulls = 0;
         for (int i = 0; i < p->nby; i++) {
           int sd = p->by_side[i];
-          if (sd == 2) { keys[i] = ka; continue; }
           const side *s = &p->s[sd];
           const uint64_t *row = sd == 0 ? lr : rr;
           const agg_table *t = sd == 0 ? &L->partial : &R->partial;
@@ -625,11 +652,11 @@ static int join_partials(plan *p, agg_table *answer, uint64_t limit_groups, uint
         }
         uint64_t *g = agg_table_upsert(answer, keys, nulls);
         if (!g || answer->nrows > limit_groups) {
-          rc = sj_fail(err, g ? SJ_ENOMEM : SJ_ENOMEM,
+          rc = sj_fail(err, SJ_ENOMEM,
                        "the answer has more than %llu groups, more than the memory limit allows for "
-                       "the hash plan, which this query needs (its GROUP BY mixes the sides' columns, names "
-                       "the join key, or has columns without statistics); the merge plan, which streams, "
-                       "applies to GROUP BY one side's columns then the other's",
+                       "the hash plan, which this query needs (its GROUP BY interleaves the sides' columns, "
+                       "or has columns without statistics); the merge plan, which streams, applies to "
+                       "GROUP BY one side's columns then the other's (the join key may be among either)",
                        (unsigned long long)limit_groups);
           break;
         }

@@ -11,7 +11,8 @@ thread each), against the CLI's answers:
   groupby on s=0.01 data fails or has workers restarted (counted by a
   scheduler plugin), skewjoin.dask completes with the CLI's answer and no
   worker removed while it runs;
-- queries the plan cannot cut up are refused with UsageError.
+- GROUP BY the join key (a column of the right side's groupings) gives the
+  CLI's answer too; queries the plan cannot cut up are refused with UsageError.
 
 Prints "dask: N passed, N failed" last.
 """
@@ -136,7 +137,13 @@ def canonical(check, client, data, tmp):
     got = skewjoin.dask.join_aggregate(left, df2, "key", ["df2_group", "group1"], AGGS, client=client)
     check(same_frames(got, skewjoin.read_parquet(os.path.join(tmp, "Q2-cli.parquet")), ["df2_group", "group1"]),
           "Q2 with a Dask DataFrame as the left side = the CLI's")
-    for by, what in (("key", "the join key"), ("group1,df2_group", "left columns first")):
+    # GROUP BY the join key: it joins the right side's columns (groupings of one key).
+    for by in (["key"], ["df2_group", "key"]):
+        want = os.path.join(tmp, "by-key-cli.parquet")
+        cli(data, ",".join(by), want)
+        got = skewjoin.dask.join_aggregate(df1, df2, "key", by, AGGS, client=client)
+        check(same_frames(got, skewjoin.read_parquet(want), by), f"--by {by}: skewjoin.dask's DataFrame = the CLI's")
+    for by, what in (("group1,df2_group,bucket", "the sides interleaved"), ("group1,df2_group", "left columns first")):
         try:
             skewjoin.dask.join_aggregate(df1, df2, "key", by.split(","), AGGS, client=client)
             check(False, f"--by {by}: no error")

@@ -118,15 +118,20 @@ CANONICAL = {"Q1": ["df2_group"], "Q2": ["df2_group", "group1"], "J": [],
              "QN": ["df2_group", "bucket", "group1", "group2", "group3", "group4"]}
 
 
+# GROUP BY the join key too: the key joins one side's columns, and the
+# merge plan streams these (K1: the right side's groupings of one key each).
+BY_KEY = {"K1": ["key", "bucket"], "K2": ["bucket", "key"], "K3": ["df2_group", "key"]}
+
+
 def test_canonical(tmp):
     """The spec's queries on the generator's s=0.001 data.  Q1, Q2 and J as
     CSV on stdout; Q3, Q4 and QN (answers of 1e6 to 6e7 rows, the merge
-    plan's) as Parquet, compared inside DuckDB."""
+    plan's) and the BY_KEY queries as Parquet, compared inside DuckDB."""
     scale = "0.0002" if QUICK else "0.001"
     data = os.path.join(tmp, f"s{scale}")
     subprocess.run([SKEWJOIN, "gen", "--scale", scale, data], check=True, capture_output=True)
     left, right = os.path.join(data, "df1", "*.parquet"), os.path.join(data, "df2.parquet")
-    for name, by in CANONICAL.items():
+    for name, by in {**CANONICAL, **BY_KEY}.items():
         aggs = ["count(*)"] if name == "J" else ["count(*)", "sum(value)"]
         base = ["--left", left, "--right", right, "--on", "key", "--agg", ",".join(aggs),
                 *(["--by", ",".join(by)] if by else [])]
@@ -271,7 +276,8 @@ def test_plans(tmp):
     in the inner columns, GROUP BY the left side's columns then the right's."""
     lp, rp, _ = random_tables(tmp, 3)
     for by, plan in ((["c", "a"], "merge"), (["a", "b", "c"], "merge"), (["b"], "merge"), (["c"], "merge"),
-                     (["a", "c", "b"], "hash"), (["k", "a"], "hash"), ([], "hash")):
+                     (["a", "c", "b"], "hash"), (["k", "a"], "merge"), (["a", "k"], "merge"),
+                     (["c", "k", "a"], "merge"), (["a", "k", "c", "b"], "hash"), ([], "hash")):
         rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", ",".join(by), "--explain")
         check(rc == 0 and f"plan: {plan}" in err, f"--by {by} runs the {plan} plan: {err.strip()[:200]!r}")
     wl, wr = os.path.join(tmp, "wide-l.parquet"), os.path.join(tmp, "wide-r.parquet")
