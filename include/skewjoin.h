@@ -181,7 +181,7 @@ void pq_codes_free(pq_codes *c);
 
 /* How a column's values are laid out in its pages. */
 typedef enum {
-  PQ_ENC_PLAIN,       /* fixed-width little endian: random doubles */
+  PQ_ENC_PLAIN,       /* fixed-width little endian: random doubles; strings length-prefixed */
   PQ_ENC_DELTA,       /* DELTA_BINARY_PACKED: sequences, sorted ids */
   PQ_ENC_DICTIONARY   /* dictionary page + RLE/bit-packed codes */
 } pq_encoding;
@@ -206,8 +206,10 @@ typedef struct pq_run {
 **   PQ_VEC_F64    doubles (PQ_ENC_PLAIN)
 **   PQ_VEC_CODES  uint16 codes into dict[0..dict_len), dict strictly
 **                 ascending (PQ_ENC_DICTIONARY)
-**   PQ_VEC_RUNS   runs with strictly ascending values (PQ_ENC_DICTIONARY) */
-typedef enum { PQ_VEC_I64, PQ_VEC_F64, PQ_VEC_CODES, PQ_VEC_RUNS } pq_vec_kind;
+**   PQ_VEC_RUNS   runs with strictly ascending values (PQ_ENC_DICTIONARY)
+**   PQ_VEC_BYTES  strings: row i is bytes[offsets[i] .. offsets[i + 1])
+**                 (PQ_ENC_PLAIN; a BYTE_ARRAY column annotated STRING) */
+typedef enum { PQ_VEC_I64, PQ_VEC_F64, PQ_VEC_CODES, PQ_VEC_RUNS, PQ_VEC_BYTES } pq_vec_kind;
 
 typedef struct pq_vector {
   pq_vec_kind kind;
@@ -219,6 +221,8 @@ typedef struct pq_vector {
   const pq_run *runs;
   size_t run_count;
   const uint8_t *valid; /* optional columns: 1 = present; NULL = all present */
+  const uint8_t *bytes;
+  const uint64_t *offsets;
 } pq_vector;
 
 /* A row group encoded and compressed in memory, ready to be appended to a
@@ -349,9 +353,10 @@ typedef struct sj_query {
   const char *materialize;
 } sj_query;
 
-/* The kinds of the answer's columns: by-columns and counts are INT, exact
-** integer sums HUGEINT (128-bit), float aggregates DOUBLE. */
-typedef enum { SJ_COL_INT, SJ_COL_HUGEINT, SJ_COL_DOUBLE } sj_col_kind;
+/* The kinds of the answer's columns: by-columns and counts are INT (string
+** by-columns STRING), exact integer sums HUGEINT (128-bit), float
+** aggregates DOUBLE. */
+typedef enum { SJ_COL_INT, SJ_COL_HUGEINT, SJ_COL_DOUBLE, SJ_COL_STRING } sj_col_kind;
 
 /* What the run did: the plan with its actual sizes (--explain). */
 typedef struct sj_query_report {

@@ -106,7 +106,8 @@ class pq_vector(ctypes.Structure):
     _fields_ = [
         ("kind", ctypes.c_int), ("i64", ctypes.c_void_p), ("f64", ctypes.c_void_p), ("codes", ctypes.c_void_p),
         ("dict", ctypes.c_void_p), ("dict_len", ctypes.c_uint32), ("runs", ctypes.c_void_p),
-        ("run_count", ctypes.c_size_t), ("valid", ctypes.c_void_p),
+        ("run_count", ctypes.c_size_t), ("valid", ctypes.c_void_p), ("bytes", ctypes.c_void_p),
+        ("offsets", ctypes.c_void_p),
     ]
 
 

@@ -26,7 +26,7 @@ static const char help[] =
     "  --on KEY             the join key column, INT32/INT64 or strings on both\n"
     "                       sides; NULL keys match nothing\n"
     "  --by COLS            comma-separated GROUP BY columns of either side (KEY is the\n"
-    "                       join key); INT32/INT64; left out: one total row\n"
+    "                       join key); INT32/INT64 or strings; left out: one total row\n"
     "  --agg AGGS           count(*), count(c), sum(c), min(c), max(c), avg(c) on numeric\n"
     "                       columns of either side (default count(*)); output columns\n"
     "                       are named count, sum_c, avg_c, ...; SQL's NULL rules\n"

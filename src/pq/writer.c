@@ -8,11 +8,12 @@
 ** "PATH.tmp" and renamed on close: a reader never sees a half-written file
 ** under its final name.
 **
-** What is written: format version 2 metadata, REQUIRED columns, v1 data
-** pages (read by every engine), a PLAIN dictionary page before
-** RLE_DICTIONARY data pages, statistics with both the legacy min/max and
-** min_value/max_value fields, and TYPE_ORDER column orders so that readers
-** trust those statistics.
+** What is written: format version 2 metadata, REQUIRED and OPTIONAL
+** columns of INT64, DOUBLE and strings (BYTE_ARRAY annotated STRING), v1
+** data pages (read by every engine), a PLAIN dictionary page before
+** RLE_DICTIONARY data pages, statistics (numbers only) with both the legacy
+** min/max and min_value/max_value fields, and TYPE_ORDER column orders so
+** that readers trust those statistics.
 */
 #include "codec.h"
 #include "encoding.h"
@@ -345,8 +346,49 @@ static int encode_optional(const pq_column_spec *sp, const pq_vector *v, uint64_
   return 0;
 }
 
+/* A BYTE_ARRAY column's pages: definition levels when OPTIONAL, then each
+** present value as a 4-byte length and its bytes (PLAIN).  No min/max
+** statistics: a reader that wants bounds for strings reads the values. */
+static int encode_byte_array(const pq_column_spec *sp, const pq_vector *v, uint64_t rows, pq_scratch *s,
+                             sj_buf *out, chunk_meta *m, sj_error *err) {
+  if (sp->optional && s->levels_cap < PQ_PAGE_ROWS) {
+    uint16_t *l = realloc(s->levels, PQ_PAGE_ROWS * sizeof *l);
+    if (!l) return sj_fail(err, SJ_ENOMEM, "out of memory");
+    s->levels = l;
+    s->levels_cap = PQ_PAGE_ROWS;
+  }
+  for (uint64_t at = 0; at < rows; at += PQ_PAGE_ROWS) {
+    uint32_t n = (uint32_t)(rows - at < PQ_PAGE_ROWS ? rows - at : PQ_PAGE_ROWS);
+    sj_buf_reset(&s->page);
+    if (sp->optional) {
+      for (uint32_t i = 0; i < n; i++) {
+        s->levels[i] = (uint16_t)(!v->valid || v->valid[at + i]);
+        m->nulls += !s->levels[i];
+      }
+      sj_buf_le32(&s->page, 0);
+      size_t start = s->page.len;
+      enc_hybrid_codes(s->levels, n, 1, &s->page);
+      if (!s->page.failed) {
+        uint32_t len = (uint32_t)(s->page.len - start);
+        memcpy(s->page.data, &len, 4);
+      }
+    }
+    for (uint64_t r = at; r < at + n; r++) {
+      if (v->valid && !v->valid[r]) continue;
+      uint64_t len = v->offsets[r + 1] - v->offsets[r];
+      if (len > INT32_MAX) return sj_fail(err, SJ_EUSAGE, "column %s: a value of %llu bytes", sp->name, (unsigned long long)len);
+      sj_buf_le32(&s->page, (uint32_t)len);
+      sj_buf_put(&s->page, v->bytes + v->offsets[r], (size_t)len);
+    }
+    int rc = put_page(s, sp->codec, 0, n, E_PLAIN, out, m, err);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 static int encode_values(const pq_column_spec *sp, const pq_vector *v, uint64_t rows,
                          pq_scratch *s, sj_buf *out, chunk_meta *m, sj_error *err) {
+  if (v->kind == PQ_VEC_BYTES) return encode_byte_array(sp, v, rows, s, out, m, err);
   if (sp->optional) return encode_optional(sp, v, rows, s, out, m, err);
   int is_i64 = v->kind == PQ_VEC_I64;
   if (is_i64) {
@@ -384,7 +426,8 @@ static int check_shape(const pq_column_spec *sp, const pq_vector *v, sj_error *e
     case PQ_ENC_DELTA: ok = sp->type == PQ_INT64 && v->kind == PQ_VEC_I64; break;
     default:
       ok = (sp->type == PQ_INT64 && v->kind == PQ_VEC_I64) ||
-           (sp->type == PQ_DOUBLE && v->kind == PQ_VEC_F64);
+           (sp->type == PQ_DOUBLE && v->kind == PQ_VEC_F64) ||
+           (sp->type == PQ_BYTE_ARRAY && v->kind == PQ_VEC_BYTES);
   }
   if (sp->optional && sp->encoding != PQ_ENC_PLAIN) ok = 0;
   return ok ? 0 : sj_fail(err, SJ_EUSAGE, "column %s: data does not match its type and encoding",
@@ -580,6 +623,13 @@ static void put_footer(const pq_file *f, sj_buf *out) {
     tw_i32(&w, 1, f->specs[c].type);
     tw_i32(&w, 3, f->specs[c].optional ? 1 : 0); /* OPTIONAL or REQUIRED */
     tw_string(&w, 4, f->specs[c].name);
+    if (f->specs[c].type == PQ_BYTE_ARRAY) { /* text: ConvertedType UTF8 and LogicalType STRING */
+      tw_i32(&w, 6, 0);
+      tw_field(&w, 10, TC_STRUCT);
+      tw_struct_begin(&w);
+      tw_empty_struct(&w, 1);
+      tw_struct_end(&w);
+    }
     tw_struct_end(&w);
   }
   uint64_t total_rows = 0;

@@ -1,11 +1,15 @@
 /*
-** keys.c — string join keys as integers.
+** keys.c — strings as integers: string join keys and string GROUP BY columns.
 **
-** The plans join on int64 keys.  For BYTE_ARRAY keys, every distinct key of
-** the right side (the small one) gets an id, in the order the right side's
-** files and rows are read, so ids do not depend on the thread count; both
-** sides' key columns are then read as ids.  A left key the right side does
-** not have matches nothing, so it reads as NULL, which every scan skips.
+** The plans work on int64 values.  A string column they join or group on is
+** read through a dictionary of its distinct values, numbered in byte order
+** (memcmp, a prefix first), so that the ids sort as the strings do: the
+** answer's order, its groups and the merge plan's codes are those of the ids,
+** and the output turns ids back into text.  The join key's dictionary holds
+** the right side's keys (the small side): a left key the right side lacks
+** matches nothing, so it reads as NULL, which every scan skips.  A GROUP BY
+** column's holds every value of its side, collected on all threads; ids do
+** not depend on the thread count, as they are ranks.
 */
 #include "plan.h"
 
@@ -97,32 +101,105 @@ void key_dict_free(key_dict *d) {
   free(d);
 }
 
-int key_dict_build(const plan *p, key_dict **out, sj_error *err) {
+static key_dict *dict_new(void) {
   key_dict *d = calloc(1, sizeof *d);
-  if (!d || grow_slots(d)) {
+  if (d && grow_slots(d)) {
     key_dict_free(d);
-    return sj_fail(err, SJ_ENOMEM, "out of memory");
+    return NULL;
   }
-  const side *s = &p->s[1];
-  int rc = 0;
-  for (int f = 0; f < s->nfiles && !rc; f++) {
-    int col = pq_find_column(s->files[f], p->q->on);
-    for (int rg = 0; rg < pq_nrowgroups(s->files[f]) && !rc; rg++) {
-      pq_column c;
-      memset(&c, 0, sizeof c);
-      rc = pq_read(s->files[f], rg, col, &c, err);
-      for (uint64_t i = 0; i < c.rows && !rc; i++)
-        if ((!c.valid || c.valid[i]) && add(d, c.data + c.offsets[i], (size_t)(c.offsets[i + 1] - c.offsets[i])))
-          rc = sj_fail(err, SJ_ENOMEM, "out of memory collecting the right side's join keys");
-      pq_column_free(&c);
+  return d;
+}
+
+static int cmp_strings(const void *x, const void *y, void *ctx) {
+  const key_dict *d = ctx;
+  uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+  size_t na = d->start[a + 1] - d->start[a], nb = d->start[b + 1] - d->start[b];
+  int c = memcmp(d->data + d->start[a], d->data + d->start[b], na < nb ? na : nb);
+  return c ? c : (na > nb) - (na < nb);
+}
+
+/* The union of dicts[0..n), renumbered in byte order; frees them. */
+static key_dict *dict_sorted_union(key_dict **dicts, int n) {
+  key_dict *all = dicts[0];
+  for (int k = 1; k < n && all; k++) {
+    for (size_t i = 0; i < dicts[k]->n && all; i++)
+      if (add(all, dicts[k]->data + dicts[k]->start[i], (size_t)(dicts[k]->start[i + 1] - dicts[k]->start[i]))) {
+        key_dict_free(all);
+        all = NULL;
+      }
+  }
+  for (int k = 1; k < n; k++) key_dict_free(dicts[k]);
+  if (!all) return NULL;
+  uint32_t *order = malloc((all->n ? all->n : 1) * sizeof *order);
+  key_dict *sorted = order ? dict_new() : NULL;
+  for (size_t i = 0; sorted && i < all->n; i++) order[i] = (uint32_t)i;
+  if (sorted) qsort_r(order, all->n, sizeof *order, cmp_strings, all);
+  for (size_t i = 0; sorted && i < all->n; i++)
+    if (add(sorted, all->data + all->start[order[i]], (size_t)(all->start[order[i] + 1] - all->start[order[i]]))) {
+      key_dict_free(sorted);
+      sorted = NULL;
     }
-  }
+  free(order);
+  key_dict_free(all);
+  return sorted;
+}
+
+typedef struct collect_job {
+  const side *s;
+  const char *name;
+  const morsel *morsels;
+  key_dict *dicts[256]; /* one per worker */
+} collect_job;
+
+static int collect_morsel(void *ctx, size_t m, int worker, sj_error *err) {
+  collect_job *j = ctx;
+  const pq_reader *r = j->s->files[j->morsels[m].file];
+  if (!j->dicts[worker] && !(j->dicts[worker] = dict_new())) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  pq_column c;
+  memset(&c, 0, sizeof c);
+  int rc = pq_read(r, j->morsels[m].rg, pq_find_column(r, j->name), &c, err);
+  for (uint64_t i = 0; i < c.rows && !rc; i++)
+    if ((!c.valid || c.valid[i]) && add(j->dicts[worker], c.data + c.offsets[i], (size_t)(c.offsets[i + 1] - c.offsets[i])))
+      rc = sj_fail(err, SJ_ENOMEM, "%s: out of memory collecting the distinct values of '%s'", pq_path(r), j->name);
+  pq_column_free(&c);
+  return rc;
+}
+
+int key_dict_build(const plan *p, side *s, const char *name, key_dict **out, sj_error *err) {
+  *out = NULL;
+  collect_job j;
+  memset(&j, 0, sizeof j);
+  j.s = s;
+  j.name = name;
+  size_t nmorsels = 0;
+  morsel *morsels = NULL;
+  uint64_t scanned = s->rows_scanned; /* list_morsels recounts it; this is not the scan */
+  int rc = list_morsels(s, &morsels, &nmorsels, err);
+  s->rows_scanned = scanned;
+  j.morsels = morsels;
+  int threads = p->threads < 256 ? p->threads : 256;
+  if (!rc) rc = run_parallel(threads, nmorsels, collect_morsel, &j, err);
+  free(morsels);
+  key_dict *dicts[256];
+  int n = 0;
+  for (int w = 0; w < 256; w++)
+    if (j.dicts[w]) dicts[n++] = j.dicts[w];
   if (rc) {
-    key_dict_free(d);
+    for (int k = 0; k < n; k++) key_dict_free(dicts[k]);
     return rc;
   }
-  *out = d;
+  if (!n && !(dicts[n++] = dict_new())) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  if (!(*out = dict_sorted_union(dicts, n)))
+    return sj_fail(err, SJ_ENOMEM, "out of memory sorting the distinct values of '%s'", name);
   return 0;
+}
+
+size_t key_dict_size(const key_dict *d) { return d->n; }
+
+const uint8_t *key_dict_value(const key_dict *d, int64_t id, size_t *len) {
+  assert(id >= 0 && (size_t)id < d->n);
+  *len = (size_t)(d->start[id + 1] - d->start[id]);
+  return d->data + d->start[id];
 }
 
 int key_dict_map(const key_dict *d, pq_column *c, sj_error *err) {

@@ -130,7 +130,13 @@ int merge_layout_make(const plan *p, merge_layout *lay) {
   lay->ncols = in->nby;
   int nullable[MAX_BY];
   for (int j = 0; j < in->nby; j++) {
-    if (!column_domain(in, in->by[j], &lay->lo[j], &lay->hi[j])) return 0;
+    const key_dict *d = p->by_dict[in->by_out[j]];
+    if (d) { /* strings: their ids */
+      lay->lo[j] = 0;
+      lay->hi[j] = key_dict_size(d) ? (int64_t)key_dict_size(d) - 1 : 0;
+    } else if (!column_domain(in, in->by[j], &lay->lo[j], &lay->hi[j])) {
+      return 0;
+    }
     nullable[j] = p->by_nullable[in->by_out[j]];
   }
   return merge_layout_pack(lay, nullable);

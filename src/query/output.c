@@ -76,7 +76,7 @@ static void put_i64(char **at, int64_t v) {
   while (n) *(*at)++ = buf[--n];
 }
 
-static int encode_csv(const out_chunk *c, out_blob *b, sj_error *err) {
+static int encode_csv(const out_schema *schema, const out_chunk *c, out_blob *b, sj_error *err) {
   FILE *f = open_memstream(&b->text, &b->len);
   if (!f) return sj_fail(err, SJ_ENOMEM, "out of memory");
   char line[64];
@@ -90,6 +90,12 @@ static int encode_csv(const out_chunk *c, out_blob *b, sj_error *err) {
         case SJ_COL_INT: put_i64(&at, col->i[r]); fwrite(line, 1, (size_t)(at - line), f); break;
         case SJ_COL_HUGEINT: sj_csv_int128(f, col->h[r]); break;
         case SJ_COL_DOUBLE: sj_csv_double(f, col->d[r]); break;
+        case SJ_COL_STRING: {
+          size_t n;
+          const uint8_t *v = key_dict_value(schema->dict[i], col->i[r], &n);
+          sj_csv_text(f, (const char *)v, n);
+          break;
+        }
       }
     }
     putc('\n', f);
@@ -132,9 +138,9 @@ int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *s
     s->stream = stream;
   } else if (n > 8 && !strcmp(path + n - 8, ".parquet")) {
     for (int c = 0; c < schema->ncols; c++) {
-      int dbl = schema->kinds[c] == SJ_COL_DOUBLE;
-      s->specs[c] = (pq_column_spec){schema->names[c], dbl ? PQ_DOUBLE : PQ_INT64,
-                                     dbl || schema->nullable[c] ? PQ_ENC_PLAIN : PQ_ENC_DELTA,
+      int dbl = schema->kinds[c] == SJ_COL_DOUBLE, str = schema->kinds[c] == SJ_COL_STRING;
+      s->specs[c] = (pq_column_spec){schema->names[c], dbl ? PQ_DOUBLE : str ? PQ_BYTE_ARRAY : PQ_INT64,
+                                     dbl || str || schema->nullable[c] ? PQ_ENC_PLAIN : PQ_ENC_DELTA,
                                      dbl ? PQ_CODEC_NONE : PQ_CODEC_ZSTD, schema->nullable[c]};
     }
     if (!(s->path = strdup(path))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
@@ -161,12 +167,46 @@ int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *s
   return 0;
 }
 
+/* A chunk's string column as bytes and offsets for the writer. */
+static int gather_strings(const key_dict *d, const out_col *col, uint64_t rows, uint8_t **bytes, uint64_t **offsets) {
+  uint64_t total = 0;
+  size_t n;
+  for (uint64_t r = 0; r < rows; r++)
+    if (!col->valid || col->valid[r]) {
+      key_dict_value(d, col->i[r], &n);
+      total += n;
+    }
+  *bytes = malloc(total ? total : 1);
+  *offsets = malloc((rows + 1) * sizeof **offsets);
+  if (!*bytes || !*offsets) return -1;
+  (*offsets)[0] = 0;
+  for (uint64_t r = 0, at = 0; r < rows; r++) {
+    if (!col->valid || col->valid[r]) {
+      const uint8_t *v = key_dict_value(d, col->i[r], &n);
+      memcpy(*bytes + at, v, n);
+      at += n;
+    }
+    (*offsets)[r + 1] = at;
+  }
+  return 0;
+}
+
 static int encode_parquet(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
   pq_vector vecs[MAX_BY + MAX_AGGS];
   int64_t *narrowed[MAX_BY + MAX_AGGS] = {0};
+  uint8_t *bytes[MAX_BY + MAX_AGGS] = {0};
+  uint64_t *offsets[MAX_BY + MAX_AGGS] = {0};
   int rc = 0;
   for (int i = 0; i < c->ncols && !rc; i++) {
     const out_col *col = &c->cols[i];
+    if (col->kind == SJ_COL_STRING) {
+      if (gather_strings(s->schema->dict[i], col, c->rows, &bytes[i], &offsets[i])) {
+        rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+        break;
+      }
+      vecs[i] = (pq_vector){.kind = PQ_VEC_BYTES, .bytes = bytes[i], .offsets = offsets[i], .valid = col->valid};
+      continue;
+    }
     if (col->kind == SJ_COL_HUGEINT) { /* exact sums: written as INT64 when they fit */
       if (!(narrowed[i] = malloc((c->rows ? c->rows : 1) * 8))) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
       for (uint64_t r = 0; r < c->rows && !rc; r++) {
@@ -181,7 +221,11 @@ static int encode_parquet(out_sink *s, const out_chunk *c, pq_scratch *scratch, 
     vecs[i].valid = col->valid;
   }
   if (!rc) rc = pq_rowgroup_encode(s->specs, c->ncols, vecs, c->rows, scratch, &b->rg, err);
-  for (int i = 0; i < c->ncols; i++) free(narrowed[i]);
+  for (int i = 0; i < c->ncols; i++) {
+    free(narrowed[i]);
+    free(bytes[i]);
+    free(offsets[i]);
+  }
   return rc;
 }
 
@@ -191,7 +235,7 @@ int out_encode(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b
     return sj_fail(err, SJ_ECORRUPT, "a NULL in the answer's column %s, which the input files' statistics "
                    "say cannot be NULL", s->schema->names[c->bad_null - 1]);
   if (c->rows == 0) return 0;
-  return s->pq ? encode_parquet(s, c, scratch, b, err) : encode_csv(c, b, err);
+  return s->pq ? encode_parquet(s, c, scratch, b, err) : encode_csv(s->schema, c, b, err);
 }
 
 void out_blob_free(out_blob *b) {
@@ -251,7 +295,8 @@ void plan_schema(const plan *p, out_schema *s) {
     int a = c - p->nby;
     if (c < p->nby) {
       snprintf(s->names[c], sizeof s->names[c], "%s", p->by[c]);
-      s->kinds[c] = SJ_COL_INT;
+      s->kinds[c] = p->by_dict[c] ? SJ_COL_STRING : SJ_COL_INT;
+      s->dict[c] = p->by_dict[c];
       s->nullable[c] = p->by_nullable[c];
       continue;
     }

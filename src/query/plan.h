@@ -45,6 +45,9 @@ typedef struct plan {
   int nby;
   char by[MAX_BY][64];
   int by_side[MAX_BY]; /* 0/1; the join key is put on one side (key_sides) */
+  /* String by-columns, read as ids in byte order: their dictionaries (the
+  ** join key's is `keys`, shared); NULL for integer columns. */
+  key_dict *by_dict[MAX_BY];
   int by_nullable[MAX_BY];
   int nagg;
   agg_fn fn[MAX_AGGS];
@@ -148,10 +151,13 @@ int read_columns(const pq_reader *r, int rg, const char *const *names, int n, nu
 int read_scan_columns(const plan *p, const pq_reader *r, int rg, const char *const *names, int n, numcol *cols,
                       sj_error *err);
 
-/* String join keys (keys.c): ids for the right side's distinct keys, and a
-** key column read as ids (a key the right side lacks becomes NULL). */
-int key_dict_build(const plan *p, key_dict **out, sj_error *err);
+/* Strings as ids (keys.c): the distinct values of side s's column `name`,
+** numbered in byte order (read on all threads); a BYTE_ARRAY column read as
+** those ids (a value the dictionary lacks becomes NULL); an id's bytes. */
+int key_dict_build(const plan *p, side *s, const char *name, key_dict **out, sj_error *err);
 int key_dict_map(const key_dict *d, pq_column *c, sj_error *err);
+size_t key_dict_size(const key_dict *d);
+const uint8_t *key_dict_value(const key_dict *d, int64_t id, size_t *len);
 void key_dict_free(key_dict *d);
 
 /* Aggregates one side by (key, its by-columns) into s->partial (hash plan,
@@ -192,6 +198,7 @@ typedef struct out_schema {
   char names[MAX_BY + MAX_AGGS][96];
   sj_col_kind kinds[MAX_BY + MAX_AGGS];
   int nullable[MAX_BY + MAX_AGGS];
+  const key_dict *dict[MAX_BY]; /* SJ_COL_STRING: the ids' strings */
 } out_schema;
 
 void plan_schema(const plan *p, out_schema *s);

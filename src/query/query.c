@@ -230,7 +230,6 @@ static int plan_query(plan *p, sj_error *err) {
   if (pq_is_int(kt[0]) != pq_is_int(kt[1]))
     return sj_fail(err, SJ_EUSAGE, "join key '%s' is %s in %s but %s in %s", q->on, pq_type_name(kt[0]),
                    pq_path(p->s[0].files[0]), pq_type_name(kt[1]), pq_path(p->s[1].files[0]));
-  int string_key = kt[0] == PQ_BYTE_ARRAY;
   int n = split_names(q->by, p->by, MAX_BY, "--by", err);
   if (n < 0) return SJ_EUSAGE;
   p->nby = n;
@@ -238,12 +237,10 @@ static int plan_query(plan *p, sj_error *err) {
     pq_type t = PQ_INT64;
     int rc = resolve(p, p->by[i], &p->by_side[i], &t, err);
     if (rc) return rc;
-    if (p->by_side[i] == 2 && string_key)
-      return sj_fail(err, SJ_EUSAGE, "--by %s: grouping by a string join key is not supported yet; group by "
-                     "other columns (the join itself works on string keys)", p->by[i]);
-    if (!pq_is_int(t))
-      return sj_fail(err, SJ_EUSAGE, "--by %s: column of type %s; this version groups by INT32/INT64 columns",
-                     p->by[i], pq_type_name(t));
+    if (p->by_side[i] == 2) t = kt[0];
+    if (!pq_is_int(t) && t != PQ_BYTE_ARRAY)
+      return sj_fail(err, SJ_EUSAGE, "--by %s: column of type %s; GROUP BY takes INT32/INT64 and string "
+                     "(BYTE_ARRAY) columns", p->by[i], pq_type_name(t));
     for (int j = 0; j < i; j++)
       if (!strcmp(p->by[i], p->by[j])) return sj_fail(err, SJ_EUSAGE, "--by names '%s' twice", p->by[i]);
   }
@@ -383,10 +380,24 @@ int read_columns(const pq_reader *r, int rg, const char *const *names, int n, nu
   return 0;
 }
 
+/* The dictionary a string column of a scan is read through: the join key's
+** for names[0], a by-column's for the others; NULL (left as bytes: only
+** counted) for a string column aggregated with count(c). */
+static const key_dict *scan_dict(const plan *p, const char *const *names, int c) {
+  if (c == 0) return p->keys;
+  for (int i = 0; i < p->nby; i++)
+    if (p->by_dict[i] && !strcmp(p->by[i], names[c])) return p->by_dict[i];
+  return NULL;
+}
+
 int read_scan_columns(const plan *p, const pq_reader *r, int rg, const char *const *names, int n, numcol *cols,
                       sj_error *err) {
   int rc = read_columns(r, rg, names, n, cols, err);
-  if (!rc && p->keys && (rc = key_dict_map(p->keys, &cols[0].raw, err)))
+  for (int c = 0; c < n && !rc; c++) {
+    const key_dict *d = cols[c].raw.type == PQ_BYTE_ARRAY ? scan_dict(p, names, c) : NULL;
+    if (d) rc = key_dict_map(d, &cols[c].raw, err);
+  }
+  if (rc)
     for (int k = 0; k < n; k++) pq_column_free(&cols[k].raw);
   return rc;
 }
@@ -786,6 +797,22 @@ static int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_repo
   return rc;
 }
 
+/* After planning (a usage error comes before any scan): string join keys
+** get ids from the right side's keys, string by-columns from their side's
+** values, the join key's being the join key's ids. */
+static int build_dicts(plan *p, sj_error *err) {
+  const pq_reader *r = p->s[1].files[0];
+  int rc = pq_col(r, pq_find_column(r, p->q->on))->type == PQ_BYTE_ARRAY
+         ? key_dict_build(p, &p->s[1], p->q->on, &p->keys, err) : 0;
+  for (int i = 0; i < p->nby && !rc; i++) {
+    side *s = &p->s[p->by_side[i]];
+    if (pq_col(s->files[0], pq_find_column(s->files[0], p->by[i]))->type != PQ_BYTE_ARRAY) continue;
+    if (!strcmp(p->by[i], p->q->on)) p->by_dict[i] = p->keys;
+    else rc = key_dict_build(p, s, p->by[i], &p->by_dict[i], err);
+  }
+  return rc;
+}
+
 int plan_open(plan *p, const sj_query *q, char *const *left_files, int nleft, sj_error *err) {
   memset(p, 0, sizeof *p);
   p->q = q;
@@ -807,12 +834,13 @@ int plan_open(plan *p, const sj_query *q, char *const *left_files, int nleft, sj
   }
   if (!rc) rc = open_side(p, &p->s[1], q->right, err);
   if (!rc) rc = plan_query(p, err);
-  if (!rc && pq_col(p->s[0].files[0], pq_find_column(p->s[0].files[0], q->on))->type == PQ_BYTE_ARRAY)
-    rc = key_dict_build(p, &p->keys, err);
+  if (!rc) rc = build_dicts(p, err);
   return rc;
 }
 
 void plan_close(plan *p) {
+  for (int i = 0; i < p->nby; i++)
+    if (p->by_dict[i] != p->keys) key_dict_free(p->by_dict[i]);
   key_dict_free(p->keys);
   for (int s = 0; s < 2; s++) {
     agg_table_free(&p->s[s].partial);

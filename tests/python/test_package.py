@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import skewjoin  # noqa: E402
+import skewjoin.dask  # noqa: E402
 
 CORPUS = os.path.join(ROOT, "..", "shared", "parquet-testing")
 
@@ -132,6 +133,21 @@ def queries(check, tmp):
         check(got.equals(want), f"query --by {by}: the same answer as the CLI")
     got, plan = skewjoin.query(df1, df2, "key", None, "count(*)", explain=True)
     check(len(got) == 1 and "plan:" in plan, "query without by: one row and a plan text")
+    # A string by-column: the answer's strings as DuckDB has them; Dask refuses it.
+    named = os.path.join(tmp, "named.parquet")
+    duck(f"COPY (SELECT key, 'g-' || (df2_group % 7)::VARCHAR AS name FROM read_parquet('{df2}')) "
+         f"TO '{named}' (FORMAT parquet)")
+    got = skewjoin.query(df1, named, "key", ["name"], "count(*),sum(value)")
+    want = duck(f"SELECT name, count(*) AS n, sum(value) AS s FROM read_parquet('{df1}/*.parquet') "
+                f"JOIN read_parquet('{named}') USING (key) GROUP BY name ORDER BY name")[0]
+    check(got["name"].tolist() == [r["name"] for r in want] and got["count"].tolist() == [int(r["n"]) for r in want]
+          and all(abs(a - float(r["s"])) <= 1e-9 * abs(a) for a, r in zip(got["sum_value"], want)),
+          "query --by a string column: DuckDB's answer")
+    try:
+        skewjoin.dask.join_aggregate(df1, named, "key", ["name"], "count(*)")
+        check(False, "skewjoin.dask --by a string column: no error")
+    except skewjoin.UsageError as e:
+        check("skewjoin.query" in str(e) and "name" in str(e), f"skewjoin.dask refuses a string by-column: {e}")
     try:
         skewjoin.query(df1, df2, "key", ["nosuch"], "count(*)")
         check(False, "query --by nosuch: no error")

@@ -9,6 +9,8 @@
 - Randomized tables written by DuckDB: keys on one side only, NULL keys, a
   hot key with 99% of the rows, string keys, NULLs in GROUP BY and aggregated columns,
   empty tables; random GROUP BY columns from both sides and every aggregate.
+- GROUP BY the join key (merge plan), string GROUP BY columns of either side
+  and string keys, as CSV and as Parquet read back by DuckDB.
 - --materialize: the joined rows, as DuckDB's SELECT * ... USING (k).
 - Bad input: exit 2 with a message naming the column or file.
 Prints "query: N passed, N failed" last.
@@ -295,19 +297,65 @@ def test_plans(tmp):
 
 def test_string_keys(tmp):
     """String join keys: the same answers as DuckDB's (keys on one side
-    only, NULL keys, a hot key); grouping by a string key is refused."""
+    only, NULL keys, a hot key), grouped by the key too."""
     for seed in (211, 212, 213, 214):
         lp, rp, rnd = random_tables(tmp, seed)
         sl, sr = os.path.join(tmp, f"sl{seed}.parquet"), os.path.join(tmp, f"sr{seed}.parquet")
         duck(f"COPY (SELECT * REPLACE ('key-' || k::VARCHAR AS k) FROM read_parquet('{lp}')) TO '{sl}' (FORMAT parquet)",
              f"COPY (SELECT * REPLACE ('key-' || k::VARCHAR AS k) FROM read_parquet('{rp}')) TO '{sr}' (FORMAT parquet)")
-        by = rnd.sample(["a", "b", "d", "c"], rnd.randint(0, 3))
+        by = rnd.sample(["a", "b", "d", "c", "k"], rnd.randint(0, 3))
         compare_with_duckdb(f"string keys {seed} by {by}", sl, sr, "k", by, ["count(*)", "sum(x)", "count(k)", "max(z)"],
                             tmp, threads=2)
-    rc, _, err = run("--left", sl, "--right", sr, "--on", "k", "--by", "k")
-    check(rc == 2 and "string join key" in err, f"--by a string key: exit {rc} {err.strip()!r}")
     rc, _, err = run("--left", sl, "--right", rp, "--on", "k")
     check(rc == 2 and "BYTE_ARRAY" in err and "INT64" in err, f"string vs integer key: exit {rc} {err.strip()!r}")
+
+
+def string_tables(tmp, seed, rows=None):
+    """Tables with string columns: `s` on the left (NULLs, empty strings,
+    commas and quotes, non-ASCII), `t` on the right, string keys `k`."""
+    rnd = random.Random(seed)
+    lp, rp = os.path.join(tmp, f"strl{seed}.parquet"), os.path.join(tmp, f"strr{seed}.parquet")
+    nl = rows if rows is not None else rnd.choice([0, 40, 5000])
+    duck(f"""COPY (SELECT CASE WHEN i % 17 = 3 THEN NULL ELSE 'k' || (hash(i * 7 + {seed}) % 9)::VARCHAR END AS k,
+          CASE WHEN i % 13 = 0 THEN NULL WHEN i % 11 = 0 THEN '' WHEN i % 29 = 0 THEN 'é' || (i % 3)::VARCHAR
+               ELSE chr(97 + (hash(i + {seed}) % 5)::INTEGER) || CASE WHEN i % 3 = 0 THEN 'x,"y' ELSE '' END END AS s,
+          (hash(i * 3) % 4)::INTEGER AS a, (hash(i * 5) % 1000)::DOUBLE / 7 AS x
+        FROM range({nl}) t(i)) TO '{lp}' (FORMAT parquet, ROW_GROUP_SIZE 1000)""",
+         f"""COPY (SELECT CASE WHEN j % 11 = 5 THEN NULL ELSE 'k' || (hash(j * 13 + {seed}) % 11)::VARCHAR END AS k,
+          CASE WHEN j % 7 = 0 THEN NULL ELSE 'g' || (hash(j) % 4)::VARCHAR END AS t, (hash(j + 1) % 3)::BIGINT AS c
+        FROM range(60) t(j)) TO '{rp}' (FORMAT parquet)""")
+    return lp, rp, rnd
+
+
+def test_string_columns(tmp):
+    """GROUP BY string columns of either side (and the string key) against
+    DuckDB, both plans; the Parquet answer read back by DuckDB; spilled the
+    same as in memory."""
+    for seed in range(4 if QUICK else 12):
+        lp, rp, rnd = string_tables(tmp, seed)
+        by = rnd.sample(["s", "t", "k", "a", "c"], rnd.randint(1, 4))
+        aggs = rnd.sample(["count(*)", "sum(x)", "count(s)", "min(a)", "avg(x)", "count(t)"], rnd.randint(1, 3))
+        out = compare_with_duckdb(f"strings {seed} by {by} {aggs}", lp, rp, "k", by, aggs, tmp, threads=rnd.choice([1, 2]))
+        base = ["--left", lp, "--right", rp, "--on", "k", "--by", ",".join(by), "--agg", ",".join(aggs)]
+        _, spilled, err = run(*base, "--memory-limit", "64K", "--temp-dir", tmp, "--explain")
+        check(out is not None and spilled == out, f"strings {seed}: the answer under --memory-limit 64K differs")
+    lp, rp, _ = string_tables(tmp, 100, rows=5000)
+    pq = os.path.join(tmp, "strings.parquet")
+    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "t,s", "--agg", "count(*),sum(x)", "--out", pq)
+    args = ["--left", lp, "--right", rp, "--on", "k", "--by", "t,s", "--agg", "count(*),sum(x)"]
+    _, mem, _ = run(*args)
+    _, spilled, err2 = run(*args, "--memory-limit", "64K", "--temp-dir", tmp, "--explain")
+    check(mem == spilled and "spill " in err2, "strings, by t,s: spilled under --memory-limit 64K, the same answer")
+    if check(rc == 0, f"strings to Parquet: exit {rc} {err.strip()}"):
+        want = sql_for(lp, rp, "k", ["t", "s"], ["count(*)", "sum(x)"])
+        r = duck(f"""SELECT (SELECT count(*) FROM ({want}) w FULL JOIN read_parquet('{pq}') g
+                       ON w.t IS NOT DISTINCT FROM g.t AND w.s IS NOT DISTINCT FROM g.s
+                       WHERE w.count IS DISTINCT FROM g.count OR abs(w.sum_x - g.sum_x) > 1e-9 * abs(w.sum_x)
+                          OR w.count IS NULL OR g.count IS NULL) AS bad,
+                     (SELECT count(*) FROM read_parquet('{pq}')) AS n,
+                     (SELECT typeof(s) FROM read_parquet('{pq}') LIMIT 1) AS type""")[0][0]
+        check(r["bad"] == "0" and int(r["n"]) > 0 and r["type"] == "VARCHAR",
+              f"strings to Parquet: DuckDB reads {r}")
 
 
 def test_materialize(tmp):
@@ -390,6 +438,7 @@ def test_bad_input(tmp):
         (["--by", "k,k"], "twice"),
         (["--agg", "median(x)"], "median"),
         (["--on", "c"], "c"),
+        (["--by", "x"], "DOUBLE"),
     ]
     for extra, needle in cases:
         args = ["--left", lp, "--right", rp, "--on", "k", *extra]
@@ -403,7 +452,7 @@ def test_bad_input(tmp):
     check(rc == 2 and "missing" in err, f"no files: exit {rc} {err.strip()!r}")
     rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--out", os.path.join(tmp, "x.txt"))
     check(rc == 2 and ".csv or .parquet" in err, f"bad --out: exit {rc} {err.strip()!r}")
-    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "k,a,c", "--memory-limit", "1")
+    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "a,c,b", "--memory-limit", "1")
     check(rc == 1 and "hash plan" in err and "memory limit" in err, f"hash plan over the limit: exit {rc} {err.strip()!r}")
     rc, limited, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,a,b", "--memory-limit", "1",
                            "--temp-dir", tmp)
@@ -419,6 +468,7 @@ def main():
         test_direct_path(tmp)
         test_plans(tmp)
         test_string_keys(tmp)
+        test_string_columns(tmp)
         test_materialize(tmp)
         if not QUICK:
             test_memory_limit(tmp)
