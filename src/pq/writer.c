@@ -292,8 +292,38 @@ static int encode_runs(const pq_column_spec *sp, const pq_vector *v, uint64_t ro
   return 0;
 }
 
-/* An OPTIONAL column's page: definition levels (4-byte length, then the
-** hybrid with bit width 1), then the PLAIN values of the present rows. */
+/* The scratch an OPTIONAL column's pages need: levels and present values. */
+static int levels_ready(pq_scratch *s, sj_error *err) {
+  if (s->levels_cap >= PQ_PAGE_ROWS) return 0;
+  uint16_t *l = realloc(s->levels, PQ_PAGE_ROWS * sizeof *l);
+  uint8_t *p = realloc(s->present, PQ_PAGE_ROWS * 8);
+  if (l) s->levels = l;
+  if (p) s->present = p;
+  if (!l || !p) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  s->levels_cap = PQ_PAGE_ROWS;
+  return 0;
+}
+
+/* Starts an OPTIONAL column's page of rows [at, at + n) in s->page: the
+** definition levels (4-byte length, then the hybrid with bit width 1),
+** counting the nulls. */
+static void page_levels(pq_scratch *s, const pq_vector *v, uint64_t at, uint32_t n, chunk_meta *m) {
+  for (uint32_t i = 0; i < n; i++) {
+    s->levels[i] = (uint16_t)(!v->valid || v->valid[at + i]);
+    m->nulls += !s->levels[i];
+  }
+  sj_buf_reset(&s->page);
+  sj_buf_le32(&s->page, 0);
+  size_t start = s->page.len;
+  enc_hybrid_codes(s->levels, n, 1, &s->page);
+  if (!s->page.failed) {
+    uint32_t len = (uint32_t)(s->page.len - start);
+    memcpy(s->page.data, &len, 4);
+  }
+}
+
+/* An OPTIONAL column's page: definition levels, then the PLAIN values of
+** the present rows. */
 static int encode_optional(const pq_column_spec *sp, const pq_vector *v, uint64_t rows, pq_scratch *s,
                            sj_buf *out, chunk_meta *m, sj_error *err) {
   int is_i64 = v->kind == PQ_VEC_I64;
@@ -301,20 +331,13 @@ static int encode_optional(const pq_column_spec *sp, const pq_vector *v, uint64_
   int have = 0;
   double flo = 0, fhi = 0;
   int64_t ilo = 0, ihi = 0;
-  if (s->levels_cap < PQ_PAGE_ROWS) {
-    uint16_t *l = realloc(s->levels, PQ_PAGE_ROWS * sizeof *l);
-    uint8_t *p = realloc(s->present, PQ_PAGE_ROWS * 8);
-    if (l) s->levels = l;
-    if (p) s->present = p;
-    if (!l || !p) return sj_fail(err, SJ_ENOMEM, "out of memory");
-    s->levels_cap = PQ_PAGE_ROWS;
-  }
+  int rc = levels_ready(s, err);
+  if (rc) return rc;
   for (uint64_t at = 0; at < rows; at += PQ_PAGE_ROWS) {
     uint32_t n = (uint32_t)(rows - at < PQ_PAGE_ROWS ? rows - at : PQ_PAGE_ROWS), k = 0;
+    page_levels(s, v, at, n, m);
     for (uint32_t i = 0; i < n; i++) {
-      int ok = !v->valid || v->valid[at + i];
-      s->levels[i] = (uint16_t)ok;
-      if (!ok) { m->nulls++; continue; }
+      if (!s->levels[i]) continue;
       memcpy(s->present + (size_t)k * 8, src + (at + i) * 8, 8);
       k++;
       if (is_i64) {
@@ -329,17 +352,8 @@ static int encode_optional(const pq_column_spec *sp, const pq_vector *v, uint64_
       }
       have = 1;
     }
-    sj_buf_reset(&s->page);
-    sj_buf_le32(&s->page, 0);
-    size_t start = s->page.len;
-    enc_hybrid_codes(s->levels, n, 1, &s->page);
-    if (!s->page.failed) {
-      uint32_t len = (uint32_t)(s->page.len - start);
-      memcpy(s->page.data, &len, 4);
-    }
     sj_buf_put(&s->page, s->present, (size_t)k * 8);
-    int rc = put_page(s, sp->codec, 0, n, E_PLAIN, out, m, err);
-    if (rc) return rc;
+    if ((rc = put_page(s, sp->codec, 0, n, E_PLAIN, out, m, err))) return rc;
   }
   if (have && is_i64) stats_i64(m, ilo, ihi);
   if (have && !is_i64) stats_f64_bounds(m, flo, fhi);
@@ -351,28 +365,12 @@ static int encode_optional(const pq_column_spec *sp, const pq_vector *v, uint64_
 ** statistics: a reader that wants bounds for strings reads the values. */
 static int encode_byte_array(const pq_column_spec *sp, const pq_vector *v, uint64_t rows, pq_scratch *s,
                              sj_buf *out, chunk_meta *m, sj_error *err) {
-  if (sp->optional && s->levels_cap < PQ_PAGE_ROWS) {
-    uint16_t *l = realloc(s->levels, PQ_PAGE_ROWS * sizeof *l);
-    if (!l) return sj_fail(err, SJ_ENOMEM, "out of memory");
-    s->levels = l;
-    s->levels_cap = PQ_PAGE_ROWS;
-  }
+  int rc = sp->optional ? levels_ready(s, err) : 0;
+  if (rc) return rc;
   for (uint64_t at = 0; at < rows; at += PQ_PAGE_ROWS) {
     uint32_t n = (uint32_t)(rows - at < PQ_PAGE_ROWS ? rows - at : PQ_PAGE_ROWS);
-    sj_buf_reset(&s->page);
-    if (sp->optional) {
-      for (uint32_t i = 0; i < n; i++) {
-        s->levels[i] = (uint16_t)(!v->valid || v->valid[at + i]);
-        m->nulls += !s->levels[i];
-      }
-      sj_buf_le32(&s->page, 0);
-      size_t start = s->page.len;
-      enc_hybrid_codes(s->levels, n, 1, &s->page);
-      if (!s->page.failed) {
-        uint32_t len = (uint32_t)(s->page.len - start);
-        memcpy(s->page.data, &len, 4);
-      }
-    }
+    if (sp->optional) page_levels(s, v, at, n, m);
+    else sj_buf_reset(&s->page);
     for (uint64_t r = at; r < at + n; r++) {
       if (v->valid && !v->valid[r]) continue;
       uint64_t len = v->offsets[r + 1] - v->offsets[r];
@@ -380,8 +378,7 @@ static int encode_byte_array(const pq_column_spec *sp, const pq_vector *v, uint6
       sj_buf_le32(&s->page, (uint32_t)len);
       sj_buf_put(&s->page, v->bytes + v->offsets[r], (size_t)len);
     }
-    int rc = put_page(s, sp->codec, 0, n, E_PLAIN, out, m, err);
-    if (rc) return rc;
+    if ((rc = put_page(s, sp->codec, 0, n, E_PLAIN, out, m, err))) return rc;
   }
   return 0;
 }

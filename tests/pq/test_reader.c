@@ -14,31 +14,36 @@
 
 enum { ROWS = 150000 }; /* more than two pages */
 
-/* Strings (PQ_VEC_BYTES), REQUIRED and OPTIONAL, over more than one page:
-** read back as written, annotated as text, NULLs where valid says. */
+/* Strings (PQ_VEC_BYTES), REQUIRED and OPTIONAL, over more than one page,
+** then an OPTIONAL double on the same scratch: read back as written,
+** annotated as text, NULLs where valid says. */
 static void test_strings(void) {
   enum { N = 70000 };
   static uint64_t off[N + 1];
   static uint8_t valid[N];
   static char bytes[N * 8];
+  static double num[N];
   uint64_t at = 0;
   for (int i = 0; i < N; i++) {
     off[i] = at;
     at += (uint64_t)snprintf(bytes + at, 8, "%.*s", i % 5, "a,\"bc"); /* "" to 4 bytes, "," and '"' too */
     valid[i] = i % 3 != 0;
+    num[i] = i / 4.0;
   }
   off[N] = at;
-  pq_column_spec specs[2] = {{"s", PQ_BYTE_ARRAY, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 0},
-                             {"o", PQ_BYTE_ARRAY, PQ_ENC_PLAIN, PQ_CODEC_NONE, 1}};
-  pq_vector v[2] = {{.kind = PQ_VEC_BYTES, .bytes = (const uint8_t *)bytes, .offsets = off},
-                    {.kind = PQ_VEC_BYTES, .bytes = (const uint8_t *)bytes, .offsets = off, .valid = valid}};
+  pq_column_spec specs[3] = {{"s", PQ_BYTE_ARRAY, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 0},
+                             {"o", PQ_BYTE_ARRAY, PQ_ENC_PLAIN, PQ_CODEC_NONE, 1},
+                             {"d", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_NONE, 1}};
+  pq_vector v[3] = {{.kind = PQ_VEC_BYTES, .bytes = (const uint8_t *)bytes, .offsets = off},
+                    {.kind = PQ_VEC_BYTES, .bytes = (const uint8_t *)bytes, .offsets = off, .valid = valid},
+                    {.kind = PQ_VEC_F64, .f64 = num, .valid = valid}};
   char path[] = "/tmp/sj-test-strings-XXXXXX";
   close(mkstemp(path));
   sj_error err;
   pq_scratch *s = pq_scratch_new();
   pq_rowgroup *rg = NULL;
   pq_file *f;
-  int ok = pq_rowgroup_encode(specs, 2, v, N, s, &rg, &err) == 0 && pq_file_open(&f, path, specs, 2, &err) == 0 &&
+  int ok = pq_rowgroup_encode(specs, 3, v, N, s, &rg, &err) == 0 && pq_file_open(&f, path, specs, 3, &err) == 0 &&
            pq_file_append(f, rg, &err) == 0 && pq_file_close(f, NULL, &err) == 0;
   CHECK(ok, "write strings: %s", err.msg);
   pq_rowgroup_free(rg);
@@ -46,18 +51,19 @@ static void test_strings(void) {
   pq_reader *r;
   CHECK(pq_open(&r, path, &err) == 0, "open strings: %s", err.msg);
   CHECK(pq_col(r, 0)->type == PQ_BYTE_ARRAY && pq_col(r, 0)->is_text && pq_col(r, 1)->optional, "string schema");
-  pq_column c[2];
-  for (int i = 0; i < 2; i++) CHECK(pq_read(r, 0, i, &c[i], &err) == 0, "read strings %d: %s", i, err.msg);
-  int same = c[0].rows == N && c[1].rows == N && !c[0].valid && c[1].valid;
+  pq_column c[3];
+  for (int i = 0; i < 3; i++) CHECK(pq_read(r, 0, i, &c[i], &err) == 0, "read strings %d: %s", i, err.msg);
+  int same = c[0].rows == N && c[1].rows == N && c[2].rows == N && !c[0].valid && c[1].valid && c[2].valid;
   for (int i = 0; i < N && same; i++) {
     uint64_t n = off[i + 1] - off[i];
     same = c[0].offsets[i + 1] - c[0].offsets[i] == n && !memcmp(c[0].data + c[0].offsets[i], bytes + off[i], n) &&
-           c[1].valid[i] == valid[i] &&
+           c[1].valid[i] == valid[i] && c[2].valid[i] == valid[i] &&
+           (!valid[i] || !memcmp(c[2].values + 8 * (size_t)i, &num[i], 8)) &&
            (!valid[i] || (c[1].offsets[i + 1] - c[1].offsets[i] == n &&
                           !memcmp(c[1].data + c[1].offsets[i], bytes + off[i], n)));
   }
   CHECK(same, "strings read back as written, NULLs where they were");
-  for (int i = 0; i < 2; i++) pq_column_free(&c[i]);
+  for (int i = 0; i < 3; i++) pq_column_free(&c[i]);
   pq_close(r);
   unlink(path);
 }
