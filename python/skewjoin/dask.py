@@ -5,8 +5,8 @@
 answers SELECT by…, aggs FROM left JOIN right USING (on) GROUP BY by… ORDER
 BY by… with GROUP BY = the right table's columns, then the left's (the
 notebook's queries; the join key counts as either table's), integer
-columns only (skewjoin.query groups by strings too).  The graph, built on the client from the files'
-footers (no data is read there):
+columns only (skewjoin.query groups by strings too).  The graph, built on
+the client from the files' footers (no data is read there):
 
     scan     pieces of the left table (row groups, about piece_rows entries
              a task: a hot key's row groups land in many tasks) aggregated by

@@ -181,7 +181,7 @@ static int info_layout(const sj_dist_info *info, merge_layout *lay, sj_error *er
 /* The plan of q, with the left side inner: the only shape the tasks run. */
 static int dist_layout(const plan *p, merge_layout *lay, sj_error *err) {
   for (int i = 0; i < p->nby; i++)
-    if (p->by_dict[i]) /* each task would collect the column's values again */
+    if (plan_by_is_string(p, i)) /* each task would collect the column's values again */
       return sj_fail(err, SJ_EUSAGE, "--by %s: the distributed plan groups by integer columns, and '%s' holds "
                      "strings; run it with skewjoin.query on one machine", p->by[i], p->by[i]);
   if (!merge_layout_make(p, lay))

@@ -46,7 +46,7 @@ typedef struct plan {
   char by[MAX_BY][64];
   int by_side[MAX_BY]; /* 0/1; the join key is put on one side (key_sides) */
   /* String by-columns, read as ids in byte order: their dictionaries (the
-  ** join key's is `keys`, shared); NULL for integer columns. */
+  ** join key's is `keys`, shared), from plan_strings; NULL for integers. */
   key_dict *by_dict[MAX_BY];
   int by_nullable[MAX_BY];
   int nagg;
@@ -290,6 +290,12 @@ int out_pipeline_run(const out_pipeline *pl, uint64_t *rows_out, sj_error *err);
 ** also after a failure. */
 int plan_open(plan *p, const sj_query *q, char *const *left_files, int nleft, sj_error *err);
 void plan_close(plan *p);
+
+/* Whether by-column i holds strings; plan_strings reads those columns'
+** values into p->by_dict (a pass over each; the join key's are p->keys),
+** which the plans need and a usage check does not. */
+int plan_by_is_string(const plan *p, int i);
+int plan_strings(plan *p, sj_error *err);
 
 double seconds_since(const struct timespec *t0);
 /* "key, a, b": a side's partial grouping, for --explain. */

@@ -797,18 +797,17 @@ static int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_repo
   return rc;
 }
 
-/* After planning (a usage error comes before any scan): string join keys
-** get ids from the right side's keys, string by-columns from their side's
-** values, the join key's being the join key's ids. */
-static int build_dicts(plan *p, sj_error *err) {
-  const pq_reader *r = p->s[1].files[0];
-  int rc = pq_col(r, pq_find_column(r, p->q->on))->type == PQ_BYTE_ARRAY
-         ? key_dict_build(p, &p->s[1], p->q->on, &p->keys, err) : 0;
+int plan_by_is_string(const plan *p, int i) {
+  const pq_reader *r = p->s[p->by_side[i]].files[0];
+  return pq_col(r, pq_find_column(r, p->by[i]))->type == PQ_BYTE_ARRAY;
+}
+
+int plan_strings(plan *p, sj_error *err) {
+  int rc = 0;
   for (int i = 0; i < p->nby && !rc; i++) {
-    side *s = &p->s[p->by_side[i]];
-    if (pq_col(s->files[0], pq_find_column(s->files[0], p->by[i]))->type != PQ_BYTE_ARRAY) continue;
+    if (!plan_by_is_string(p, i)) continue;
     if (!strcmp(p->by[i], p->q->on)) p->by_dict[i] = p->keys;
-    else rc = key_dict_build(p, s, p->by[i], &p->by_dict[i], err);
+    else rc = key_dict_build(p, &p->s[p->by_side[i]], p->by[i], &p->by_dict[i], err);
   }
   return rc;
 }
@@ -834,7 +833,10 @@ int plan_open(plan *p, const sj_query *q, char *const *left_files, int nleft, sj
   }
   if (!rc) rc = open_side(p, &p->s[1], q->right, err);
   if (!rc) rc = plan_query(p, err);
-  if (!rc) rc = build_dicts(p, err);
+  /* String join keys: ids from the right side's keys (the small side). */
+  const pq_reader *r = rc ? NULL : p->s[1].files[0];
+  if (r && pq_col(r, pq_find_column(r, q->on))->type == PQ_BYTE_ARRAY)
+    rc = key_dict_build(p, &p->s[1], q->on, &p->keys, err);
   return rc;
 }
 
@@ -856,6 +858,7 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   plan *p = calloc(1, sizeof *p);
   if (!p) return sj_fail(err, SJ_ENOMEM, "out of memory");
   int rc = plan_open(p, q, NULL, 0, err);
+  if (!rc) rc = plan_strings(p, err);
   out_schema *schema = calloc(1, sizeof *schema);
   plan_report *rep = calloc(1, sizeof *rep);
   out_sink *sink = NULL;
