@@ -14,6 +14,24 @@
 
 enum { ROWS = 150000 }; /* more than two pages */
 
+/* Writes a new temporary file (its name into path, a mkstemp template) of
+** `copies` row groups, each the vectors v encoded once; 0 on success. */
+static int write_file(char *path, const pq_column_spec *specs, int ncols, const pq_vector *v, uint64_t rows,
+                      int copies, sj_error *err) {
+  close(mkstemp(path));
+  pq_scratch *s = pq_scratch_new();
+  pq_rowgroup *rg = NULL;
+  pq_file *f = NULL;
+  int rc = pq_rowgroup_encode(specs, ncols, v, rows, s, &rg, err);
+  if (!rc) rc = pq_file_open(&f, path, specs, ncols, err);
+  for (int i = 0; !rc && i < copies; i++) rc = pq_file_append(f, rg, err);
+  if (!rc) rc = pq_file_close(f, NULL, err);
+  else if (f) pq_file_abort(f);
+  pq_rowgroup_free(rg);
+  pq_scratch_free(s);
+  return rc;
+}
+
 /* Strings (PQ_VEC_BYTES), REQUIRED and OPTIONAL, over more than one page,
 ** then an OPTIONAL double on the same scratch: read back as written,
 ** annotated as text, NULLs where valid says. */
@@ -38,16 +56,8 @@ static void test_strings(void) {
                     {.kind = PQ_VEC_BYTES, .bytes = (const uint8_t *)bytes, .offsets = off, .valid = valid},
                     {.kind = PQ_VEC_F64, .f64 = num, .valid = valid}};
   char path[] = "/tmp/sj-test-strings-XXXXXX";
-  close(mkstemp(path));
   sj_error err;
-  pq_scratch *s = pq_scratch_new();
-  pq_rowgroup *rg = NULL;
-  pq_file *f;
-  int ok = pq_rowgroup_encode(specs, 3, v, N, s, &rg, &err) == 0 && pq_file_open(&f, path, specs, 3, &err) == 0 &&
-           pq_file_append(f, rg, &err) == 0 && pq_file_close(f, NULL, &err) == 0;
-  CHECK(ok, "write strings: %s", err.msg);
-  pq_rowgroup_free(rg);
-  pq_scratch_free(s);
+  CHECK(write_file(path, specs, 3, v, N, 1, &err) == 0, "write strings: %s", err.msg);
   pq_reader *r;
   CHECK(pq_open(&r, path, &err) == 0, "open strings: %s", err.msg);
   CHECK(pq_col(r, 0)->type == PQ_BYTE_ARRAY && pq_col(r, 0)->is_text && pq_col(r, 1)->optional, "string schema");
@@ -89,18 +99,8 @@ int main(void) {
                     {.kind = PQ_VEC_I64, .i64 = seq},
                     {.kind = PQ_VEC_F64, .f64 = val}};
   char path[] = "/tmp/sj-test-reader-XXXXXX";
-  int fd = mkstemp(path);
-  close(fd);
   sj_error err;
-  pq_scratch *s = pq_scratch_new();
-  pq_rowgroup *rg;
-  pq_file *f;
-  int ok = pq_rowgroup_encode(specs, 4, v, ROWS, s, &rg, &err) == 0 &&
-           pq_file_open(&f, path, specs, 4, &err) == 0 && pq_file_append(f, rg, &err) == 0 &&
-           pq_file_append(f, rg, &err) == 0 && pq_file_close(f, NULL, &err) == 0;
-  CHECK(ok, "write: %s", err.msg);
-  pq_rowgroup_free(rg);
-  pq_scratch_free(s);
+  CHECK(write_file(path, specs, 4, v, ROWS, 2, &err) == 0, "write: %s", err.msg);
 
   pq_reader *r;
   CHECK(pq_open(&r, path, &err) == 0, "open: %s", err.msg);
