@@ -48,21 +48,9 @@
 ** and being folded. */
 enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, IDX_STRIDE = 32 };
 
-/* What both sorts sort: a key and what it belongs to (a row of a morsel;
-** a cursor and an entry of it). */
-typedef struct sort_pair {
-  uint64_t k;
-  uint32_t a, b;
-} sort_pair;
 
 
 /* ------------------------------------------------------------ the layout */
-
-static int bits_for(uint64_t values) { /* bits to tell `values` values apart */
-  int b = 0;
-  while (b < 64 && (values - 1) >> b) b++;
-  return b;
-}
 
 /* The inner side's by-column `name` has values in [lo, hi] by every chunk's
 ** statistics; 0 when some non-empty chunk states no bounds. */
@@ -196,28 +184,6 @@ static int spill_part(inner_job *j, mpart *part, uint64_t nentries, size_t ew, s
   return 0;
 }
 
-/* LSD radix sort on the low `bits` bits of k, stable (a merge's ties keep
-** cursor order: a fixed fold order); a byte all pairs share is skipped.
-** Returns the array that holds the result (a or tmp). */
-static sort_pair *radix_sort(sort_pair *a, sort_pair *tmp, size_t n, int bits) {
-  for (int shift = 0; shift < bits; shift += 8) {
-    size_t count[256] = {0};
-    for (size_t i = 0; i < n; i++) count[a[i].k >> shift & 255]++;
-    if (count[a[0].k >> shift & 255] == n) continue;
-    size_t at = 0;
-    for (int d = 0; d < 256; d++) {
-      size_t c = count[d];
-      count[d] = at;
-      at += c;
-    }
-    for (size_t i = 0; i < n; i++) tmp[count[a[i].k >> shift & 255]++] = a[i];
-    sort_pair *t = a;
-    a = tmp;
-    tmp = t;
-  }
-  return a;
-}
-
 static int cmp_pair_wide(const void *x, const void *y, void *ctx) {
   const numcol *key = ctx;
   const sort_pair *a = x, *b = y;
@@ -306,7 +272,7 @@ static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol 
     if (key_bits + lay->bits <= 64) {
       for (uint64_t i = 0; i < live; i++)
         pairs[i].k |= key_bits ? (uint64_t)(num_i(&cols[0], pairs[i].a) - kmin) << lay->bits : 0;
-      sorted = radix_sort(pairs, j->scratch[1][worker], live, key_bits + lay->bits);
+      sorted = sort_radix(pairs, j->scratch[1][worker], live, key_bits + lay->bits);
     } else {
       qsort_r(pairs, live, sizeof *pairs, cmp_pair_wide, (void *)&cols[0]);
     }
@@ -381,7 +347,7 @@ static int combine_runs(const merge_layout *lay, int nstates, const agg_fn *fn, 
     size_t k = 0;
     for (size_t q = i; q < i1; q++)
       for (uint32_t e = 0; e < runs[q].n; e++) refs[0][k++] = (sort_pair){runs[q].e[(size_t)e * ew], (uint32_t)q, e};
-    sort_pair *sorted = radix_sort(refs[0], refs[1], k, lay->bits); /* stable: runs fold in order */
+    sort_pair *sorted = sort_radix(refs[0], refs[1], k, lay->bits); /* stable: runs fold in order */
     uint64_t *e = NULL;
     for (size_t x = 0; x < k; x++) {
       const uint64_t *src = runs[sorted[x].a].e + (size_t)sorted[x].b * ew;
@@ -701,7 +667,7 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, 
   for (size_t c = 0; c < n; c++)
     for (const uint64_t *e = w->curs[c].at; e < w->curs[c].end; e += ew)
       refs[k++] = (sort_pair){e[0], (uint32_t)c, (uint32_t)((size_t)(e - w->curs[c].at) / ew)};
-  refs = radix_sort(refs, w->refs[1], k, j->lay->bits);
+  refs = sort_radix(refs, w->refs[1], k, j->lay->bits);
   uint64_t code = refs[0].k;
   enum { AHEAD = 32 }; /* the entries are gathered from many runs: fetch ahead */
   for (size_t i = 0; i < k; i++) {
@@ -800,19 +766,6 @@ static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, 
 
 /* ------------------------------------------------------------ the stages */
 
-/* A temporary file in q->temp_dir ($TMPDIR, /tmp), unlinked at once: it
-** disappears with the process, whatever happens. */
-static int open_spill(const plan *p, int *fd, sj_error *err) {
-  const char *dir = p->q->temp_dir ? p->q->temp_dir : getenv("TMPDIR");
-  if (!dir || !*dir) dir = "/tmp";
-  char path[4096];
-  snprintf(path, sizeof path, "%s/skewjoin-runs-XXXXXX", dir);
-  *fd = mkstemp(path);
-  if (*fd < 0) return sj_fail(err, SJ_EIO, "%s: cannot create the merge plan's spill file: %s", path, strerror(errno));
-  unlink(path);
-  return 0;
-}
-
 void merge_runs_index(merge_runs *r) {
   size_t nruns = 0;
   for (size_t m = 0; m < r->nparts; m++) nruns += r->parts[m].nruns;
@@ -873,7 +826,7 @@ int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int 
   }
   if (group_at) group_at[ngroups] = n;
   ij->group_at = group_at;
-  if (!rc && spill) rc = open_spill(p, &ij->spill_fd, err);
+  if (!rc && spill) rc = plan_temp_file(p->q->temp_dir, "the merge plan's spill", &ij->spill_fd, err);
   if (!rc) rc = run_parallel(p->threads, ngroups, scan_inner_group, ij, err);
   free(group_at);
   for (int w = 0; w < 256; w++) {

@@ -112,6 +112,7 @@ static int encode_csv(const out_schema *schema, const out_chunk *c, out_blob *b,
 
 struct out_sink {
   const out_schema *schema;
+  out_sorter *sort; /* a sorting sink: rows go to it (sort.c) */
   FILE *stream;  /* CSV to a stream or a file */
   char *tmp, *path;
   pq_file *pq;
@@ -235,6 +236,7 @@ int out_encode(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b
     return sj_fail(err, SJ_ECORRUPT, "a NULL in the answer's column %s, which the input files' statistics "
                    "say cannot be NULL", s->schema->names[c->bad_null - 1]);
   if (c->rows == 0) return 0;
+  if (s->sort) return sort_encode(s->sort, c, b, err);
   return s->pq ? encode_parquet(s, c, scratch, b, err) : encode_csv(s->schema, c, b, err);
 }
 
@@ -245,6 +247,7 @@ void out_blob_free(out_blob *b) {
 }
 
 int out_write(out_sink *s, out_blob *b, sj_error *err) {
+  if (s->sort) return sort_add(s->sort, b, err);
   int rc = 0;
   if (b->rg) rc = pq_file_append(s->pq, b->rg, err);
   else if (b->len && fwrite(b->text, 1, b->len, s->stream) != b->len)
@@ -274,8 +277,31 @@ int out_close(out_sink *s, sj_error *err) {
   return rc;
 }
 
+int out_open_sorted(out_sink **out, out_sink *final, const out_schema *engine, const out_schema *fs, const int *pos,
+                    int nby, const sort_budget *b, sj_error *err) {
+  *out = NULL;
+  out_sink *s = calloc(1, sizeof *s);
+  if (!s) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  s->schema = engine;
+  int rc = sort_open(&s->sort, final, fs, pos, nby, b, err);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+int out_close_sorted(out_sink *s, char *explain, size_t n, sj_error *err) {
+  assert(s->sort);
+  int rc = sort_finish(s->sort, explain, n, err);
+  sink_free(s);
+  return rc;
+}
+
 void out_abort(out_sink *s) {
   if (!s) return;
+  sort_free(s->sort);
   if (s->pq) pq_file_abort(s->pq);
   if (s->tmp && s->stream) {
     fclose(s->stream);

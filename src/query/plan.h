@@ -7,6 +7,8 @@
 **   merge.c   the streaming merge plan (answers as large as the join)
 **   output.c  answer chunks as CSV or Parquet, encoded on any thread and
 **             written in order
+**   sort.c    the answer re-sorted into the by-list's order, when the plan
+**             ran the columns in another
 */
 #ifndef QUERY_PLAN_H
 #define QUERY_PLAN_H
@@ -282,6 +284,54 @@ typedef struct out_pipeline {
 } out_pipeline;
 
 int out_pipeline_run(const out_pipeline *pl, uint64_t *rows_out, sj_error *err);
+
+/* A sink that sorts (sort.c): the plan hands it chunks of the engine's
+** schema (column c is the final schema's column pos[c]) in the engine's
+** order; out_close_sorted writes them to `final` sorted by the final
+** schema's first nby columns, holding up to b->bytes of rows and
+** spilling sorted runs to a temporary file beyond, and puts an
+** --explain line in explain.  out_abort frees it (final stays open). */
+typedef struct sort_budget {
+  uint64_t bytes;       /* of rows held in memory */
+  const char *temp_dir; /* NULL: $TMPDIR, else /tmp */
+  int threads;          /* encoding the answer */
+  void (*progress)(void *ctx, uint64_t done, uint64_t total); /* may be NULL */
+  void *progress_ctx;
+} sort_budget;
+int out_open_sorted(out_sink **s, out_sink *final, const out_schema *engine, const out_schema *fs, const int *pos,
+                    int nby, const sort_budget *b, sj_error *err);
+int out_close_sorted(out_sink *s, char *explain, size_t n, sj_error *err);
+
+typedef struct out_sorter out_sorter;
+int sort_open(out_sorter **s, out_sink *final, const out_schema *fs, const int *pos, int nby, const sort_budget *b,
+              sj_error *err);
+int sort_encode(const out_sorter *s, const out_chunk *c, out_blob *b, sj_error *err);
+int sort_add(out_sorter *s, out_blob *b, sj_error *err); /* frees the blob */
+int sort_finish(out_sorter *s, char *explain, size_t n, sj_error *err); /* frees s */
+void sort_free(out_sorter *s);
+
+/* What the radix sorts sort: a key and what it belongs to (a row of a
+** morsel; a cursor and an entry of it; a record). */
+typedef struct sort_pair {
+  uint64_t k;
+  uint32_t a, b;
+} sort_pair;
+
+/* LSD radix sort on the low `bits` bits of k, stable (a merge's ties keep
+** cursor order: a fixed fold order); a byte all pairs share is skipped.
+** Returns the array that holds the result (a or tmp). */
+sort_pair *sort_radix(sort_pair *a, sort_pair *tmp, size_t n, int bits);
+
+static inline int bits_for(uint64_t values) { /* bits to tell `values` values apart */
+  int b = 0;
+  while (b < 64 && (values - 1) >> b) b++;
+  return b;
+}
+
+/* A temporary file in dir (NULL: $TMPDIR, else /tmp), unlinked at once so
+** that it disappears with the process, whatever happens; `what` names its
+** use in the error message. */
+int plan_temp_file(const char *dir, const char *what, int *fd, sj_error *err);
 
 /* ------------------------------------------------------------- plans */
 

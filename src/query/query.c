@@ -26,6 +26,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <glob.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -665,10 +666,10 @@ static int join_partials(plan *p, agg_table *answer, uint64_t limit_groups, uint
         if (!g || answer->nrows > limit_groups) {
           rc = sj_fail(err, SJ_ENOMEM,
                        "the answer has more than %llu groups, more than the memory limit allows for "
-                       "the hash plan, which this query needs (its GROUP BY interleaves the sides' columns, "
-                       "or has columns without statistics); the merge plan, which streams, applies to "
-                       "GROUP BY one side's columns then the other's (the join key may be among either)",
-                       (unsigned long long)limit_groups);
+                       "the hash plan, which this query needs because the files' statistics give no "
+                       "range for a GROUP BY column of the %s side, or its columns' ranges need more than "
+                       "63 bits together (the merge plan, which streams and spills, packs them into one code)",
+                       (unsigned long long)limit_groups, p->by_side[0] == 0 && p->s[1].nby ? "right" : "left");
           break;
         }
         (*pairs)++;
@@ -797,6 +798,47 @@ static int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_repo
   return rc;
 }
 
+int plan_temp_file(const char *dir, const char *what, int *fd, sj_error *err) {
+  if (!dir) dir = getenv("TMPDIR");
+  if (!dir || !*dir) dir = "/tmp";
+  char path[4096];
+  snprintf(path, sizeof path, "%s/skewjoin-runs-XXXXXX", dir);
+  *fd = mkstemp(path);
+  if (*fd < 0) return sj_fail(err, SJ_EIO, "%s: cannot create %s file: %s", path, what, strerror(errno));
+  unlink(path);
+  return 0;
+}
+
+/* A by-list that interleaves the sides (group1, df2_group, bucket) is run
+** as the same columns with the right side's first (df2_group, group1,
+** bucket), which the merge plan streams, and its answer re-sorted (sort.c).
+** Reorders p's by-list so, each side's columns kept in their order, and
+** sets user_pos[i] to the user's position of column i (aggregates keep
+** theirs); 0 when the list does not interleave.  Before plan_strings. */
+static int plan_right_first(plan *p, int *user_pos) {
+  if (shape_cost(p) < 2) return 0;
+  char by[MAX_BY][64];
+  int by_side[MAX_BY], by_nullable[MAX_BY], new_pos[MAX_BY], n = 0;
+  for (int pass = 1; pass >= 0; pass--)
+    for (int i = 0; i < p->nby; i++) {
+      if (p->by_side[i] != pass) continue;
+      assert(!p->by_dict[i]);
+      memcpy(by[n], p->by[i], sizeof by[n]);
+      by_side[n] = p->by_side[i];
+      by_nullable[n] = p->by_nullable[i];
+      user_pos[n] = i;
+      new_pos[i] = n++;
+    }
+  assert(n == p->nby);
+  memcpy(p->by, by, sizeof by);
+  memcpy(p->by_side, by_side, sizeof by_side);
+  memcpy(p->by_nullable, by_nullable, sizeof by_nullable);
+  for (int sd = 0; sd < 2; sd++)
+    for (int j = 0; j < p->s[sd].nby; j++) p->s[sd].by_out[j] = new_pos[p->s[sd].by_out[j]];
+  for (int a = 0; a < p->nagg; a++) user_pos[p->nby + a] = p->nby + a;
+  return 1;
+}
+
 int plan_by_is_string(const plan *p, int i) {
   const pq_reader *r = p->s[p->by_side[i]].files[0];
   return pq_col(r, pq_find_column(r, p->by[i]))->type == PQ_BYTE_ARRAY;
@@ -857,18 +899,39 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   memset(report, 0, sizeof *report);
   plan *p = calloc(1, sizeof *p);
   if (!p) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  int rc = plan_open(p, q, NULL, 0, err);
+  int user_pos[MAX_BY + MAX_AGGS];
+  int rc = plan_open(p, q, NULL, 0, err), resort = !rc && !q->materialize && plan_right_first(p, user_pos);
   if (!rc) rc = plan_strings(p, err);
-  out_schema *schema = calloc(1, sizeof *schema);
+  out_schema *schema = calloc(2, sizeof *schema), *final = schema ? schema + 1 : NULL;
   plan_report *rep = calloc(1, sizeof *rep);
-  out_sink *sink = NULL;
+  out_sink *sink = NULL, *sorting = NULL;
+  char sorted[1600] = "";
   if (!rc && (!schema || !rep)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   if (!rc && q->materialize) {
     rc = materialize_run(p, q->materialize, rep, err);
   } else if (!rc) {
     plan_schema(p, schema);
-    rc = out_open(&sink, q->out, q->csv ? q->csv : stdout, schema, err);
-    if (!rc) rc = merge_applies(p) ? merge_run(p, sink, schema, rep, err) : hash_run(p, sink, schema, rep, err);
+    *final = *schema;
+    if (resort) /* the user's column order */
+      for (int c = 0; c < schema->ncols; c++) {
+        int j = user_pos[c];
+        memcpy(final->names[j], schema->names[c], sizeof final->names[j]);
+        final->kinds[j] = schema->kinds[c];
+        final->nullable[j] = schema->nullable[c];
+        if (c < p->nby) final->dict[j] = schema->dict[c];
+      }
+    rc = out_open(&sink, q->out, q->csv ? q->csv : stdout, final, err);
+    if (!rc && resort) { /* a quarter of the memory limit for sorting, the rest for the plan */
+      sort_budget b = {p->memory_limit / 4, q->temp_dir, p->threads, q->progress, q->progress_ctx};
+      p->memory_limit -= b.bytes;
+      rc = out_open_sorted(&sorting, sink, schema, final, user_pos, p->nby, &b, err);
+    }
+    out_sink *to = sorting ? sorting : sink;
+    if (!rc) rc = merge_applies(p) ? merge_run(p, to, schema, rep, err) : hash_run(p, to, schema, rep, err);
+    if (sorting) {
+      if (rc) out_abort(sorting);
+      else rc = out_close_sorted(sorting, sorted, sizeof sorted, err);
+    }
     if (sink) {
       if (rc) out_abort(sink);
       else rc = out_close(sink, err);
@@ -877,6 +940,8 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   if (!rc) {
     report->rows = rep->rows_out;
     snprintf(report->plan, sizeof report->plan, "%s", rep->text);
+    size_t used = strlen(report->plan), more = strlen(sorted); /* the sort's line, when it fits */
+    if (used + more < sizeof report->plan) memcpy(report->plan + used, sorted, more + 1);
   }
   free(schema);
   free(rep);

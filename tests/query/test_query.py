@@ -19,6 +19,7 @@ import filecmp
 import math
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -76,8 +77,8 @@ def same_answer(got, want):
     return None
 
 
-def compare_with_duckdb(name, left, right, on, by, aggs, tmp, threads=None):
-    args = ["--left", left, "--right", right, "--on", on, "--agg", ",".join(aggs)]
+def compare_with_duckdb(name, left, right, on, by, aggs, tmp, threads=None, extra=()):
+    args = ["--left", left, "--right", right, "--on", on, "--agg", ",".join(aggs), *extra]
     if by:
         args += ["--by", ",".join(by)]
     if threads:
@@ -278,10 +279,12 @@ def test_plans(tmp):
     in the inner columns, GROUP BY the left side's columns then the right's."""
     lp, rp, _ = random_tables(tmp, 3)
     for by, plan in ((["c", "a"], "merge"), (["a", "b", "c"], "merge"), (["b"], "merge"), (["c"], "merge"),
-                     (["a", "c", "b"], "hash"), (["k", "a"], "merge"), (["a", "k"], "merge"),
-                     (["c", "k", "a"], "merge"), (["a", "k", "c", "b"], "hash"), ([], "hash")):
+                     (["a", "c", "b"], "merge+sort"), (["k", "a"], "merge"), (["a", "k"], "merge"),
+                     (["c", "k", "a"], "merge"), (["a", "k", "c", "b"], "merge+sort"), ([], "hash")):
         rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", ",".join(by), "--explain")
-        check(rc == 0 and f"plan: {plan}" in err, f"--by {by} runs the {plan} plan: {err.strip()[:200]!r}")
+        resorted = f"re-sorted by ({', '.join(by)})" in err
+        check(rc == 0 and f"plan: {plan.split('+')[0]}" in err and resorted == plan.endswith("+sort"),
+              f"--by {by} runs the {plan} plan: {err.strip()[:300]!r}")
     wl, wr = os.path.join(tmp, "wide-l.parquet"), os.path.join(tmp, "wide-r.parquet")
     duck(f"""COPY (SELECT ((i % 3) - 1) * 4611686018427387904 + (i % 2) AS k,
                (hash(i) % 1000000000000)::BIGINT - 500000000000 AS w,
@@ -293,6 +296,42 @@ def test_plans(tmp):
     for by in (["g", "w"], ["g", "s", "w"], ["s", "g"], ["w"]):
         compare_with_duckdb(f"wide keys, --by {by}", wl, wr, "k", by, ["count(*)", "sum(x)", "min(s)"], tmp,
                             threads=2)
+
+
+def test_resort(tmp):
+    """GROUP BY columns of both sides interleaved (b, c, a): the merge plan
+    runs them as (c, b, a) and the answer, ~1M rows in several chunks, is
+    re-sorted into the by-list's order.  In memory and, under a 1-byte
+    limit, from one sorted run per chunk merged two at a time over several
+    passes: DuckDB's answer, the same bytes for both and for any --threads."""
+    lp, rp = os.path.join(tmp, "resort-l.parquet"), os.path.join(tmp, "resort-r.parquet")
+    duck(f"""COPY (SELECT (i % 50)::BIGINT AS k, (hash(i) % {4000 if QUICK else 20011})::BIGINT AS a,
+               CASE WHEN i % 29 = 0 THEN NULL ELSE (i % 3)::BIGINT END AS b, (hash(i * 7) % 1000)::DOUBLE / 8 AS x
+             FROM range({80000 if QUICK else 400000}) t(i)) TO '{lp}' (FORMAT parquet, ROW_GROUP_SIZE 50000)""",
+         f"""COPY (SELECT (j % 50)::BIGINT AS k, (j // 50 % 12)::BIGINT AS c FROM range(600) t(j))
+             TO '{rp}' (FORMAT parquet)""")
+    by, aggs = ["b", "c", "a"], ["count(*)", "sum(x)", "max(x)", "count(b)"]
+    common = ["--left", lp, "--right", rp, "--on", "k", "--by", ",".join(by), "--agg", ",".join(aggs), "--explain"]
+    rc, _, err = run(*common)
+    check(rc == 0 and "plan: merge" in err and "re-sorted by (b, c, a) in memory" in err,
+          f"interleaved sides: merge plan, sorted in memory: {err.strip()!r}")
+    free = compare_with_duckdb("interleaved sides (b, c, a)", lp, rp, "k", by, aggs, tmp, threads=2)
+    spill = os.path.join(tmp, "resort-spill")
+    os.makedirs(spill)
+    for threads in ("1", "2"):
+        rc, limited, err = run(*common, "--memory-limit", "1", "--temp-dir", spill, "--threads", threads)
+        passes = re.search(r"(\d+) sorted runs .* merged in (\d+) passes", err)
+        check(rc == 0 and passes and int(passes.group(1)) >= 3 and int(passes.group(2)) >= 2,
+              f"--threads {threads} under a 1-byte limit: sorted runs merged in passes: {err.strip()!r}")
+        check(limited == free, f"--threads {threads} under a 1-byte limit: the same answer as in memory")
+    check(os.listdir(spill) == [], f"the sort's temporary files are removed: {os.listdir(spill)}")
+    out = os.path.join(tmp, "resort.parquet")
+    rc, _, err = run(*common, "--memory-limit", "1", "--out", out)
+    rows = duck(f"""SELECT count(*) AS n, count(*) FILTER (WHERE p >= t) AS unsorted FROM (SELECT
+                      [b IS NULL::INT, b, c, a] AS t, lag([b IS NULL::INT, b, c, a]) OVER (ORDER BY file_row_number) AS p
+                    FROM read_parquet('{out}', file_row_number = true))""")[0][0]
+    check(rc == 0 and int(rows["n"]) == free.count("\n") - 1 and rows["unsorted"] == "0",
+          f"re-sorted Parquet answer: {rows}, {err.strip()[-200:]!r}")
 
 
 def test_string_keys(tmp):
@@ -452,8 +491,12 @@ def test_bad_input(tmp):
     check(rc == 2 and "missing" in err, f"no files: exit {rc} {err.strip()!r}")
     rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--out", os.path.join(tmp, "x.txt"))
     check(rc == 2 and ".csv or .parquet" in err, f"bad --out: exit {rc} {err.strip()!r}")
-    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "a,c,b", "--memory-limit", "1")
-    check(rc == 1 and "hash plan" in err and "memory limit" in err, f"hash plan over the limit: exit {rc} {err.strip()!r}")
+    wide = os.path.join(tmp, "wide.parquet")  # a column whose range spans int64: no code packs it
+    duck(f"""COPY (SELECT k, CASE WHEN i % 2 = 0 THEN -9223372036854775807 ELSE 9223372036854775807 END AS h
+             FROM (SELECT *, row_number() OVER () AS i FROM read_parquet('{lp}'))) TO '{wide}' (FORMAT parquet)""")
+    rc, _, err = run("--left", wide, "--right", rp, "--on", "k", "--by", "h", "--memory-limit", "1")
+    check(rc == 1 and "hash plan" in err and "memory limit" in err and "left side" in err,
+          f"hash plan over the limit: exit {rc} {err.strip()!r}")
     rc, limited, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,a,b", "--memory-limit", "1",
                            "--temp-dir", tmp)
     _, free, _ = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,a,b")
@@ -467,6 +510,7 @@ def main():
         test_random(tmp)
         test_direct_path(tmp)
         test_plans(tmp)
+        test_resort(tmp)
         test_string_keys(tmp)
         test_string_columns(tmp)
         test_materialize(tmp)

@@ -1,0 +1,575 @@
+/*
+** sort.c — the answer put back into the order the user's GROUP BY names.
+**
+** The merge plan streams GROUP BY one side's columns then the other's.  A
+** by-list that interleaves the sides (group1, df2_group, bucket) is run as
+** the same columns reordered (df2_group, group1, bucket) and its answer
+** rows handed to the sink made here, which sorts them by the user's order
+** and writes them, in the user's column order, to the final sink.  Answer
+** rows are distinct in their by-values, so sorting is all there is to do:
+** no folding, and the order is total, whatever the threads or the runs.
+**
+** Rows are kept as fixed-width records in the final column order: a word
+** of NULL bits (bit j = column j), then a word per column (two for 128-bit
+** sums).  Past `budget` bytes of records the buffer is sorted and appended
+** to an unlinked temporary file as a run; at the end the runs are merged
+** through a heap, at most `fan_in` at a time (a pass merges the first ones
+** into a longer run when there are more, and gives their disk space back),
+** each read in blocks with pread.  The last merge, or the sort in memory,
+** hands the answer out in chunks that out_pipeline encodes on all threads.
+** Memory: the budget (records and their sort keys, or the runs' blocks),
+** plus the chunks in flight.
+*/
+#include "plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { SORT_CHUNK_ROWS = 1 << 18, SORT_BLOCK_BYTES = 1 << 16, SORT_WRITE_BYTES = 1 << 20 };
+
+typedef struct srun {
+  uint64_t off, n; /* records [off, off + n·rw words) of the file */
+} srun;
+
+struct out_sorter {
+  out_sink *final;
+  const out_schema *fs; /* the final sink's schema */
+  int ncols, nby;
+  int pos[MAX_BY + MAX_AGGS];  /* engine column c is final column pos[c] */
+  int slot[MAX_BY + MAX_AGGS]; /* final column j: word of the record */
+  size_t rw;                   /* words per record */
+  uint64_t *buf;               /* records in memory */
+  size_t n, cap, budget_records;
+  uint64_t budget;
+  const char *temp_dir;
+  int threads;
+  void (*progress)(void *ctx, uint64_t done, uint64_t total);
+  void *progress_ctx;
+  int fd;
+  srun *runs;
+  size_t nruns, runs_cap;
+  uint64_t file_words; /* the file's end */
+  uint64_t rows, spilled_bytes;
+  int passes;
+  double seconds;
+};
+
+/* ------------------------------------------------------------- records */
+
+/* Orders two records by the final schema's by-columns, NULLs last. */
+static int cmp_record(const out_sorter *s, const uint64_t *a, const uint64_t *b) {
+  for (int j = 0; j < s->nby; j++) {
+    int na = (int)(a[0] >> j & 1), nb = (int)(b[0] >> j & 1);
+    if (na != nb) return na ? 1 : -1;
+    if (na) continue;
+    int64_t x = (int64_t)a[s->slot[j]], y = (int64_t)b[s->slot[j]];
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+static int cmp_index(const void *x, const void *y, void *ctx) {
+  const out_sorter *s = ctx;
+  return cmp_record(s, s->buf + (size_t)*(const uint32_t *)x * s->rw, s->buf + (size_t)*(const uint32_t *)y * s->rw);
+}
+
+/* Engine chunk c as records, in out->text (any thread). */
+int sort_encode(const out_sorter *s, const out_chunk *c, out_blob *out, sj_error *err) {
+  size_t bytes = (size_t)c->rows * s->rw * 8;
+  uint64_t *rec = malloc(bytes ? bytes : 1);
+  if (!rec) return sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+  for (uint64_t r = 0; r < c->rows; r++) {
+    uint64_t *e = rec + (size_t)r * s->rw;
+    e[0] = 0;
+    for (int k = 0; k < s->ncols; k++) {
+      const out_col *col = &c->cols[k];
+      int j = s->pos[k];
+      if (c->nullable[k] && !col->valid[r]) e[0] |= (uint64_t)1 << j;
+      if (col->kind == SJ_COL_HUGEINT) memcpy(e + s->slot[j], &col->h[r], 16);
+      else if (col->kind == SJ_COL_DOUBLE) memcpy(e + s->slot[j], &col->d[r], 8);
+      else memcpy(e + s->slot[j], &col->i[r], 8);
+    }
+  }
+  out->text = (char *)rec;
+  out->len = bytes;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+static int pwrite_all(int fd, const void *data, size_t len, uint64_t off, sj_error *err) {
+  for (size_t done = 0; done < len;) {
+    ssize_t put = pwrite(fd, (const char *)data + done, len - done, (off_t)(off + done));
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return sj_fail(err, SJ_EIO, "writing the sort's temporary file failed: %s", strerror(errno));
+    done += (size_t)put;
+  }
+  return 0;
+}
+
+static int pread_all(int fd, void *data, size_t len, uint64_t off, sj_error *err) {
+  for (size_t done = 0; done < len;) {
+    ssize_t got = pread(fd, (char *)data + done, len - done, (off_t)(off + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return sj_fail(err, SJ_EIO, "reading the sort's temporary file failed: %s",
+                                 got < 0 ? strerror(errno) : "short file");
+    done += (size_t)got;
+  }
+  return 0;
+}
+
+/* Appends records to the file as one new run, through a staging buffer. */
+typedef struct run_writer {
+  out_sorter *s;
+  uint64_t *stage;
+  size_t staged, cap;
+  srun run;
+} run_writer;
+
+static int writer_open(run_writer *w, out_sorter *s, sj_error *err) {
+  memset(w, 0, sizeof *w);
+  w->s = s;
+  w->cap = SORT_WRITE_BYTES / (s->rw * 8) + 1;
+  w->run.off = s->file_words;
+  if (s->fd < 0 && plan_temp_file(s->temp_dir, "the sort's", &s->fd, err)) return SJ_EIO;
+  w->stage = malloc(w->cap * s->rw * 8);
+  return w->stage ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+}
+
+static int writer_flush(run_writer *w, sj_error *err) {
+  out_sorter *s = w->s;
+  int rc = pwrite_all(s->fd, w->stage, w->staged * s->rw * 8, (w->run.off + w->run.n * s->rw) * 8, err);
+  w->run.n += w->staged;
+  w->staged = 0;
+  return rc;
+}
+
+static int writer_put(run_writer *w, const uint64_t *e, sj_error *err) {
+  memcpy(w->stage + w->staged * w->s->rw, e, w->s->rw * 8);
+  return ++w->staged == w->cap ? writer_flush(w, err) : 0;
+}
+
+/* Flushes the rest (when ok) and adds the run to s->runs; frees the stage. */
+static int writer_close(run_writer *w, int ok, sj_error *err) {
+  out_sorter *s = w->s;
+  int rc = ok ? writer_flush(w, err) : 0;
+  if (ok && !rc && s->nruns == s->runs_cap) {
+    size_t cap = s->runs_cap ? 2 * s->runs_cap : 64;
+    srun *r = realloc(s->runs, cap * sizeof *r);
+    if (!r) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+    else s->runs = r, s->runs_cap = cap;
+  }
+  if (ok && !rc) {
+    s->runs[s->nruns++] = w->run;
+    s->file_words += w->run.n * s->rw;
+    s->spilled_bytes += w->run.n * s->rw * 8;
+  }
+  free(w->stage);
+  return rc;
+}
+
+sort_pair *sort_radix(sort_pair *a, sort_pair *tmp, size_t n, int bits) {
+  for (int shift = 0; shift < bits; shift += 8) {
+    size_t count[256] = {0};
+    for (size_t i = 0; i < n; i++) count[a[i].k >> shift & 255]++;
+    if (count[a[0].k >> shift & 255] == n) continue;
+    size_t at = 0;
+    for (int d = 0; d < 256; d++) {
+      size_t c = count[d];
+      count[d] = at;
+      at += c;
+    }
+    for (size_t i = 0; i < n; i++) tmp[count[a[i].k >> shift & 255]++] = a[i];
+    sort_pair *t = a;
+    a = tmp;
+    tmp = t;
+  }
+  return a;
+}
+
+/* The records' by-values packed into one key that sorts as cmp_record does
+** (each column's range in the buffer, NULL as the value after its largest,
+** the first column in the high bits), when they fit in 64 bits: then the
+** buffer sorts by radix.  Returns the key's bits, or -1. */
+static int pack_keys(const out_sorter *s, sort_pair *pairs) {
+  int64_t lo[MAX_BY], hi[MAX_BY];
+  int seen[MAX_BY] = {0}, nulls[MAX_BY] = {0}, width[MAX_BY], bits = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    const uint64_t *e = s->buf + i * s->rw;
+    for (int j = 0; j < s->nby; j++) {
+      if (e[0] >> j & 1) { nulls[j] = 1; continue; }
+      int64_t v = (int64_t)e[s->slot[j]];
+      if (!seen[j] || v < lo[j]) lo[j] = v;
+      if (!seen[j] || v > hi[j]) hi[j] = v;
+      seen[j] = 1;
+    }
+  }
+  for (int j = 0; j < s->nby; j++) {
+    if (!seen[j]) lo[j] = hi[j] = 0;
+    uint64_t span = (uint64_t)hi[j] - (uint64_t)lo[j];
+    if (span >= UINT64_MAX - 1) return -1; /* its values and NULL would not fit in 64 bits */
+    width[j] = bits_for(span + 1 + (uint64_t)nulls[j]);
+    bits += width[j];
+    if (bits > 64) return -1;
+  }
+  for (size_t i = 0; i < s->n; i++) {
+    const uint64_t *e = s->buf + i * s->rw;
+    uint64_t k = 0;
+    for (int j = 0; j < s->nby; j++) {
+      uint64_t v = e[0] >> j & 1 ? (uint64_t)hi[j] - (uint64_t)lo[j] + 1 : (uint64_t)e[s->slot[j]] - (uint64_t)lo[j];
+      k = width[j] ? (width[j] == 64 ? v : k << width[j] | v) : k;
+    }
+    pairs[i] = (sort_pair){k, (uint32_t)i, 0};
+  }
+  return bits;
+}
+
+/* The buffer's order: pairs whose .a are record indexes, sorted; NULL when
+** out of memory.  Free it. */
+static sort_pair *sort_order(out_sorter *s, sort_pair **block) {
+  sort_pair *pairs = malloc((s->n ? s->n : 1) * 2 * sizeof *pairs);
+  *block = pairs;
+  if (!pairs) return NULL;
+  int bits = pack_keys(s, pairs);
+  if (bits >= 0) return sort_radix(pairs, pairs + s->n, s->n, bits);
+  uint32_t *ix = (uint32_t *)(pairs + s->n); /* wide keys: compare the records */
+  for (size_t i = 0; i < s->n; i++) ix[i] = (uint32_t)i;
+  qsort_r(ix, s->n, sizeof *ix, cmp_index, s);
+  for (size_t i = 0; i < s->n; i++) pairs[i].a = ix[i];
+  return pairs;
+}
+
+/* Sorts the buffer into a new run of the file and empties it. */
+static int spill_buffer(out_sorter *s, sj_error *err) {
+  sort_pair *block, *order = sort_order(s, &block);
+  if (!order) return sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+  run_writer w;
+  int rc = writer_open(&w, s, err);
+  for (size_t i = 0; i < s->n && !rc; i++) rc = writer_put(&w, s->buf + (size_t)order[i].a * s->rw, err);
+  int closed = writer_close(&w, !rc, err);
+  free(block);
+  s->n = 0;
+  return rc ? rc : closed;
+}
+
+/* ----------------------------------------------------------- the merge */
+
+/* A run being merged: a block of its records in memory. */
+typedef struct reader {
+  const srun *run;
+  uint64_t next;       /* records read so far */
+  uint64_t *block;
+  size_t at, len, cap; /* records */
+} reader;
+
+/* Runs merged through a heap of readers, smallest record on top. */
+typedef struct heap_merge {
+  reader *rd;
+  reader **heap;
+  size_t n, k;
+} heap_merge;
+
+static int reader_fill(out_sorter *s, reader *r, sj_error *err) {
+  uint64_t left = r->run->n - r->next;
+  r->len = left < r->cap ? (size_t)left : r->cap;
+  r->at = 0;
+  int rc = pread_all(s->fd, r->block, r->len * s->rw * 8, (r->run->off + r->next * s->rw) * 8, err);
+  r->next += r->len;
+  return rc;
+}
+
+static int reader_less(const out_sorter *s, const reader *a, const reader *b) {
+  int c = cmp_record(s, a->block + a->at * s->rw, b->block + b->at * s->rw);
+  return c < 0 || (c == 0 && a->run < b->run);
+}
+
+static void sift_down(const out_sorter *s, reader **heap, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    if (l < n && reader_less(s, heap[l], heap[m])) m = l;
+    if (l + 1 < n && reader_less(s, heap[l + 1], heap[m])) m = l + 1;
+    if (m == i) return;
+    reader *t = heap[i];
+    heap[i] = heap[m];
+    heap[m] = t;
+    i = m;
+  }
+}
+
+static void merge_free(heap_merge *h) {
+  for (size_t i = 0; h->rd && i < h->k; i++) free(h->rd[i].block);
+  free(h->rd);
+  free(h->heap);
+  memset(h, 0, sizeof *h);
+}
+
+/* Starts merging runs [first, first + k), each read in blocks of
+** block_records. */
+static int merge_open(out_sorter *s, heap_merge *h, size_t first, size_t k, size_t block_records, sj_error *err) {
+  memset(h, 0, sizeof *h);
+  h->k = k;
+  h->rd = calloc(k ? k : 1, sizeof *h->rd);
+  h->heap = calloc(k ? k : 1, sizeof *h->heap);
+  int rc = h->rd && h->heap ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+  for (size_t i = 0; i < k && !rc; i++) {
+    h->rd[i].run = &s->runs[first + i];
+    h->rd[i].cap = block_records;
+    if (!(h->rd[i].block = malloc(block_records * s->rw * 8))) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+    else if (h->rd[i].run->n) rc = reader_fill(s, &h->rd[i], err);
+    if (!rc && h->rd[i].len) h->heap[h->n++] = &h->rd[i];
+  }
+  for (size_t i = h->n / 2; !rc && i-- > 0;) sift_down(s, h->heap, h->n, i);
+  if (rc) merge_free(h);
+  return rc;
+}
+
+/* The smallest record left, or NULL when the runs are done. */
+static const uint64_t *merge_top(const out_sorter *s, const heap_merge *h) {
+  return h->n ? h->heap[0]->block + h->heap[0]->at * s->rw : NULL;
+}
+
+static int merge_pop(out_sorter *s, heap_merge *h, sj_error *err) {
+  reader *top = h->heap[0];
+  int rc = 0;
+  if (++top->at == top->len) {
+    if (top->next < top->run->n) rc = reader_fill(s, top, err);
+    else h->heap[0] = h->heap[--h->n];
+  }
+  if (h->n) sift_down(s, h->heap, h->n, 0);
+  return rc;
+}
+
+/* ------------------------------------------------------ the final write */
+
+/* Appends record e to chunk c (which has room) in the final schema. */
+static void put_record(const out_sorter *s, out_chunk *c, const uint64_t *e) {
+  uint64_t r = c->rows++;
+  for (int j = 0; j < s->ncols; j++) {
+    out_col *col = &c->cols[j];
+    if (col->kind == SJ_COL_HUGEINT) memcpy(&col->h[r], e + s->slot[j], 16);
+    else if (col->kind == SJ_COL_DOUBLE) memcpy(&col->d[r], e + s->slot[j], 8);
+    else memcpy(&col->i[r], e + s->slot[j], 8);
+    set_valid(c, j, r, (int)(e[0] >> j & 1));
+  }
+}
+
+/* The answer's chunks go through out_pipeline, encoded on all threads.
+** In memory, chunk t is records [t·CHUNK, (t+1)·CHUNK) of the order; from
+** runs, the chunks are popped off the heap in turn (a thread waits for the
+** chunk before its own), and encoded while the next is merged. */
+typedef struct final_job {
+  out_sorter *s;
+  const sort_pair *order; /* in memory */
+  heap_merge heap;        /* from runs */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t turn;
+  int failed;
+} final_job;
+
+static void *final_state(void *ctx) { return ctx; }
+static void final_state_free(void *state) { (void)state; }
+
+static int fill_sorted(void *ctx, void *state, size_t t, out_chunk *c, sj_error *err) {
+  (void)state;
+  final_job *j = ctx;
+  out_sorter *s = j->s;
+  size_t lo = t * SORT_CHUNK_ROWS, hi = lo + SORT_CHUNK_ROWS < s->n ? lo + SORT_CHUNK_ROWS : s->n;
+  if (chunk_reserve(c, hi - lo)) return sj_fail(err, SJ_ENOMEM, "out of memory writing the answer");
+  for (size_t i = lo; i < hi; i++) put_record(s, c, s->buf + (size_t)j->order[i].a * s->rw);
+  return 0;
+}
+
+static int fill_merged(void *ctx, void *state, size_t t, out_chunk *c, sj_error *err) {
+  (void)state;
+  final_job *j = ctx;
+  out_sorter *s = j->s;
+  if (chunk_reserve(c, SORT_CHUNK_ROWS)) return sj_fail(err, SJ_ENOMEM, "out of memory writing the answer");
+  pthread_mutex_lock(&j->mu);
+  int rc = 0;
+  while (!rc && j->turn != t) {
+    if (j->failed) rc = sj_fail(err, SJ_EIO, "sorting the answer failed");
+    else if (sj_stop_requested()) rc = sj_fail(err, SJ_EINTR, "interrupted"); /* chunk turn - 1 may never come */
+    else {
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_nsec += 100 * 1000 * 1000;
+      if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+      pthread_cond_timedwait(&j->cv, &j->mu, &until);
+    }
+  }
+  const uint64_t *e;
+  while (!rc && c->rows < SORT_CHUNK_ROWS && (e = merge_top(s, &j->heap))) {
+    put_record(s, c, e);
+    rc = merge_pop(s, &j->heap, err);
+  }
+  if (rc) j->failed = 1;
+  j->turn = t + 1;
+  pthread_cond_broadcast(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+  return rc;
+}
+
+/* Writes the answer, in memory (no runs) or merged from the runs. */
+static int write_final(out_sorter *s, size_t first, size_t block_records, sj_error *err) {
+  final_job j;
+  memset(&j, 0, sizeof j);
+  j.s = s;
+  sort_pair *block = NULL;
+  int rc = 0;
+  if (s->fd < 0) {
+    if (!(j.order = sort_order(s, &block))) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+  } else {
+    rc = merge_open(s, &j.heap, first, s->nruns - first, block_records, err);
+  }
+  pthread_mutex_init(&j.mu, NULL);
+  pthread_cond_init(&j.cv, NULL);
+  size_t pieces = (size_t)((s->rows + SORT_CHUNK_ROWS - 1) / SORT_CHUNK_ROWS);
+  out_pipeline pl = {s->final, s->fs, s->threads, pieces, &j, final_state, final_state_free,
+                     s->fd < 0 ? fill_sorted : fill_merged, s->progress, s->progress_ctx};
+  uint64_t rows = 0;
+  if (!rc) rc = out_pipeline_run(&pl, &rows, err);
+  assert(rc || rows == s->rows);
+  pthread_cond_destroy(&j.cv);
+  pthread_mutex_destroy(&j.mu);
+  merge_free(&j.heap);
+  free(block);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- the sink */
+
+int sort_open(out_sorter **out, out_sink *final, const out_schema *fs, const int *pos, int nby, const sort_budget *b,
+              sj_error *err) {
+  *out = NULL;
+  out_sorter *s = calloc(1, sizeof *s);
+  if (!s) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  s->final = final;
+  s->fs = fs;
+  s->ncols = fs->ncols;
+  s->nby = nby;
+  s->fd = -1;
+  s->temp_dir = b->temp_dir;
+  s->threads = b->threads;
+  s->progress = b->progress;
+  s->progress_ctx = b->progress_ctx;
+  s->rw = 1;
+  for (int j = 0; j < fs->ncols; j++) {
+    s->slot[j] = (int)s->rw;
+    s->rw += fs->kinds[j] == SJ_COL_HUGEINT ? 2 : 1;
+  }
+  for (int c = 0; c < fs->ncols; c++) s->pos[c] = pos[c];
+  s->budget = b->bytes;
+  s->budget_records = (size_t)(b->bytes / (s->rw * 8 + 2 * sizeof(sort_pair))); /* a record and its sort pairs */
+  if (s->budget_records < 1) s->budget_records = 1;
+  if (s->budget_records > (size_t)1 << 31) s->budget_records = (size_t)1 << 31; /* indexes are 32-bit */
+  *out = s;
+  return 0;
+}
+
+/* Takes a blob of records from sort_encode (the calling thread, in order). */
+int sort_add(out_sorter *s, out_blob *b, sj_error *err) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  size_t k = b->len / (s->rw * 8);
+  int rc = 0;
+  if (s->n + k > s->cap) {
+    size_t cap = s->cap ? s->cap : 1024;
+    while (cap < s->n + k) cap *= 2;
+    uint64_t *nb = realloc(s->buf, cap * s->rw * 8);
+    if (!nb) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+    else s->buf = nb, s->cap = cap;
+  }
+  if (!rc) {
+    memcpy(s->buf + s->n * s->rw, b->text, k * s->rw * 8);
+    s->n += k;
+    s->rows += k;
+  }
+  out_blob_free(b);
+  if (!rc && s->n >= s->budget_records) {
+    rc = spill_buffer(s, err);
+    if (!rc && s->cap > s->budget_records) { /* a chunk larger than the budget grew it: give it back */
+      free(s->buf);
+      s->buf = NULL;
+      s->cap = 0;
+    }
+  }
+  s->seconds += seconds_since(&t0);
+  return rc;
+}
+
+int sort_finish(out_sorter *s, char *explain, size_t n, sj_error *err) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int rc = 0;
+  size_t first = 0, block_records = 1;
+  if (s->fd >= 0) {
+    if (s->n) rc = spill_buffer(s, err);
+    free(s->buf);
+    s->buf = NULL;
+    s->cap = 0;
+    /* As many runs at once as blocks of 64 KB fit in the budget, at least 2;
+    ** while there are more, a pass merges the first ones into one. */
+    size_t fan_in = (size_t)(s->budget / SORT_BLOCK_BYTES);
+    if (fan_in < 2) fan_in = 2;
+    if (fan_in > 4096) fan_in = 4096;
+    block_records = (size_t)(s->budget / fan_in / (s->rw * 8));
+    if (block_records < 1) block_records = 1;
+    while (!rc && s->nruns - first > fan_in) {
+      heap_merge h;
+      run_writer w;
+      rc = merge_open(s, &h, first, fan_in, block_records, err);
+      if (!rc) {
+        rc = writer_open(&w, s, err);
+        const uint64_t *e;
+        while (!rc && (e = merge_top(s, &h))) {
+          rc = writer_put(&w, e, err);
+          if (!rc) rc = merge_pop(s, &h, err);
+          if (!rc && sj_stop_requested()) rc = sj_fail(err, SJ_EINTR, "interrupted");
+        }
+        int closed = writer_close(&w, !rc, err);
+        if (!rc) rc = closed;
+        merge_free(&h);
+      }
+      if (!rc) { /* the merged runs' bytes are not read again: free their disk space where the system can */
+        const srun *a = &s->runs[first], *b = &s->runs[first + fan_in - 1];
+        (void)fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(a->off * 8),
+                        (off_t)((b->off + b->n * s->rw - a->off) * 8));
+      }
+      first += fan_in;
+      s->passes++;
+    }
+  }
+  if (!rc) rc = write_final(s, first, block_records, err);
+  s->seconds += seconds_since(&t0);
+  if (!rc && explain) {
+    char by[1200];
+    size_t at = 0;
+    by[0] = 0;
+    for (int j = 0; j < s->nby && at < sizeof by; j++)
+      at += (size_t)snprintf(by + at, sizeof by - at, "%s%s", j ? ", " : "", s->fs->names[j]);
+    if (s->fd < 0)
+      snprintf(explain, n, "  sort   %llu answer rows re-sorted by (%s) in memory, %.3f s\n",
+               (unsigned long long)s->rows, by, s->seconds);
+    else
+      snprintf(explain, n,
+               "  sort   %llu answer rows re-sorted by (%s): %zu sorted runs (%.1f MB, in a temporary file, "
+               "removed) merged in %d pass%s, %.3f s\n",
+               (unsigned long long)s->rows, by, s->nruns, (double)s->spilled_bytes / 1e6, s->passes + 1,
+               s->passes ? "es" : "", s->seconds);
+  }
+  sort_free(s);
+  return rc;
+}
+
+void sort_free(out_sorter *s) {
+  if (!s) return;
+  if (s->fd >= 0) close(s->fd);
+  free(s->buf);
+  free(s->runs);
+  free(s);
+}
