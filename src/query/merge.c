@@ -47,6 +47,11 @@
 ** entries, about UNIT_ROWS, stay in the core's cache between being listed
 ** and being folded. */
 enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, IDX_STRIDE = 32 };
+/* Up to FEW_RUNS runs a unit merges by comparing their heads; more, by a
+** radix sort of their entries.  Measured on GROUP BY df2_group, bucket at
+** s=0.001 on one thread (least user time of 6 runs): 3.12 s with the sort
+** for all, 2.49 s at 4, 2.04 s at 16, 2.37 s at 32, 3.09 s at 128. */
+enum { FEW_RUNS = 16 };
 
 
 
@@ -653,21 +658,34 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, 
   size_t acc_bytes = (size_t)p->nagg * sizeof *acc;
   int64_t count = 0;
   memset(acc, 0, acc_bytes);
-  if (n == 1) { /* one run: already in order, codes distinct */
-    for (const uint64_t *e = w->curs[0].at; e < w->curs[0].end; e += ew) {
-      fold(p, j->lay->inner, e, &w->curs[0], &count, acc);
-      emit(j, chunk, orow, e[0], count, acc);
+  if (n <= FEW_RUNS) { /* a few runs, each in order with distinct codes: take the least head each time */
+    cursor *cs = w->curs;
+    for (;;) {
+      uint64_t code = UINT64_MAX;
+      for (size_t c = 0; c < n; c++)
+        if (cs[c].at < cs[c].end && cs[c].at[0] < code) code = cs[c].at[0];
+      if (code == UINT64_MAX) break; /* codes are below 2^62 */
+      for (size_t c = 0; c < n; c++) /* equal codes fold in cursor order, as the sort below keeps them */
+        if (cs[c].at < cs[c].end && cs[c].at[0] == code) {
+          fold(p, j->lay->inner, cs[c].at, &cs[c], &count, acc);
+          cs[c].at += ew;
+        }
+      emit(j, chunk, orow, code, count, acc);
       count = 0;
       memset(acc, 0, acc_bytes);
     }
     return 0;
   }
+  /* Many runs: their entries sorted by code relative to the unit's first
+  ** (fewer radix passes for a narrow unit), stable so that equal codes
+  ** fold in cursor order. */
   sort_pair *refs = w->refs[0];
   size_t k = 0;
   for (size_t c = 0; c < n; c++)
     for (const uint64_t *e = w->curs[c].at; e < w->curs[c].end; e += ew)
-      refs[k++] = (sort_pair){e[0], (uint32_t)c, (uint32_t)((size_t)(e - w->curs[c].at) / ew)};
-  refs = sort_radix(refs, w->refs[1], k, j->lay->bits);
+      refs[k++] = (sort_pair){e[0] - u->clo, (uint32_t)c, (uint32_t)((size_t)(e - w->curs[c].at) / ew)};
+  uint64_t span = u->chi - u->clo;
+  refs = sort_radix(refs, w->refs[1], k, bits_for(span)); /* span <= 2^bits */
   uint64_t code = refs[0].k;
   enum { AHEAD = 32 }; /* the entries are gathered from many runs: fetch ahead */
   for (size_t i = 0; i < k; i++) {
@@ -677,7 +695,7 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, 
       __builtin_prefetch(ahead + ew - 1); /* an entry may straddle two lines */
     }
     if (refs[i].k != code) {
-      emit(j, chunk, orow, code, count, acc);
+      emit(j, chunk, orow, code + u->clo, count, acc);
       code = refs[i].k;
       count = 0;
       memset(acc, 0, acc_bytes);
@@ -685,7 +703,7 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, 
     const cursor *c = &w->curs[refs[i].a];
     fold(p, j->lay->inner, c->at + (size_t)refs[i].b * ew, c, &count, acc);
   }
-  emit(j, chunk, orow, code, count, acc);
+  emit(j, chunk, orow, code + u->clo, count, acc);
   return 0;
 }
 
