@@ -668,7 +668,7 @@ static int join_partials(plan *p, agg_table *answer, uint64_t limit_groups, uint
                        "the answer has more than %llu groups, more than the memory limit allows for "
                        "the hash plan, which this query needs because the files' statistics give no "
                        "range for a GROUP BY column of the %s side, or its columns' ranges need more than "
-                       "63 bits together (the merge plan, which streams and spills, packs them into one code)",
+                       "62 bits together (the merge plan, which streams and spills, packs them into one code)",
                        (unsigned long long)limit_groups, p->by_side[0] == 0 && p->s[1].nby ? "right" : "left");
           break;
         }
