@@ -402,6 +402,7 @@ static int fill_merged(void *ctx, void *state, size_t t, out_chunk *c, sj_error 
       pthread_cond_timedwait(&j->cv, &j->mu, &until);
     }
   }
+  if (!rc && j->failed) rc = sj_fail(err, SJ_EIO, "sorting the answer failed"); /* the chunk before failed */
   const uint64_t *e;
   while (!rc && c->rows < SORT_CHUNK_ROWS && (e = merge_top(s, &j->heap))) {
     put_record(s, c, e);
@@ -480,11 +481,12 @@ int sort_add(out_sorter *s, out_blob *b, sj_error *err) {
   if (s->n + k > s->cap) {
     size_t cap = s->cap ? s->cap : 1024;
     while (cap < s->n + k) cap *= 2;
+    if (cap > s->budget_records) cap = s->n + k > s->budget_records ? s->n + k : s->budget_records;
     uint64_t *nb = realloc(s->buf, cap * s->rw * 8);
     if (!nb) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
     else s->buf = nb, s->cap = cap;
   }
-  if (!rc) {
+  if (!rc && k) {
     memcpy(s->buf + s->n * s->rw, b->text, k * s->rw * 8);
     s->n += k;
     s->rows += k;
