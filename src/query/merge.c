@@ -52,6 +52,7 @@ enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, IDX_STR
 ** s=0.001 on one thread (least user time of 6 runs): 3.12 s with the sort
 ** for all, 2.49 s at 4, 2.04 s at 16, 2.37 s at 32, 3.09 s at 128. */
 enum { FEW_RUNS = 16 };
+#define SPILL_FILE "the merge plan's spill" /* "... file" in messages */
 
 
 
@@ -173,13 +174,8 @@ static int spill_part(inner_job *j, mpart *part, uint64_t nentries, size_t ew, s
   uint64_t at = j->spill_bytes;
   j->spill_bytes += len;
   pthread_mutex_unlock(&j->spill_mu);
-  const char *p = (const char *)part->entries;
-  for (size_t done = 0; done < len;) {
-    ssize_t w = pwrite(j->spill_fd, p + done, len - done, (off_t)(at + done));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return sj_fail(err, SJ_EIO, "writing the merge plan's spill file failed: %s", strerror(errno ? errno : EIO));
-    done += (size_t)w;
-  }
+  int rc = plan_pwrite(j->spill_fd, part->entries, len, at, SPILL_FILE, err);
+  if (rc) return rc;
   for (size_t r = 0; r < part->nruns; r++) {
     part->runs[r].off = at + (uint64_t)(part->runs[r].e - part->entries) * 8;
     part->runs[r].e = NULL;
@@ -596,13 +592,8 @@ static int read_spilled(merge_job *j, const unit *u, worker *w, size_t *n, uint6
   for (size_t c = 0; c < *n; c++) {
     cursor cur = w->curs[c];
     size_t len = (size_t)(cur.hi - cur.lo) * ew * 8;
-    char *dst = (char *)(w->spilled + at);
-    for (size_t done = 0; done < len;) {
-      ssize_t got = pread(j->spill_fd, dst + done, len - done, (off_t)(cur.run->off + (uint64_t)cur.lo * ew * 8 + done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) return sj_fail(err, SJ_EIO, "reading the merge plan's spill file failed: %s", got < 0 ? strerror(errno) : "short file");
-      done += (size_t)got;
-    }
+    int rc = plan_pread(j->spill_fd, w->spilled + at, len, cur.run->off + (uint64_t)cur.lo * ew * 8, SPILL_FILE, err);
+    if (rc) return rc;
     cur.at = entry_lower_bound(w->spilled + at, cur.hi - cur.lo, ew, u->clo);
     cur.end = entry_lower_bound(w->spilled + at, cur.hi - cur.lo, ew, u->chi);
     at += (size_t)(cur.hi - cur.lo) * ew;
@@ -844,7 +835,7 @@ int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int 
   }
   if (group_at) group_at[ngroups] = n;
   ij->group_at = group_at;
-  if (!rc && spill) rc = plan_temp_file(p->q->temp_dir, "the merge plan's spill", &ij->spill_fd, err);
+  if (!rc && spill) rc = plan_temp_file(p->q->temp_dir, SPILL_FILE, &ij->spill_fd, err);
   if (!rc) rc = run_parallel(p->threads, ngroups, scan_inner_group, ij, err);
   free(group_at);
   for (int w = 0; w < 256; w++) {

@@ -332,6 +332,9 @@ static inline int bits_for(uint64_t values) { /* bits to tell `values` values ap
 ** that it disappears with the process, whatever happens; `what` names its
 ** use in the error message. */
 int plan_temp_file(const char *dir, const char *what, int *fd, sj_error *err);
+/* All of len bytes at off, retried past interruptions and short counts. */
+int plan_pwrite(int fd, const void *data, size_t len, uint64_t off, const char *what, sj_error *err);
+int plan_pread(int fd, void *data, size_t len, uint64_t off, const char *what, sj_error *err);
 
 /* ------------------------------------------------------------- plans */
 

@@ -809,6 +809,26 @@ int plan_temp_file(const char *dir, const char *what, int *fd, sj_error *err) {
   return 0;
 }
 
+int plan_pwrite(int fd, const void *data, size_t len, uint64_t off, const char *what, sj_error *err) {
+  for (size_t done = 0; done < len;) {
+    ssize_t put = pwrite(fd, (const char *)data + done, len - done, (off_t)(off + done));
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return sj_fail(err, SJ_EIO, "writing %s file failed: %s", what, strerror(put < 0 ? errno : EIO));
+    done += (size_t)put;
+  }
+  return 0;
+}
+
+int plan_pread(int fd, void *data, size_t len, uint64_t off, const char *what, sj_error *err) {
+  for (size_t done = 0; done < len;) {
+    ssize_t got = pread(fd, (char *)data + done, len - done, (off_t)(off + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return sj_fail(err, SJ_EIO, "reading %s file failed: %s", what, got < 0 ? strerror(errno) : "short file");
+    done += (size_t)got;
+  }
+  return 0;
+}
+
 /* A by-list that interleaves the sides (group1, df2_group, bucket) is run
 ** as the same columns with the right side's first (df2_group, group1,
 ** bucket), which the merge plan streams, and its answer re-sorted (sort.c).

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#define SORT_FILE "the sort's" /* "... file" in messages */
 enum { SORT_CHUNK_ROWS = 1 << 18, SORT_BLOCK_BYTES = 1 << 16, SORT_WRITE_BYTES = 1 << 20 };
 
 typedef struct srun {
@@ -101,27 +102,6 @@ int sort_encode(const out_sorter *s, const out_chunk *c, out_blob *out, sj_error
 
 /* ---------------------------------------------------------------- runs */
 
-static int pwrite_all(int fd, const void *data, size_t len, uint64_t off, sj_error *err) {
-  for (size_t done = 0; done < len;) {
-    ssize_t put = pwrite(fd, (const char *)data + done, len - done, (off_t)(off + done));
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return sj_fail(err, SJ_EIO, "writing the sort's temporary file failed: %s", strerror(errno));
-    done += (size_t)put;
-  }
-  return 0;
-}
-
-static int pread_all(int fd, void *data, size_t len, uint64_t off, sj_error *err) {
-  for (size_t done = 0; done < len;) {
-    ssize_t got = pread(fd, (char *)data + done, len - done, (off_t)(off + done));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return sj_fail(err, SJ_EIO, "reading the sort's temporary file failed: %s",
-                                 got < 0 ? strerror(errno) : "short file");
-    done += (size_t)got;
-  }
-  return 0;
-}
-
 /* Appends records to the file as one new run, through a staging buffer. */
 typedef struct run_writer {
   out_sorter *s;
@@ -135,14 +115,14 @@ static int writer_open(run_writer *w, out_sorter *s, sj_error *err) {
   w->s = s;
   w->cap = SORT_WRITE_BYTES / (s->rw * 8) + 1;
   w->run.off = s->file_words;
-  if (s->fd < 0 && plan_temp_file(s->temp_dir, "the sort's", &s->fd, err)) return SJ_EIO;
+  if (s->fd < 0 && plan_temp_file(s->temp_dir, SORT_FILE, &s->fd, err)) return SJ_EIO;
   w->stage = malloc(w->cap * s->rw * 8);
   return w->stage ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
 }
 
 static int writer_flush(run_writer *w, sj_error *err) {
   out_sorter *s = w->s;
-  int rc = pwrite_all(s->fd, w->stage, w->staged * s->rw * 8, (w->run.off + w->run.n * s->rw) * 8, err);
+  int rc = plan_pwrite(s->fd, w->stage, w->staged * s->rw * 8, (w->run.off + w->run.n * s->rw) * 8, SORT_FILE, err);
   w->run.n += w->staged;
   w->staged = 0;
   return rc;
@@ -277,7 +257,7 @@ static int reader_fill(out_sorter *s, reader *r, sj_error *err) {
   uint64_t left = r->run->n - r->next;
   r->len = left < r->cap ? (size_t)left : r->cap;
   r->at = 0;
-  int rc = pread_all(s->fd, r->block, r->len * s->rw * 8, (r->run->off + r->next * s->rw) * 8, err);
+  int rc = plan_pread(s->fd, r->block, r->len * s->rw * 8, (r->run->off + r->next * s->rw) * 8, SORT_FILE, err);
   r->next += r->len;
   return rc;
 }
