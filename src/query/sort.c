@@ -20,6 +20,7 @@
 ** Memory: the budget (records and their sort keys, or the runs' blocks),
 ** plus the chunks in flight.
 */
+#include "merge.h"
 #include "plan.h"
 
 #include <errno.h>
@@ -171,41 +172,35 @@ sort_pair *sort_radix(sort_pair *a, sort_pair *tmp, size_t n, int bits) {
   return a;
 }
 
-/* The records' by-values packed into one key that sorts as cmp_record does
-** (each column's range in the buffer, NULL as the value after its largest,
-** the first column in the high bits), when they fit in 64 bits: then the
-** buffer sorts by radix.  Returns the key's bits, or -1. */
+/* The records' by-values packed into one code as the merge plan packs its
+** inner columns (merge_layout_pack: each column's range, here the buffer's,
+** NULL as the value after its largest, the first column in the high bits),
+** so codes sort as cmp_record does: then the buffer sorts by radix.
+** Returns the code's bits, or -1 when they do not fit. */
 static int pack_keys(const out_sorter *s, sort_pair *pairs) {
-  int64_t lo[MAX_BY], hi[MAX_BY];
-  int seen[MAX_BY] = {0}, nulls[MAX_BY] = {0}, width[MAX_BY], bits = 0;
+  merge_layout lay;
+  memset(&lay, 0, sizeof lay);
+  lay.ncols = s->nby;
+  int seen[MAX_BY] = {0}, nulls[MAX_BY] = {0};
   for (size_t i = 0; i < s->n; i++) {
     const uint64_t *e = s->buf + i * s->rw;
     for (int j = 0; j < s->nby; j++) {
       if (e[0] >> j & 1) { nulls[j] = 1; continue; }
       int64_t v = (int64_t)e[s->slot[j]];
-      if (!seen[j] || v < lo[j]) lo[j] = v;
-      if (!seen[j] || v > hi[j]) hi[j] = v;
+      if (!seen[j] || v < lay.lo[j]) lay.lo[j] = v;
+      if (!seen[j] || v > lay.hi[j]) lay.hi[j] = v;
       seen[j] = 1;
     }
   }
-  for (int j = 0; j < s->nby; j++) {
-    if (!seen[j]) lo[j] = hi[j] = 0;
-    uint64_t span = (uint64_t)hi[j] - (uint64_t)lo[j];
-    if (span >= UINT64_MAX - 1) return -1; /* its values and NULL would not fit in 64 bits */
-    width[j] = bits_for(span + 1 + (uint64_t)nulls[j]);
-    bits += width[j];
-    if (bits > 64) return -1;
-  }
+  if (!merge_layout_pack(&lay, nulls)) return -1;
   for (size_t i = 0; i < s->n; i++) {
     const uint64_t *e = s->buf + i * s->rw;
     uint64_t k = 0;
-    for (int j = 0; j < s->nby; j++) {
-      uint64_t v = e[0] >> j & 1 ? (uint64_t)hi[j] - (uint64_t)lo[j] + 1 : (uint64_t)e[s->slot[j]] - (uint64_t)lo[j];
-      k = width[j] ? (width[j] == 64 ? v : k << width[j] | v) : k;
-    }
+    for (int j = 0; j < s->nby; j++)
+      k |= (e[0] >> j & 1 ? lay.null_code[j] : (uint64_t)e[s->slot[j]] - (uint64_t)lay.lo[j]) << lay.shift[j];
     pairs[i] = (sort_pair){k, (uint32_t)i, 0};
   }
-  return bits;
+  return lay.bits;
 }
 
 /* The buffer's order: pairs whose .a are record indexes, sorted; NULL when
