@@ -642,7 +642,7 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, 
   }
   if (!n) return 0;
   uint64_t most = u->chi - u->clo < total ? u->chi - u->clo : total;
-  if (chunk_reserve(chunk, most) || grow_worker(w, 0, n > 1 ? total : 0))
+  if (chunk_reserve(chunk, most) || grow_worker(w, 0, n > FEW_RUNS ? total : 0))
     return sj_fail(err, SJ_ENOMEM, "out of memory for the answer's rows");
   const uint64_t *orow = agg_table_row(j->outer, j->order[u->o0]); /* the grouping's values */
   agg_state acc[MAX_AGGS];
