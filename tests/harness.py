@@ -28,6 +28,13 @@ class Checks:
         return 1 if self.failed else 0
 
 
+def without_statistics(src, dst):
+    """Copies Parquet file src (or a glob's files, into one) to dst with
+    Polars, writing no statistics at all, as some writers do."""
+    subprocess.run(["node", os.path.join(ORACLE, "polars.mjs"), "nostats", src, dst],
+                   capture_output=True, text=True, check=True)
+
+
 def duck(*sql):
     """Runs SQL in DuckDB; returns one list of row objects per statement."""
     p = subprocess.run(["node", os.path.join(ORACLE, "q.mjs"), *sql],

@@ -186,7 +186,8 @@ static int dist_layout(const plan *p, merge_layout *lay, sj_error *err) {
                      "strings; run it with skewjoin.query on one machine", p->by[i], p->by[i]);
   if (!merge_layout_make(p, lay))
     return sj_fail(err, SJ_EUSAGE, "this query does not take the merge plan (it groups by no column, by "
-                   "columns of both sides interleaved, or by columns without statistics); run it with skewjoin.query on one machine");
+                   "columns of both sides interleaved, or by columns whose ranges need more than 62 bits together); "
+                   "run it with skewjoin.query on one machine");
   if (lay->inner != 0)
     return sj_fail(err, SJ_EUSAGE, "the distributed plan needs GROUP BY the right side's columns first, then "
                    "the left side's (the left side is the one cut into pieces)");
@@ -196,6 +197,15 @@ static int dist_layout(const plan *p, merge_layout *lay, sj_error *err) {
 /* Checks that the task's plan is the one info was made for, and takes the
 ** answer's nullability from info (a task sees only some files). */
 static int info_check(plan *p, const sj_dist_info *info, merge_layout *lay, sj_error *err) {
+  /* The columns' domains are the plan's, made from all the files: a task
+  ** sees some, maybe without statistics. */
+  const side *left = &p->s[0];
+  for (int j = 0; j < left->nby && info->ncols == left->nby; j++) {
+    int i = left->by_out[j];
+    p->by_bounded[i] = 1;
+    p->by_lo[i] = info->lo[j];
+    p->by_hi[i] = info->hi[j];
+  }
   merge_layout mine;
   int rc = dist_layout(p, &mine, err);
   if (!rc) rc = info_layout(info, lay, err);
@@ -234,6 +244,7 @@ int sj_dist_plan_make(const sj_query *q, sj_dist_plan **out, sj_error *err) {
   }
   merge_layout lay;
   int rc = plan_open(p, q, NULL, 0, err);
+  if (!rc) rc = merge_domains(p, err);
   if (!rc) rc = dist_layout(p, &lay, err);
   const side *in = &p->s[0];
   if (!rc) {

@@ -105,7 +105,9 @@ int merge_layout_pack(merge_layout *lay, const int *nullable) {
   return 1;
 }
 
-int merge_layout_make(const plan *p, merge_layout *lay) {
+/* Which side is outer and which inner; 0 when the by-list is not one side's
+** columns then the other's. */
+static int layout_sides(const plan *p, merge_layout *lay) {
   memset(lay, 0, sizeof *lay);
   if (p->nby == 0) return 0; /* one total row, even for an empty join: the hash plan */
   int first = p->by_side[0], switches = 0;
@@ -120,20 +122,109 @@ int merge_layout_make(const plan *p, merge_layout *lay) {
     lay->outer = 1;
     lay->inner = 0;
   }
+  return 1;
+}
+
+int merge_layout_make(const plan *p, merge_layout *lay) {
+  if (!layout_sides(p, lay)) return 0;
   const side *in = &p->s[lay->inner];
   lay->ncols = in->nby;
   int nullable[MAX_BY];
   for (int j = 0; j < in->nby; j++) {
-    const key_dict *d = p->by_dict[in->by_out[j]];
+    int i = in->by_out[j];
+    const key_dict *d = p->by_dict[i];
     if (d) { /* strings: their ids */
       lay->lo[j] = 0;
       lay->hi[j] = key_dict_size(d) ? (int64_t)key_dict_size(d) - 1 : 0;
+    } else if (p->by_bounded[i]) {
+      lay->lo[j] = p->by_lo[i];
+      lay->hi[j] = p->by_hi[i];
     } else if (!column_domain(in, in->by[j], &lay->lo[j], &lay->hi[j])) {
       return 0;
     }
-    nullable[j] = p->by_nullable[in->by_out[j]];
+    nullable[j] = p->by_nullable[i];
   }
   return merge_layout_pack(lay, nullable);
+}
+
+/* merge_domains' pass: each morsel's range of each column it reads. */
+typedef struct col_range { int64_t lo, hi; int seen, nulls; } col_range;
+typedef struct domain_job {
+  const side *s;
+  const morsel *morsels;
+  int ncols;
+  const char *names[MAX_BY];
+  col_range *ranges; /* morsel m, column c: ranges[m * ncols + c] */
+} domain_job;
+
+static int domain_morsel(void *ctx, size_t m, int worker, sj_error *err) {
+  (void)worker;
+  domain_job *j = ctx;
+  const pq_reader *r = j->s->files[j->morsels[m].file];
+  int rg = j->morsels[m].rg;
+  numcol cols[MAX_BY];
+  int rc = read_columns(r, rg, j->names, j->ncols, cols, err);
+  if (rc) return rc;
+  uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
+  for (int c = 0; c < j->ncols; c++) {
+    col_range *cr = &j->ranges[m * (size_t)j->ncols + (size_t)c];
+    for (uint64_t i = 0; i < rows; i++) {
+      if (!present(&cols[c], i)) { cr->nulls = 1; continue; }
+      int64_t x = num_i(&cols[c], i);
+      if (!cr->seen || x < cr->lo) cr->lo = x;
+      if (!cr->seen || x > cr->hi) cr->hi = x;
+      cr->seen = 1;
+    }
+    pq_column_free(&cols[c].raw);
+  }
+  return 0;
+}
+
+int merge_domains(plan *p, sj_error *err) {
+  merge_layout lay;
+  if (!layout_sides(p, &lay)) return 0;
+  side *in = &p->s[lay.inner];
+  domain_job j = {.s = in};
+  int which[MAX_BY]; /* by-list position of column c */
+  for (int k = 0; k < in->nby; k++) {
+    int i = in->by_out[k];
+    int64_t lo, hi;
+    const pq_reader *r = in->files[0];
+    if (p->by_dict[i] || pq_col(r, pq_find_column(r, in->by[k]))->is_unsigned ||
+        column_domain(in, in->by[k], &lo, &hi))
+      continue;
+    which[j.ncols] = i;
+    j.names[j.ncols++] = in->by[k];
+  }
+  if (!j.ncols) return 0;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  morsel *morsels = NULL;
+  size_t n = 0;
+  int rc = list_morsels(in, &morsels, &n, err);
+  j.morsels = morsels;
+  if (!rc && !(j.ranges = calloc(n ? n * (size_t)j.ncols : 1, sizeof *j.ranges))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  if (!rc) rc = run_parallel(p->threads, n, domain_morsel, &j, err);
+  for (int c = 0; c < j.ncols && !rc; c++) {
+    col_range all = {0, 0, 0, 0};
+    for (size_t m = 0; m < n; m++) {
+      const col_range *cr = &j.ranges[m * (size_t)j.ncols + (size_t)c];
+      all.nulls |= cr->nulls;
+      if (!cr->seen) continue;
+      if (!all.seen || cr->lo < all.lo) all.lo = cr->lo;
+      if (!all.seen || cr->hi > all.hi) all.hi = cr->hi;
+      all.seen = 1;
+    }
+    int i = which[c];
+    p->by_bounded[i] = 1;
+    p->by_lo[i] = all.lo;
+    p->by_hi[i] = all.hi;
+    if (!all.nulls) p->by_nullable[i] = 0; /* exact: every value was read */
+  }
+  free(j.ranges);
+  free(morsels);
+  p->domain_seconds = seconds_since(&t0);
+  return rc;
 }
 
 int merge_applies(const plan *p) {
@@ -255,8 +346,8 @@ static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol 
         int64_t x = num_i(&cols[1 + c], i);
         if (x < lay->lo[c] || x > lay->hi[c]) {
           *rc = sj_fail(err, SJ_ECORRUPT, "%s: row group %d: column '%s' holds %lld, outside the bounds "
-                       "[%lld, %lld] its statistics state", pq_path(r), rg, s->by[c], (long long)x,
-                       (long long)lay->lo[c], (long long)lay->hi[c]);
+                       "[%lld, %lld] %s", pq_path(r), rg, s->by[c], (long long)x, (long long)lay->lo[c],
+                       (long long)lay->hi[c], p->by_bounded[s->by_out[c]] ? "found for it" : "its statistics state");
           break;
         }
         v = (uint64_t)x - (uint64_t)lay->lo[c];
@@ -1008,19 +1099,29 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
                "         read back in %llu pieces\n",
                (double)runs.spill_bytes / 1e6, (double)p->memory_limit / 1048576.0,
                (unsigned long long)st.spill_reads);
+    char scanned[600] = "";
+    for (int j = 0, at = 0; j < in->nby; j++)
+      if (p->by_bounded[in->by_out[j]] && at < (int)sizeof scanned)
+        at += snprintf(scanned + at, sizeof scanned - (size_t)at, "%s%s", at ? ", " : "  domain ", in->by[j]);
+    if (*scanned) {
+      size_t at = strlen(scanned);
+      snprintf(scanned + at, sizeof scanned - at, ": no statistics bound %s; one pass over the values, %.3f s\n",
+               strchr(scanned, ',') ? "them" : "it", p->domain_seconds);
+    }
     char ig[1200], og[1200];
     side_grouping(p, in, ig, sizeof ig);
     side_grouping(p, out, og, sizeof og);
     rep->rows_out = st.rows_out;
     snprintf(rep->text, sizeof rep->text,
              "plan: merge (GROUP BY pushed below the join; the answer streamed out of a k-way merge)\n"
+             "%s"
              "  inner  %s: %d files, %llu rows scanned -> %llu entries by (%s) in %zu sorted runs, %.1f MB;\n"
              "         codes of %d bits (estimated before the scan: at most %llu entries, one per row)\n"
              "  outer  %s: %d files, %llu rows scanned -> %zu partial groups by (%s), %zu groupings\n"
              "%s"
              "  merge  %zu units in %zu tiles -> %llu answer rows (estimated from the runs' entries: %llu)\n"
              "  time   inner scan %.3f s, outer scan %.3f s, merge + write %.3f s, total %.3f s on %d threads\n",
-             in->what, in->nfiles, (unsigned long long)in->rows_scanned, (unsigned long long)runs.nentries, ig,
+             scanned, in->what, in->nfiles, (unsigned long long)in->rows_scanned, (unsigned long long)runs.nentries, ig,
              runs.nruns, (double)runs.nentries * (double)ew * 8 / 1e6, lay.bits, (unsigned long long)in->rows_scanned,
              out->what, out->nfiles, (unsigned long long)out->rows_scanned, out->partial.nrows, og, st.ngroupings,
              spilled, st.nunits, st.ntiles, (unsigned long long)st.rows_out, (unsigned long long)st.est_rows, t_inner,

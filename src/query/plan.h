@@ -51,6 +51,12 @@ typedef struct plan {
   ** join key's is `keys`, shared), from plan_strings; NULL for integers. */
   key_dict *by_dict[MAX_BY];
   int by_nullable[MAX_BY];
+  /* Integer by-columns of the merge plan's inner side whose files state no
+  ** bounds: by_bounded[i] = 1 when [by_lo, by_hi] holds column i's values,
+  ** from a pass over them (merge_domains) or from the distributed plan. */
+  int by_bounded[MAX_BY];
+  int64_t by_lo[MAX_BY], by_hi[MAX_BY];
+  double domain_seconds;
   int nagg;
   agg_fn fn[MAX_AGGS];
   char agg_col[MAX_AGGS][64];
@@ -362,8 +368,14 @@ typedef struct plan_report {
 
 /* 1 when the merge plan applies: the by-list is one side's columns then the
 ** other's (either may be empty; the join key counts as either), and the inner
-** side's columns pack into 63 bits by their statistics. */
+** side's columns pack into 62 bits by their domains (statistics, else
+** merge_domains). */
 int merge_applies(const plan *p);
+/* The merge plan's inner by-columns that no statistics bound: their domains
+** (and whether they hold NULLs) from one parallel pass over their values, so
+** that the plan applies to files written without statistics.  A no-op for
+** other columns and other plans; after plan_strings. */
+int merge_domains(plan *p, sj_error *err);
 int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err);
 
 /* --materialize: the joined rows themselves, written to path (materialize.c). */

@@ -18,7 +18,7 @@
 **
 ** Integer sums are exact (128-bit); float sums are Neumaier-compensated.
 ** The hash plan above holds the answer's groups in memory, bounded by the
-** memory limit.  When the GROUP BY is one side's columns then the other's
+** memory limit; it serves the total and GROUP BY columns too wide to pack.  When the GROUP BY is one side's columns then the other's
 ** (the notebook's queries), merge.c's plan streams the answer instead and
 ** its size does not matter; the driver prefers it.
 */
@@ -666,9 +666,9 @@ static int join_partials(plan *p, agg_table *answer, uint64_t limit_groups, uint
         if (!g || answer->nrows > limit_groups) {
           rc = sj_fail(err, SJ_ENOMEM,
                        "the answer has more than %llu groups, more than the memory limit allows for "
-                       "the hash plan, which this query needs because the files' statistics give no "
-                       "range for a GROUP BY column of the %s side, or its columns' ranges need more than "
-                       "62 bits together (the merge plan, which streams and spills, packs them into one code)",
+                       "the hash plan, which this query needs because the %s side's GROUP BY columns are "
+                       "unsigned or their ranges need more than 62 bits together (the merge plan, which streams and spills, "
+                       "packs them into one code)",
                        (unsigned long long)limit_groups, p->by_side[0] == 0 && p->s[1].nby ? "right" : "left");
           break;
         }
@@ -922,6 +922,7 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   int user_pos[MAX_BY + MAX_AGGS];
   int rc = plan_open(p, q, NULL, 0, err), resort = !rc && !q->materialize && plan_right_first(p, user_pos);
   if (!rc) rc = plan_strings(p, err);
+  if (!rc && !q->materialize) rc = merge_domains(p, err);
   out_schema *schema = calloc(2, sizeof *schema), *final = schema ? schema + 1 : NULL;
   plan_report *rep = calloc(1, sizeof *rep);
   out_sink *sink = NULL, *sorting = NULL;

@@ -1,6 +1,9 @@
 // Reads Parquet files with Polars and prints facts about them as JSON, so
 // that the tests check skewjoin's files with a second, independent reader.
-// usage: node polars.mjs df1 GLOB BUCKETS  |  node polars.mjs df2 FILE
+// It also writes files as other writers may: `nostats` copies a file (or a
+// glob's files, into one) without any statistics.
+// usage: node polars.mjs df1 GLOB BUCKETS  |  node polars.mjs df2 FILE  |
+//        node polars.mjs nostats IN OUT
 import pl from 'nodejs-polars';
 
 const [what, path, buckets] = process.argv.slice(2);
@@ -27,6 +30,9 @@ if (what === 'df1') {
     value_min: df.getColumn('value').min(),
     value_max: df.getColumn('value').max(),
   }));
+} else if (what === 'nostats') {
+  pl.scanParquet(path).sinkParquet(buckets, { statistics: false }).collectSync();
+  console.log(JSON.stringify({ out: buckets }));
 } else {
   const df = pl.readParquet(path);
   console.log(JSON.stringify({
