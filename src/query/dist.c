@@ -184,6 +184,11 @@ static int dist_layout(const plan *p, merge_layout *lay, sj_error *err) {
     if (plan_by_is_string(p, i)) /* each task would collect the column's values again */
       return sj_fail(err, SJ_EUSAGE, "--by %s: the distributed plan groups by integer columns, and '%s' holds "
                      "strings; run it with skewjoin.query on one machine", p->by[i], p->by[i]);
+  for (int i = 0; i < p->nby; i++)
+    if (p->by_rank[i]) /* each task would collect the column's values again */
+      return sj_fail(err, SJ_EUSAGE, "--by %s: the column's range is too wide to pack with the others, and the "
+                     "distributed plan does not read columns as ranks; run it with skewjoin.query on one machine",
+                     p->by[i]);
   if (!merge_layout_make(p, lay))
     return sj_fail(err, SJ_EUSAGE, "this query does not take the merge plan (it groups by no column, by "
                    "columns of both sides interleaved, or by columns whose ranges need more than 62 bits together); "

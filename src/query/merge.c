@@ -180,10 +180,8 @@ static int domain_morsel(void *ctx, size_t m, int worker, sj_error *err) {
   return 0;
 }
 
-int merge_domains(plan *p, sj_error *err) {
-  merge_layout lay;
-  if (!layout_sides(p, &lay)) return 0;
-  side *in = &p->s[lay.inner];
+/* The domains of the inner columns no statistics bound, from their values. */
+static int scan_domains(plan *p, side *in, sj_error *err) {
   domain_job j = {.s = in};
   int which[MAX_BY]; /* by-list position of column c */
   for (int k = 0; k < in->nby; k++) {
@@ -217,6 +215,7 @@ int merge_domains(plan *p, sj_error *err) {
     }
     int i = which[c];
     p->by_bounded[i] = 1;
+    p->scanned |= 1u << i;
     p->by_lo[i] = all.lo;
     p->by_hi[i] = all.hi;
     if (!all.nulls) p->by_nullable[i] = 0; /* exact: every value was read */
@@ -225,6 +224,60 @@ int merge_domains(plan *p, sj_error *err) {
   free(morsels);
   p->domain_seconds = seconds_since(&t0);
   return rc;
+}
+
+/* Values a rank dictionary may hold under the memory limit: 8 bytes each,
+** and as much again, twice, while they are collected and sorted. */
+static uint64_t rank_budget(const plan *p) { return p->memory_limit / 32; }
+
+/* While the inner columns' domains do not pack, the widest integer column
+** becomes ranks; if that cannot make them fit, no column does. */
+static int rank_wide_columns(plan *p, side *in, sj_error *err) {
+  merge_layout lay;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int rc = 0;
+  while (!rc && !merge_layout_make(p, &lay)) {
+    int widest = -1;
+    uint64_t most = 0;
+    for (int k = 0; k < in->nby; k++) {
+      int i = in->by_out[k];
+      int64_t lo = p->by_lo[i], hi = p->by_hi[i];
+      if (p->by_dict[i] || p->by_rank[i]) continue;
+      if (!p->by_bounded[i] && !column_domain(in, in->by[k], &lo, &hi)) return 0; /* unsigned: the hash plan */
+      uint64_t span = (uint64_t)hi - (uint64_t)lo; /* values - 1 */
+      if (widest < 0 || span > most) {
+        widest = k;
+        most = span;
+      }
+    }
+    if (widest < 0) break;
+    int i = in->by_out[widest];
+    rc = rank_dict_build(p, in, in->by[widest], rank_budget(p), &p->by_rank[i], err);
+    if (rc || !p->by_rank[i]) break;
+    size_t n = rank_dict_size(p->by_rank[i]);
+    p->by_bounded[i] = 1;
+    p->by_lo[i] = 0;
+    p->by_hi[i] = n ? (int64_t)n - 1 : 0;
+  }
+  p->rank_seconds = seconds_since(&t0);
+  if (!rc && merge_layout_make(p, &lay)) return 0;
+  for (int k = 0; k < in->nby; k++) { /* no use: the hash plan reads the values */
+    int i = in->by_out[k];
+    if (!p->by_rank[i]) continue;
+    rank_dict_free(p->by_rank[i]);
+    p->by_rank[i] = NULL;
+    p->by_bounded[i] = 0;
+  }
+  return rc;
+}
+
+int merge_domains(plan *p, sj_error *err) {
+  merge_layout lay;
+  if (!layout_sides(p, &lay)) return 0;
+  side *in = &p->s[lay.inner];
+  int rc = scan_domains(p, in, err);
+  return rc ? rc : rank_wide_columns(p, in, err);
 }
 
 int merge_applies(const plan *p) {
@@ -488,7 +541,12 @@ static int scan_inner_morsel(inner_job *j, size_t m, int worker, uint64_t *nentr
   for (int i = 0; i < ns; i++) names[1 + nby + i] = s->state_col[i];
   int need = 1 + nby + ns;
   int rc = read_scan_columns(p, r, rg, names, need, cols, err);
-  if (rc) return rc;
+  for (int c = 0; c < nby && !rc; c++)
+    if (p->by_rank[s->by_out[c]]) rc = rank_dict_map(p->by_rank[s->by_out[c]], &cols[1 + c].raw, pq_path(r), err);
+  if (rc) {
+    for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
+    return rc;
+  }
   uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
   *nentries = 1;
   if (!one_key_one_entry(j, m, cols, rows, &rc, err)) *nentries = sort_into_runs(j, m, worker, cols, rows, r, rg, &rc, err);
@@ -1101,12 +1159,19 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
                (unsigned long long)st.spill_reads);
     char scanned[600] = "";
     for (int j = 0, at = 0; j < in->nby; j++)
-      if (p->by_bounded[in->by_out[j]] && at < (int)sizeof scanned)
+      if ((p->scanned >> in->by_out[j] & 1) && at < (int)sizeof scanned)
         at += snprintf(scanned + at, sizeof scanned - (size_t)at, "%s%s", at ? ", " : "  domain ", in->by[j]);
     if (*scanned) {
       size_t at = strlen(scanned);
       snprintf(scanned + at, sizeof scanned - at, ": no statistics bound %s; one pass over the values, %.3f s\n",
                strchr(scanned, ',') ? "them" : "it", p->domain_seconds);
+    }
+    for (int j = 0; j < in->nby; j++) {
+      const rank_dict *d = p->by_rank[in->by_out[j]];
+      size_t at = strlen(scanned);
+      if (d && at < sizeof scanned)
+        snprintf(scanned + at, sizeof scanned - at, "  ranks  %s: too wide to pack by its range; read as ranks of its "
+                 "%zu distinct values (collected in %.3f s)\n", in->by[j], rank_dict_size(d), p->rank_seconds);
     }
     char ig[1200], og[1200];
     side_grouping(p, in, ig, sizeof ig);

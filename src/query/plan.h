@@ -9,6 +9,8 @@
 **             written in order
 **   sort.c    the answer re-sorted into the by-list's order, when the plan
 **             ran the columns in another
+**   keys.c    string columns as ids; ranks.c: integer columns too wide to
+**             pack, as ranks
 */
 #ifndef QUERY_PLAN_H
 #define QUERY_PLAN_H
@@ -39,6 +41,7 @@ typedef struct side {
 } side;
 
 typedef struct key_dict key_dict;
+typedef struct rank_dict rank_dict;
 
 typedef struct plan {
   const sj_query *q;
@@ -56,7 +59,11 @@ typedef struct plan {
   ** from a pass over them (merge_domains) or from the distributed plan. */
   int by_bounded[MAX_BY];
   int64_t by_lo[MAX_BY], by_hi[MAX_BY];
-  double domain_seconds;
+  /* Inner integer by-columns too wide to pack: read as ranks of their
+  ** distinct values (ranks.c, from merge_domains); NULL for the others. */
+  rank_dict *by_rank[MAX_BY];
+  uint32_t scanned; /* bit i: by-column i's domain came from its values */
+  double domain_seconds, rank_seconds;
   int nagg;
   agg_fn fn[MAX_AGGS];
   char agg_col[MAX_AGGS][64];
@@ -168,6 +175,16 @@ size_t key_dict_size(const key_dict *d);
 const uint8_t *key_dict_value(const key_dict *d, int64_t id, size_t *len);
 void key_dict_free(key_dict *d);
 
+/* Integer columns as ranks (ranks.c): the sorted distinct values of side
+** s's column `name`, read on all threads; *out stays NULL, with no error,
+** when they number more than max_values.  rank_dict_map turns an integer
+** column into its values' ranks (a value it lacks is an error naming path). */
+int rank_dict_build(const plan *p, side *s, const char *name, uint64_t max_values, rank_dict **out, sj_error *err);
+int rank_dict_map(const rank_dict *d, pq_column *c, const char *path, sj_error *err);
+size_t rank_dict_size(const rank_dict *d);
+int64_t rank_dict_value(const rank_dict *d, int64_t rank);
+void rank_dict_free(rank_dict *d);
+
 /* Aggregates one side by (key, its by-columns) into s->partial (hash plan,
 ** and the outer side of the merge plan). */
 int scan_side(plan *p, side *s, sj_error *err);
@@ -227,8 +244,9 @@ static inline void chunk_put(const plan *p, out_chunk *c, const int64_t *by, uin
   assert(c->rows < c->cap);
   uint64_t r = c->rows++;
   for (int i = 0; i < p->nby; i++) {
-    c->cols[i].i[r] = by[i];
-    set_valid(c, i, r, nulls >> i & 1);
+    int null = nulls >> i & 1;
+    c->cols[i].i[r] = p->by_rank[i] && !null ? rank_dict_value(p->by_rank[i], by[i]) : by[i];
+    set_valid(c, i, r, null);
   }
   for (int a = 0; a < p->nagg; a++) {
     out_col *col = &c->cols[p->nby + a];
@@ -373,8 +391,9 @@ typedef struct plan_report {
 int merge_applies(const plan *p);
 /* The merge plan's inner by-columns that no statistics bound: their domains
 ** (and whether they hold NULLs) from one parallel pass over their values, so
-** that the plan applies to files written without statistics.  A no-op for
-** other columns and other plans; after plan_strings. */
+** that the plan applies to files written without statistics; then, while
+** the domains are too wide to pack, the widest integer column is read as
+** ranks (p->by_rank).  A no-op for other plans; after plan_strings. */
 int merge_domains(plan *p, sj_error *err);
 int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err);
 

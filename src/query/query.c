@@ -18,7 +18,8 @@
 **
 ** Integer sums are exact (128-bit); float sums are Neumaier-compensated.
 ** The hash plan above holds the answer's groups in memory, bounded by the
-** memory limit; it serves the total and GROUP BY columns too wide to pack.  When the GROUP BY is one side's columns then the other's
+** memory limit; it serves the total, unsigned GROUP BY columns and columns
+** too wide to pack whose distinct values are too many to rank (ranks.c).  When the GROUP BY is one side's columns then the other's
 ** (the notebook's queries), merge.c's plan streams the answer instead and
 ** its size does not matter; the driver prefers it.
 */
@@ -667,8 +668,9 @@ static int join_partials(plan *p, agg_table *answer, uint64_t limit_groups, uint
           rc = sj_fail(err, SJ_ENOMEM,
                        "the answer has more than %llu groups, more than the memory limit allows for "
                        "the hash plan, which this query needs because the %s side's GROUP BY columns are "
-                       "unsigned or their ranges need more than 62 bits together (the merge plan, which streams and spills, "
-                       "packs them into one code)",
+                       "unsigned, or their ranges need more than 62 bits together and their distinct values "
+                       "are too many to number under the memory limit (the merge plan, which streams and "
+                       "spills, packs them into one code)",
                        (unsigned long long)limit_groups, p->by_side[0] == 0 && p->s[1].nby ? "right" : "left");
           break;
         }
@@ -903,8 +905,10 @@ int plan_open(plan *p, const sj_query *q, char *const *left_files, int nleft, sj
 }
 
 void plan_close(plan *p) {
-  for (int i = 0; i < p->nby; i++)
+  for (int i = 0; i < p->nby; i++) {
     if (p->by_dict[i] != p->keys) key_dict_free(p->by_dict[i]);
+    rank_dict_free(p->by_rank[i]);
+  }
   key_dict_free(p->keys);
   for (int s = 0; s < 2; s++) {
     agg_table_free(&p->s[s].partial);

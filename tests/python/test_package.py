@@ -294,6 +294,14 @@ def dist_aggregates(check, tmp):
         bare = sd.join_aggregate(bare_dir, bare_right, "key", ["rg", "g"], aggs, client=None, **sizes)
     check(bare.to_csv(index=False) == got.to_csv(index=False),
           "skewjoin.dask on the same files written without statistics: the same answer")
+    try:  # x spans 2^63: the CLI reads it as ranks, which the tasks do not
+        sd.join_aggregate(left_dir, right, "key", ["rg", "x"], "count(*)", client=None, **sizes)
+        check(False, "skewjoin.dask --by a column too wide to pack: no error")
+    except skewjoin.UsageError as e:
+        check("too wide" in str(e) and "skewjoin.query" in str(e), f"skewjoin.dask refuses a column too wide to pack: {e}")
+    rc = subprocess.run([SKEWJOIN, "query", "--left", left_dir, "--right", right, "--on", "key", "--by", "rg,x",
+                         "--explain"], capture_output=True, text=True)
+    check(rc.returncode == 0 and "ranks  x:" in rc.stderr, f"the CLI reads x as ranks: {rc.stderr.strip()[:300]!r}")
 
 
 def main():

@@ -289,13 +289,21 @@ def test_plans(tmp):
     duck(f"""COPY (SELECT ((i % 3) - 1) * 4611686018427387904 + (i % 2) AS k,
                (hash(i) % 1000000000000)::BIGINT - 500000000000 AS w,
                CASE WHEN i % 5 = 0 THEN NULL ELSE (i % 7)::INTEGER - 3 END AS s,
-               i::DOUBLE / 3 AS x
+               i::DOUBLE / 3 AS x,
+               CASE WHEN i % 9 = 0 THEN NULL ELSE (hash(i % 700)::HUGEINT - 9223372036854775808)::BIGINT END AS h
              FROM range(5000) t(i)) TO '{wl}' (FORMAT parquet, ROW_GROUP_SIZE 1000)""",
          f"""COPY (SELECT ((j % 3) - 1) * 4611686018427387904 + (j % 2) AS k, (j % 4)::BIGINT AS g
              FROM range(24) t(j)) TO '{wr}' (FORMAT parquet)""")
     for by in (["g", "w"], ["g", "s", "w"], ["s", "g"], ["w"]):
         compare_with_duckdb(f"wide keys, --by {by}", wl, wr, "k", by, ["count(*)", "sum(x)", "min(s)"], tmp,
                             threads=2)
+    # h spans int64 (with NULLs), w and h together pass 62 bits: read as ranks
+    for by, ranked in ((["h"], "h"), (["g", "h", "s"], "h"), (["g", "w", "h"], "h"), (["s", "g", "h"], "h")):
+        rc, _, err = run("--left", wl, "--right", wr, "--on", "k", "--by", ",".join(by), "--explain")
+        check(rc == 0 and "plan: merge" in err and f"ranks  {ranked}:" in err and "700 distinct" in err,
+              f"--by {by}: the merge plan, {ranked} as ranks: {err.strip()[:500]!r}")
+        compare_with_duckdb(f"wide column as ranks, --by {by}", wl, wr, "k", by,
+                            ["count(*)", "sum(x)", "min(h)", "max(h)"], tmp, threads=2, extra=("--memory-limit", "64M"))
 
 
 def test_no_statistics(tmp):
