@@ -59,7 +59,9 @@ enum { FEW_RUNS = 16 };
 /* ------------------------------------------------------------ the layout */
 
 /* The inner side's by-column `name` has values in [lo, hi] by every chunk's
-** statistics; 0 when some non-empty chunk states no bounds. */
+** statistics; 0 when some non-empty chunk states no bounds, and for unsigned
+** columns, whose legacy bounds may be in signed order (scan_domains reads
+** their values instead). */
 static int column_domain(const side *s, const char *name, int64_t *lo, int64_t *hi) {
   int seen = 0;
   for (int f = 0; f < s->nfiles; f++) {
@@ -187,10 +189,7 @@ static int scan_domains(plan *p, side *in, sj_error *err) {
   for (int k = 0; k < in->nby; k++) {
     int i = in->by_out[k];
     int64_t lo, hi;
-    const pq_reader *r = in->files[0];
-    if (p->by_dict[i] || pq_col(r, pq_find_column(r, in->by[k]))->is_unsigned ||
-        column_domain(in, in->by[k], &lo, &hi))
-      continue;
+    if (p->by_dict[i] || column_domain(in, in->by[k], &lo, &hi)) continue;
     which[j.ncols] = i;
     j.names[j.ncols++] = in->by[k];
   }
@@ -244,7 +243,7 @@ static int rank_wide_columns(plan *p, side *in, sj_error *err) {
       int i = in->by_out[k];
       int64_t lo = p->by_lo[i], hi = p->by_hi[i];
       if (p->by_dict[i] || p->by_rank[i]) continue;
-      if (!p->by_bounded[i] && !column_domain(in, in->by[k], &lo, &hi)) return 0; /* unsigned: the hash plan */
+      if (!p->by_bounded[i] && !column_domain(in, in->by[k], &lo, &hi)) return 0; /* cannot happen after scan_domains */
       uint64_t span = (uint64_t)hi - (uint64_t)lo; /* values - 1 */
       if (widest < 0 || span > most) {
         widest = k;

@@ -18,8 +18,8 @@
 **
 ** Integer sums are exact (128-bit); float sums are Neumaier-compensated.
 ** The hash plan above holds the answer's groups in memory, bounded by the
-** memory limit; it serves the total, unsigned GROUP BY columns and columns
-** too wide to pack whose distinct values are too many to rank (ranks.c).  When the GROUP BY is one side's columns then the other's
+** memory limit; it serves the total and GROUP BY columns too wide to pack
+** whose distinct values are too many to rank (ranks.c).  When the GROUP BY is one side's columns then the other's
 ** (the notebook's queries), merge.c's plan streams the answer instead and
 ** its size does not matter; the driver prefers it.
 */
@@ -370,11 +370,43 @@ int list_morsels(side *s, morsel **out, size_t *n, sj_error *err) {
   return 0;
 }
 
+/* An unsigned integer column as int64 values: UINT32 widened (zero-extended),
+** UINT64 checked to hold no value above INT64_MAX, which the plans cannot
+** represent. */
+static int read_unsigned(const pq_reader *r, int rg, const char *name, pq_column *c, sj_error *err) {
+  if (c->type == PQ_INT64) {
+    for (uint64_t i = 0; i < c->rows; i++) {
+      uint64_t v;
+      memcpy(&v, c->values + 8 * i, 8);
+      if (v >> 63 && (!c->valid || c->valid[i]))
+        return sj_fail(err, SJ_EUSAGE, "%s: row group %d: column '%s' holds %llu, an unsigned value above the "
+                       "int64 range, which queries do not take", pq_path(r), rg, name, (unsigned long long)v);
+    }
+    return 0;
+  }
+  if (c->type != PQ_INT32) return 0;
+  int64_t *wide = malloc((c->rows ? c->rows : 1) * sizeof *wide);
+  if (!wide) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (uint64_t i = 0; i < c->rows; i++) {
+    uint32_t v;
+    memcpy(&v, c->values + 4 * i, 4);
+    wide[i] = v;
+  }
+  free(c->values);
+  c->values = (uint8_t *)wide;
+  c->type = PQ_INT64;
+  c->width = 8;
+  return 0;
+}
+
 int read_columns(const pq_reader *r, int rg, const char *const *names, int n, numcol *cols, sj_error *err) {
   memset(cols, 0, (size_t)n * sizeof *cols);
   for (int c = 0; c < n; c++) {
-    int rc = pq_read(r, rg, pq_find_column(r, names[c]), &cols[c].raw, err);
+    int col = pq_find_column(r, names[c]);
+    int rc = pq_read(r, rg, col, &cols[c].raw, err);
+    if (!rc && pq_col(r, col)->is_unsigned) rc = read_unsigned(r, rg, names[c], &cols[c].raw, err);
     if (rc) {
+      pq_column_free(&cols[c].raw);
       for (int k = 0; k < c; k++) pq_column_free(&cols[k].raw);
       return rc;
     }
@@ -667,9 +699,9 @@ static int join_partials(plan *p, agg_table *answer, uint64_t limit_groups, uint
         if (!g || answer->nrows > limit_groups) {
           rc = sj_fail(err, SJ_ENOMEM,
                        "the answer has more than %llu groups, more than the memory limit allows for "
-                       "the hash plan, which this query needs because the %s side's GROUP BY columns are "
-                       "unsigned, or their ranges need more than 62 bits together and their distinct values "
-                       "are too many to number under the memory limit (the merge plan, which streams and "
+                       "the hash plan, which this query needs because the ranges of the %s side's GROUP BY "
+                       "columns need more than 62 bits together and their distinct values are too many to "
+                       "number under the memory limit (the merge plan, which streams and "
                        "spills, packs them into one code)",
                        (unsigned long long)limit_groups, p->by_side[0] == 0 && p->s[1].nby ? "right" : "left");
           break;

@@ -330,6 +330,29 @@ def test_no_statistics(tmp):
                   f"{name}: the same answer spilled and from the files with statistics: exit {rc} {err.strip()!r}")
 
 
+def test_unsigned(tmp):
+    """Unsigned columns (DuckDB's UINTEGER, UBIGINT, UTINYINT) hold their
+    values, not their bit patterns read as signed: as join key, GROUP BY
+    column and aggregate input, in either plan; a UBIGINT above the int64
+    range is refused with exit 2, naming file and column."""
+    lp, rp = os.path.join(tmp, "unsigned-l.parquet"), os.path.join(tmp, "unsigned-r.parquet")
+    duck(f"""COPY (SELECT (4294967289 + i % 7)::UINTEGER AS k, (4000000000 + hash(i) % 5)::UINTEGER AS u,
+               CASE WHEN i % 11 = 0 THEN NULL ELSE (9223372036854775000 + i % 4)::UBIGINT END AS ub,
+               (i % 250)::UTINYINT AS ut, i::DOUBLE AS x
+             FROM range(3000) t(i)) TO '{lp}' (FORMAT parquet, ROW_GROUP_SIZE 1000)""",
+         f"""COPY (SELECT (4294967287 + j % 9)::BIGINT AS k, (j % 3)::BIGINT AS g FROM range(30) t(j))
+             TO '{rp}' (FORMAT parquet)""")
+    aggs = ["count(*)", "sum(u)", "min(u)", "max(ub)", "sum(ub)", "avg(ut)", "sum(x)"]
+    for by in (["u"], ["g", "u", "ut"], ["ub", "g"], ["g", "ub"], ["k", "ut"], []):
+        compare_with_duckdb(f"unsigned, --by {by}", lp, rp, "k", by, aggs, tmp, threads=2)
+    big = os.path.join(tmp, "unsigned-big.parquet")
+    duck(f"COPY (SELECT (i % 3)::UBIGINT AS k, (18446744073709551000 + i)::UBIGINT AS big FROM range(10) t(i)) "
+         f"TO '{big}' (FORMAT parquet)")
+    rc, _, err = run("--left", big, "--right", rp, "--on", "k", "--by", "g", "--agg", "sum(big)")
+    check(rc == 2 and "unsigned-big.parquet" in err and "'big'" in err and "int64 range" in err,
+          f"a UBIGINT above the int64 range: exit {rc} {err.strip()!r}")
+
+
 def test_resort(tmp):
     """GROUP BY columns of both sides interleaved (b, c, a): the merge plan
     runs them as (c, b, a) and the answer, ~1M rows in several chunks, is
@@ -543,6 +566,7 @@ def main():
         test_direct_path(tmp)
         test_plans(tmp)
         test_no_statistics(tmp)
+        test_unsigned(tmp)
         test_resort(tmp)
         test_string_keys(tmp)
         test_string_columns(tmp)
