@@ -81,6 +81,17 @@ def _read_file(path, columns):
     return frames[0]
 
 
+def _column_names(path):
+    """The names of a Parquet file's columns, from its footer."""
+    err = _lib.sj_error()
+    r = ctypes.c_void_p()
+    _lib.check(_lib.lib.pq_open(ctypes.byref(r), os.fsencode(path), ctypes.byref(err)), err)
+    try:
+        return [_lib.lib.pq_col(r, c).contents.name.decode() for c in range(_lib.lib.pq_ncols(r))]
+    finally:
+        _lib.lib.pq_close(r)
+
+
 def _iter_file(path, columns, whole=False):
     """The file's row groups as DataFrames (with whole: one DataFrame)."""
     err = _lib.sj_error()

@@ -3,9 +3,12 @@
     join_aggregate(left, right, on, by, aggs, client=None, out=None)
 
 answers SELECT by…, aggs FROM left JOIN right USING (on) GROUP BY by… ORDER
-BY by… with GROUP BY = the right table's columns, then the left's (the
-notebook's queries; the join key counts as either table's), integer
-columns only (skewjoin.query groups by strings too).  The graph, built on
+BY by…, integer columns only (skewjoin.query groups by strings too).  The
+plan runs GROUP BY the right table's columns, then the left's (the
+notebook's queries; the join key counts as either table's); a by-list that
+interleaves them runs so and its answer is re-sorted (returned as a
+DataFrame only: with out= the workers write it in the plan's order, so
+such a list is refused).  The graph, built on
 the client from the files' footers (no data is read there):
 
     scan     pieces of the left table (row groups, about piece_rows entries
@@ -327,6 +330,11 @@ def join_aggregate(left, right, on, by, aggs, client=None, out=None, piece_rows=
     import dask
     by = by.split(",") if isinstance(by, str) else list(by)
     aggs = ",".join(aggs) if isinstance(aggs, (list, tuple)) else aggs
+    user_by, by = by, _right_first(by, os.fspath(right), on)
+    if by != user_by and out is not None:
+        raise _lib.UsageError(_lib.SJ_EUSAGE, f"by={user_by}: the workers write the answer in the plan's order, the "
+                              f"right table's columns first ({by}); list them so, or leave out=None to get the "
+                              f"answer re-sorted")
     qargs = (os.fspath(right), on, ",".join(by), aggs, threads, temp_dir)
     if client is None:
         try:
@@ -343,10 +351,29 @@ def join_aggregate(left, right, on, by, aggs, client=None, out=None, piece_rows=
         left = staged
     try:
         plan = Plan(os.fspath(left), qargs)
-        return _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows)
+        got = _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows)
+        if by == user_by:
+            return got
+        # the user's order: sorted by their by-list, NULLs last, as the CLI sorts
+        order = user_by + [c for c in got.columns if c not in by]
+        return got.sort_values(user_by, kind="stable", na_position="last")[order].reset_index(drop=True)
     finally:
         if staged:
             shutil.rmtree(staged, ignore_errors=True)
+
+
+def _right_first(by, right, on):
+    """by as the plan runs it: when it interleaves the tables' columns, the
+    right table's first (each table's in their order; the key stays with
+    the left's), else by itself."""
+    from . import _column_names
+    files = _parquet_files(right)
+    right_cols = set(_column_names(files[0])) if files else set()
+    sides = [c != on and c in right_cols for c in by]
+    others = [r for c, r in zip(by, sides) if c != on]  # the key goes with either
+    if others == sorted(others, reverse=True):  # the right's columns, then the left's
+        return list(by)
+    return [c for c, r in zip(by, sides) if r] + [c for c, r in zip(by, sides) if not r]
 
 
 class Layout:

@@ -12,7 +12,9 @@ thread each), against the CLI's answers:
   scheduler plugin), skewjoin.dask, on a new cluster of the same workers,
   completes with the CLI's answer and no worker removed;
 - GROUP BY the join key (a column of the right side's groupings) gives the
-  CLI's answer too; queries the plan cannot cut up are refused with UsageError.
+  CLI's answer too; so do by-lists with the left table's columns first or
+  the tables' columns interleaved (run right table first, re-sorted), which
+  are refused with out= (the workers would write them in the plan's order).
 
 Prints "dask: N passed, N failed" last.
 """
@@ -143,13 +145,21 @@ def canonical(check, client, data, tmp):
         cli(data, ",".join(by), want)
         got = skewjoin.dask.join_aggregate(df1, df2, "key", by, AGGS, client=client)
         check(same_frames(got, skewjoin.read_parquet(want), by), f"--by {by}: skewjoin.dask's DataFrame = the CLI's")
-    for by, what in (("group1,df2_group,bucket", "the sides interleaved"), ("group1,df2_group", "left columns first")):
+    # The left side's columns first, or the sides interleaved: run right side
+    # first and re-sorted into the by-list's order; refused with out=.
+    for by in ("group1,df2_group", "group1,df2_group,bucket"):
+        want = os.path.join(tmp, "left-first-cli.parquet")
+        cli(data, by, want)
+        got = skewjoin.dask.join_aggregate(df1, df2, "key", by.split(","), AGGS, client=client)
+        check(list(got.columns[:len(by.split(","))]) == by.split(",") and
+              same_frames(got, skewjoin.read_parquet(want), by.split(",")),
+              f"--by {by}: skewjoin.dask's DataFrame, re-sorted, = the CLI's")
         try:
-            skewjoin.dask.join_aggregate(df1, df2, "key", by.split(","), AGGS, client=client)
-            check(False, f"--by {by}: no error")
+            skewjoin.dask.join_aggregate(df1, df2, "key", by.split(","), AGGS, client=client,
+                                         out=os.path.join(tmp, "left-first-dask"))
+            check(False, f"--by {by} with out=: no error")
         except skewjoin.UsageError as e:
-            check("skewjoin.query" in str(e) or "right side's columns first" in str(e),
-                  f"--by {by} ({what}) refused: {e}")
+            check("out=None" in str(e), f"--by {by} with out= refused: {e}")
 
 
 def worker_killed(check, client, data, tmp):
