@@ -311,7 +311,7 @@ def test_no_statistics(tmp):
     merge plan still runs, the inner columns' domains found by reading them,
     and gives DuckDB's answer, the same as from the files with statistics,
     also when it spills under a 1-byte limit."""
-    for seed in (3, 100):
+    for seed in (3, 104):
         lp, rp, _ = random_tables(tmp, seed)
         bare_l, bare_r = os.path.join(tmp, f"bare-l{seed}.parquet"), os.path.join(tmp, f"bare-r{seed}.parquet")
         without_statistics(lp, bare_l)
