@@ -260,7 +260,14 @@ static int rank_wide_columns(plan *p, side *in, sj_error *err) {
     p->by_hi[i] = n ? (int64_t)n - 1 : 0;
   }
   p->rank_seconds = seconds_since(&t0);
-  if (!rc && merge_layout_make(p, &lay)) return 0;
+  if (!rc && merge_layout_make(p, &lay)) {
+    for (int k = 0; k < in->nby; k++) { /* the dictionaries stay for the scan and the output: less for the rest */
+      const rank_dict *d = p->by_rank[in->by_out[k]];
+      uint64_t held = d ? 8 * (uint64_t)rank_dict_size(d) : 0;
+      p->memory_limit = p->memory_limit > 2 * held ? p->memory_limit - held : p->memory_limit / 2;
+    }
+    return 0;
+  }
   for (int k = 0; k < in->nby; k++) { /* no use: the hash plan reads the values */
     int i = in->by_out[k];
     if (!p->by_rank[i]) continue;
