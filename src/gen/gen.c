@@ -6,6 +6,7 @@
 */
 #include "gen_internal.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -135,13 +136,29 @@ static int make_dir(const char *path, sj_error *err) {
   return sj_fail(err, SJ_EIO, "%s: cannot create directory: %s", path, strerror(errno));
 }
 
+/* The output directory and any of its parents missing, as mkdir -p. */
+static int make_dirs(const char *path, sj_error *err) {
+  char part[4096];
+  size_t n = strlen(path);
+  assert(n < sizeof part);
+  memcpy(part, path, n + 1);
+  for (size_t i = 1; i < n; i++) {
+    if (part[i] != '/' || part[i - 1] == '/') continue;
+    part[i] = '\0';
+    int rc = make_dir(part, err);
+    part[i] = '/';
+    if (rc) return rc;
+  }
+  return make_dir(path, err);
+}
+
 static int prepare_output(const gen_params *p, const char *out_dir, int force, sj_error *err) {
   if (strlen(out_dir) > 3000) return sj_fail(err, SJ_EUSAGE, "output path too long");
   long n = count_entries(out_dir);
   if (n > 0 && !force)
     return sj_fail(err, SJ_EUSAGE, "%s is not empty; pass --force to replace the dataset in it",
                    out_dir);
-  int rc = n < 0 ? make_dir(out_dir, err) : 0;
+  int rc = n < 0 ? make_dirs(out_dir, err) : 0;
   if (!rc && n > 0) rc = clear_previous(out_dir, err);
   if (!rc && p->layout != GEN_LAYOUT_SINGLE) {
     char path[4096];

@@ -272,6 +272,12 @@ def test_bad_parameters():
         rc, _, se = gen(out, "--scale", "0.0001", "--force")
         check(rc == 0 and os.path.exists(os.path.join(out, "notes.txt")) and
               os.path.exists(os.path.join(out, "df2.parquet")), f"--force: exit {rc} {se}")
+        # An OUT whose parents do not exist yet is made with them (scripts/demo's out/demo-s0.01).
+        nested = os.path.join(tmp, "not", "yet", "there")
+        rc, _, se = gen(nested, "--scale", "0.0001")
+        check(rc == 0 and os.path.exists(os.path.join(nested, "df2.parquet")), f"nested OUT: exit {rc} {se}")
+        rc, _, se = gen(os.path.join(nested, "df2.parquet", "x"), "--scale", "0.0001")
+        check(rc == 2 and "not a directory" in se, f"OUT under a file: exit {rc} {se}")
         rc, so, _ = gen(None, "--help")
         check(rc == 0 and "--rng" in so and "--layout" in so, "gen --help")
     finally:
