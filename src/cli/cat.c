@@ -59,6 +59,7 @@ int cli_cat(int argc, char **argv) {
       putchar('\n');
     }
     for (int c = 0; c < ncols; c++) pq_column_free(&cols[c]);
+    pq_release_rowgroup(r, rg); /* the file's pages: RSS stays one row group, not the file */
   }
   free(cols);
   pq_close(r);
