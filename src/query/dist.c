@@ -184,15 +184,10 @@ static int dist_layout(const plan *p, merge_layout *lay, sj_error *err) {
     if (plan_by_is_string(p, i)) /* each task would collect the column's values again */
       return sj_fail(err, SJ_EUSAGE, "--by %s: the distributed plan groups by integer columns, and '%s' holds "
                      "strings; run it with skewjoin.query on one machine", p->by[i], p->by[i]);
-  for (int i = 0; i < p->nby; i++)
-    if (p->by_rank[i]) /* each task would collect the column's values again */
-      return sj_fail(err, SJ_EUSAGE, "--by %s: the column's range is too wide to pack with the others, and the "
-                     "distributed plan does not read columns as ranks; run it with skewjoin.query on one machine",
-                     p->by[i]);
   if (!merge_layout_make(p, lay))
     return sj_fail(err, SJ_EUSAGE, "this query does not take the merge plan (it groups by no column, by "
-                   "columns of both sides interleaved, or by columns whose ranges need more than 62 bits together); "
-                   "run it with skewjoin.query on one machine");
+                   "columns of both sides interleaved, or by columns whose ranges need more than 62 bits together, "
+                   "too wide to pack: skewjoin.query reads those as ranks); run it with skewjoin.query on one machine");
   if (lay->inner != 0)
     return sj_fail(err, SJ_EUSAGE, "the distributed plan needs GROUP BY the right side's columns first, then "
                    "the left side's (the left side is the one cut into pieces)");
@@ -249,7 +244,7 @@ int sj_dist_plan_make(const sj_query *q, sj_dist_plan **out, sj_error *err) {
   }
   merge_layout lay;
   int rc = plan_open(p, q, NULL, 0, err);
-  if (!rc) rc = merge_domains(p, err);
+  if (!rc) rc = merge_domains(p, 0, err); /* no ranks: every task would collect them again */
   if (!rc) rc = dist_layout(p, &lay, err);
   const side *in = &p->s[0];
   if (!rc) {

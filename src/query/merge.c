@@ -278,12 +278,12 @@ static int rank_wide_columns(plan *p, side *in, sj_error *err) {
   return rc;
 }
 
-int merge_domains(plan *p, sj_error *err) {
+int merge_domains(plan *p, int ranks, sj_error *err) {
   merge_layout lay;
   if (!layout_sides(p, &lay)) return 0;
   side *in = &p->s[lay.inner];
   int rc = scan_domains(p, in, err);
-  return rc ? rc : rank_wide_columns(p, in, err);
+  return rc || !ranks ? rc : rank_wide_columns(p, in, err);
 }
 
 int merge_applies(const plan *p) {

@@ -392,9 +392,10 @@ int merge_applies(const plan *p);
 /* The merge plan's inner by-columns that no statistics bound: their domains
 ** (and whether they hold NULLs) from one parallel pass over their values, so
 ** that the plan applies to files written without statistics; then, while
-** the domains are too wide to pack, the widest integer column is read as
-** ranks (p->by_rank).  A no-op for other plans; after plan_strings. */
-int merge_domains(plan *p, sj_error *err);
+** the domains are too wide to pack and `ranks` is set, the widest integer
+** column is read as ranks (p->by_rank).  A no-op for other plans; after
+** plan_strings. */
+int merge_domains(plan *p, int ranks, sj_error *err);
 int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err);
 
 /* --materialize: the joined rows themselves, written to path (materialize.c). */

@@ -958,7 +958,7 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   int user_pos[MAX_BY + MAX_AGGS];
   int rc = plan_open(p, q, NULL, 0, err), resort = !rc && !q->materialize && plan_right_first(p, user_pos);
   if (!rc) rc = plan_strings(p, err);
-  if (!rc && !q->materialize) rc = merge_domains(p, err);
+  if (!rc && !q->materialize) rc = merge_domains(p, 1, err);
   out_schema *schema = calloc(2, sizeof *schema), *final = schema ? schema + 1 : NULL;
   plan_report *rep = calloc(1, sizeof *rep);
   out_sink *sink = NULL, *sorting = NULL;
