@@ -10,6 +10,7 @@ A thin layer over libskewjoin (loaded with ctypes, no compiled extension):
     skewjoin.dask.join_aggregate(...)            the same query on a Dask
                                                  cluster (import skewjoin.dask)
 """
+import contextlib
 import ctypes
 import glob
 import os
@@ -81,24 +82,28 @@ def _read_file(path, columns):
     return frames[0]
 
 
-def _column_names(path):
-    """The names of a Parquet file's columns, from its footer."""
+@contextlib.contextmanager
+def _opened(path):
+    """An open Parquet file and its columns' infos, closed on leaving."""
     err = _lib.sj_error()
     r = ctypes.c_void_p()
     _lib.check(_lib.lib.pq_open(ctypes.byref(r), os.fsencode(path), ctypes.byref(err)), err)
     try:
-        return [_lib.lib.pq_col(r, c).contents.name.decode() for c in range(_lib.lib.pq_ncols(r))]
+        yield r, [_lib.lib.pq_col(r, c).contents for c in range(_lib.lib.pq_ncols(r))]
     finally:
         _lib.lib.pq_close(r)
+
+
+def _column_names(path):
+    """The names of a Parquet file's columns, from its footer."""
+    with _opened(path) as (_, infos):
+        return [i.name.decode() for i in infos]
 
 
 def _iter_file(path, columns, whole=False):
     """The file's row groups as DataFrames (with whole: one DataFrame)."""
     err = _lib.sj_error()
-    r = ctypes.c_void_p()
-    _lib.check(_lib.lib.pq_open(ctypes.byref(r), os.fsencode(path), ctypes.byref(err)), err)
-    try:
-        infos = [_lib.lib.pq_col(r, c).contents for c in range(_lib.lib.pq_ncols(r))]
+    with _opened(path) as (r, infos):
         names = [i.name.decode() for i in infos]
         want = names if columns is None else list(columns)
         for c in want:
@@ -109,8 +114,6 @@ def _iter_file(path, columns, whole=False):
             groups = [sum(groups, [])]
         for rgs in groups:
             yield _frame(r, rgs, want, names, infos, err)
-    finally:
-        _lib.lib.pq_close(r)
 
 
 def _frame(r, rgs, want, names, infos, err):
