@@ -173,9 +173,7 @@ int key_dict_build(const plan *p, side *s, const char *name, key_dict **out, sj_
   j.name = name;
   size_t nmorsels = 0;
   morsel *morsels = NULL;
-  uint64_t scanned = s->rows_scanned; /* list_morsels recounts it; this is not the scan */
   int rc = list_morsels(s, &morsels, &nmorsels, err);
-  s->rows_scanned = scanned;
   j.morsels = morsels;
   int threads = p->threads < 256 ? p->threads : 256;
   if (!rc) rc = run_parallel(threads, nmorsels, collect_morsel, &j, err);

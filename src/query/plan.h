@@ -189,7 +189,8 @@ void rank_dict_free(rank_dict *d);
 ** and the outer side of the merge plan). */
 int scan_side(plan *p, side *s, sj_error *err);
 
-/* Every (file, row group) of a side, in file order: the scan's morsels. */
+/* Every (file, row group) of a side, in file order: the scan's morsels;
+** s->rows_scanned becomes their rows (the same count for every pass). */
 typedef struct morsel { int file, rg; } morsel;
 int list_morsels(side *s, morsel **out, size_t *n, sj_error *err);
 

@@ -119,9 +119,7 @@ int rank_dict_build(const plan *p, side *s, const char *name, uint64_t max_value
   j->max_values = max_values;
   morsel *morsels = NULL;
   size_t nmorsels = 0;
-  uint64_t scanned = s->rows_scanned; /* list_morsels recounts it; this is not the scan */
   int rc = list_morsels(s, &morsels, &nmorsels, err);
-  s->rows_scanned = scanned;
   j->morsels = morsels;
   int threads = p->threads < 256 ? p->threads : 256;
   if (!rc) rc = run_parallel(threads, nmorsels, rank_morsel, j, err);
