@@ -281,7 +281,8 @@ int sj_dist_plan_make(const sj_query *q, sj_dist_plan **out, sj_error *err) {
       pc->rowgroup = rg;
       pc->rows = (uint64_t)pq_rowgroup_rows(r, rg);
       const pq_stats *st = &pq_chunk(r, rg, kc)->stats;
-      pc->key_bounds = !p->keys && !pq_col(r, kc)->is_unsigned && st->has_min_max && stat_bound(st->min, st->min_len, kt, &pc->key_min) &&
+      pc->key_bounds = !p->keys && !pq_col(r, kc)->is_unsigned && st->has_min_max &&
+                       stat_bound(st->min, st->min_len, kt, &pc->key_min) &&
                        stat_bound(st->max, st->max_len, kt, &pc->key_max) && pc->key_min <= pc->key_max;
     }
   }

@@ -19,9 +19,10 @@
 ** Integer sums are exact (128-bit); float sums are Neumaier-compensated.
 ** The hash plan above holds the answer's groups in memory, bounded by the
 ** memory limit; it serves the total and GROUP BY columns too wide to pack
-** whose distinct values are too many to rank (ranks.c).  When the GROUP BY is one side's columns then the other's
-** (the notebook's queries), merge.c's plan streams the answer instead and
-** its size does not matter; the driver prefers it.
+** whose distinct values are too many to rank (ranks.c).  When the GROUP BY
+** is one side's columns then the other's (the notebook's queries), merge.c's
+** plan streams the answer instead and its size does not matter; the driver
+** prefers it.
 */
 #include "plan.h"
 
