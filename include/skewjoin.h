@@ -354,9 +354,10 @@ typedef struct sj_query {
 } sj_query;
 
 /* The kinds of the answer's columns: by-columns and counts are INT (string
-** by-columns STRING), exact integer sums HUGEINT (128-bit), float
-** aggregates DOUBLE. */
-typedef enum { SJ_COL_INT, SJ_COL_HUGEINT, SJ_COL_DOUBLE, SJ_COL_STRING } sj_col_kind;
+** by-columns STRING, as ids of a dictionary), exact integer sums HUGEINT
+** (128-bit), float aggregates DOUBLE; the string columns of materialized
+** rows BYTES (each row's bytes, in the input's decoded pages). */
+typedef enum { SJ_COL_INT, SJ_COL_HUGEINT, SJ_COL_DOUBLE, SJ_COL_STRING, SJ_COL_BYTES } sj_col_kind;
 
 /* What the run did: the plan with its actual sizes (--explain). */
 typedef struct sj_query_report {

@@ -10,8 +10,10 @@
 ** in order, each followed by its matches in right-file order) are built on
 ** any thread and written in piece order (out_pipeline): the same file for
 ** any thread count.  Columns: the left's in file order, then the right's
-** without the key; integers as INT64, floats as DOUBLE; other types are
-** refused (exit 2) naming the column.
+** without the key; integers as INT64, floats as DOUBLE, BYTE_ARRAY as
+** BYTE_ARRAY (pointed to in the decoded pages, not copied, until the piece
+** is encoded); other types are refused (exit 2) naming the column.  String
+** keys are matched as ids of the right side's keys (plan.keys).
 */
 #include "plan.h"
 
@@ -21,16 +23,19 @@ enum { PIECE_ROWS = 1 << 18, MAX_COLS = MAX_BY + MAX_AGGS };
 
 typedef struct mcol {
   int side, col;   /* which side, which column of its files */
-  int is_float;
+  sj_col_kind kind; /* SJ_COL_INT, SJ_COL_DOUBLE or SJ_COL_BYTES */
 } mcol;
 
 /* The right side, whole, sorted by key. */
 typedef struct right_rows {
   uint64_t n;
-  int64_t *key;
+  int64_t *key;  /* string keys: their ids */
   int64_t *ival[MAX_COLS];
   double *fval[MAX_COLS];
-  uint8_t *valid[MAX_COLS]; /* NULL: no NULLs */
+  out_bytes *bval[MAX_COLS];  /* into the kept columns */
+  uint8_t *valid[MAX_COLS];
+  pq_column *kept;            /* the string columns' decoded row groups */
+  size_t nkept, kept_cap;
 } right_rows;
 
 /* A piece: left rows [r0, r1) of a morsel. */
@@ -53,15 +58,14 @@ typedef struct mjob {
 static int columns(mjob *j, out_schema *schema, sj_error *err) {
   plan *p = j->p;
   memset(schema, 0, sizeof *schema);
-  if (p->keys) return sj_fail(err, SJ_EUSAGE, "--materialize joins INT32/INT64 keys; '%s' is a string", p->q->on);
   for (int s = 0; s < 2; s++) {
     const pq_reader *r = p->s[s].files[0];
     for (int c = 0; c < pq_ncols(r); c++) {
       const pq_column_info *ci = pq_col(r, c);
       if (s == 1 && !strcmp(ci->name, p->q->on)) continue;
-      if (!pq_is_num(ci->type))
-        return sj_fail(err, SJ_EUSAGE, "%s: column '%s' is %s; --materialize writes integer and float columns",
-                       pq_path(r), ci->name, pq_type_name(ci->type));
+      if (!pq_is_num(ci->type) && ci->type != PQ_BYTE_ARRAY)
+        return sj_fail(err, SJ_EUSAGE, "%s: column '%s' is %s; --materialize writes integer, float and BYTE_ARRAY "
+                       "(string) columns", pq_path(r), ci->name, pq_type_name(ci->type));
       for (int k = 0; k < schema->ncols; k++)
         if (!strcmp(schema->names[k], ci->name))
           return sj_fail(err, SJ_EUSAGE, "column '%s' is on both sides; --materialize needs distinct names", ci->name);
@@ -75,11 +79,11 @@ static int columns(mjob *j, out_schema *schema, sj_error *err) {
       }
       int k = schema->ncols++;
       snprintf(schema->names[k], sizeof schema->names[k], "%s", ci->name);
-      schema->kinds[k] = pq_is_int(ci->type) ? SJ_COL_INT : SJ_COL_DOUBLE;
+      schema->kinds[k] = pq_is_int(ci->type) ? SJ_COL_INT : ci->type == PQ_BYTE_ARRAY ? SJ_COL_BYTES : SJ_COL_DOUBLE;
       schema->nullable[k] = 0;
       for (int f = 0; f < p->s[s].nfiles; f++)
         schema->nullable[k] |= pq_col(p->s[s].files[f], pq_find_column(p->s[s].files[f], ci->name))->optional;
-      j->cols[k] = (mcol){s, c, !pq_is_int(ci->type)};
+      j->cols[k] = (mcol){s, c, schema->kinds[k]};
       if (s == 0) j->nleft++;
     }
   }
@@ -98,9 +102,26 @@ static void right_free(right_rows *R) {
   for (int c = 0; c < MAX_COLS; c++) {
     free(R->ival[c]);
     free(R->fval[c]);
+    free(R->bval[c]);
     free(R->valid[c]);
   }
+  for (size_t k = 0; k < R->nkept; k++) pq_column_free(&R->kept[k]);
+  free(R->kept);
   memset(R, 0, sizeof *R);
+}
+
+/* Keeps a decoded string column whose rows R points into. */
+static int keep_column(right_rows *R, pq_column *c) {
+  if (R->nkept == R->kept_cap) {
+    size_t cap = R->kept_cap ? 2 * R->kept_cap : 16;
+    pq_column *k = realloc(R->kept, cap * sizeof *k);
+    if (!k) return -1;
+    R->kept = k;
+    R->kept_cap = cap;
+  }
+  R->kept[R->nkept++] = *c;
+  memset(c, 0, sizeof *c);
+  return 0;
 }
 
 /* Reads the right side's rows with a non-NULL key, sorted by (key, file order). */
@@ -110,15 +131,20 @@ static int read_right(mjob *j, sj_error *err) {
   right_rows *R = &j->R;
   uint64_t total = 0;
   for (int f = 0; f < s->nfiles; f++) total += (uint64_t)pq_nrows(s->files[f]);
-  int64_t *pairs = malloc((total ? total : 1) * 2 * sizeof *pairs);
+  size_t n1 = total ? (size_t)total : 1;
+  int64_t *pairs = malloc(n1 * 2 * sizeof *pairs);
+  /* the columns in file order, then permuted into key order */
   int64_t *ival[MAX_COLS] = {0};
   double *fval[MAX_COLS] = {0};
+  out_bytes *bval[MAX_COLS] = {0};
   uint8_t *valid[MAX_COLS] = {0};
   int rc = pairs ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory reading the right side");
   for (int k = j->nleft; k < j->ncols && !rc; k++) {
-    if (j->cols[k].is_float ? !(fval[k] = malloc((total ? total : 1) * 8)) : !(ival[k] = malloc((total ? total : 1) * 8)))
-      rc = sj_fail(err, SJ_ENOMEM, "out of memory reading the right side");
-    if (!rc && !(valid[k] = malloc(total ? total : 1))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    sj_col_kind kind = j->cols[k].kind;
+    int bad = kind == SJ_COL_DOUBLE  ? !(fval[k] = malloc(n1 * sizeof **fval))
+              : kind == SJ_COL_BYTES ? !(bval[k] = malloc(n1 * sizeof **bval))
+                                     : !(ival[k] = malloc(n1 * sizeof **ival));
+    if (bad || !(valid[k] = malloc(n1))) rc = sj_fail(err, SJ_ENOMEM, "out of memory reading the right side");
   }
   uint64_t at = 0;
   for (int f = 0; f < s->nfiles && !rc; f++) {
@@ -129,20 +155,31 @@ static int read_right(mjob *j, sj_error *err) {
       int n = 1;
       names[0] = p->q->on;
       for (int k = j->nleft; k < j->ncols; k++) names[n++] = pq_col(p->s[1].files[0], j->cols[k].col)->name;
-      rc = read_columns(r, rg, names, n, cols, err);
+      rc = read_scan_columns(p, r, rg, names, n, cols, err);
       if (rc) break;
       uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
       for (uint64_t i = 0; i < rows; i++, at++) {
         pairs[2 * at] = present(&cols[0], i) ? num_i(&cols[0], i) : INT64_MAX;
-        pairs[2 * at + 1] = (int64_t)at;
+        pairs[2 * at + 1] = present(&cols[0], i) ? (int64_t)at : -1; /* a NULL key matches nothing */
         for (int k = j->nleft, c = 1; k < j->ncols; k++, c++) {
-          valid[k][at] = (uint8_t)present(&cols[c], i);
-          if (j->cols[k].is_float) fval[k][at] = valid[k][at] ? num_f(&cols[c], i) : 0;
-          else ival[k][at] = valid[k][at] ? num_i(&cols[c], i) : 0;
+          int ok = present(&cols[c], i);
+          valid[k][at] = (uint8_t)ok;
+          switch (j->cols[k].kind) {
+            case SJ_COL_DOUBLE: fval[k][at] = ok ? num_f(&cols[c], i) : 0; break;
+            case SJ_COL_BYTES: {
+              const uint64_t *o = cols[c].raw.offsets;
+              bval[k][at] = ok ? (out_bytes){cols[c].raw.data + o[i], o[i + 1] - o[i]} : (out_bytes){NULL, 0};
+              break;
+            }
+            default: ival[k][at] = ok ? num_i(&cols[c], i) : 0; break;
+          }
         }
-        if (!present(&cols[0], i)) pairs[2 * at + 1] = -1; /* a NULL key matches nothing */
       }
-      for (int c = 0; c < n; c++) pq_column_free(&cols[c].raw);
+      for (int c = 0; c < n; c++) {
+        if (c && j->cols[j->nleft + c - 1].kind == SJ_COL_BYTES && !rc && keep_column(R, &cols[c].raw))
+          rc = sj_fail(err, SJ_ENOMEM, "out of memory reading the right side");
+        pq_column_free(&cols[c].raw);
+      }
     }
   }
   if (!rc) {
@@ -155,20 +192,22 @@ static int read_right(mjob *j, sj_error *err) {
         live++;
       }
     R->n = live;
-    R->key = malloc((live ? live : 1) * sizeof *R->key);
-    for (int k = j->nleft; k < j->ncols && R->key; k++) {
-      R->valid[k] = malloc(live ? live : 1);
-      if (j->cols[k].is_float) R->fval[k] = malloc((live ? live : 1) * 8);
-      else R->ival[k] = malloc((live ? live : 1) * 8);
-      if (!R->valid[k] || (!R->fval[k] && !R->ival[k])) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
+    size_t l1 = live ? (size_t)live : 1;
+    if (!(R->key = malloc(l1 * sizeof *R->key))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    for (int k = j->nleft; k < j->ncols && !rc; k++) {
+      sj_col_kind kind = j->cols[k].kind;
+      int bad = kind == SJ_COL_DOUBLE  ? !(R->fval[k] = malloc(l1 * sizeof **fval))
+                : kind == SJ_COL_BYTES ? !(R->bval[k] = malloc(l1 * sizeof **bval))
+                                       : !(R->ival[k] = malloc(l1 * sizeof **ival));
+      if (bad || !(R->valid[k] = malloc(l1))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
     }
-    if (!R->key && !rc) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
     for (uint64_t i = 0; i < live && !rc; i++) {
       uint64_t src = (uint64_t)pairs[2 * i + 1];
       R->key[i] = pairs[2 * i];
       for (int k = j->nleft; k < j->ncols; k++) {
         R->valid[k][i] = valid[k][src];
-        if (j->cols[k].is_float) R->fval[k][i] = fval[k][src];
+        if (fval[k]) R->fval[k][i] = fval[k][src];
+        else if (bval[k]) R->bval[k][i] = bval[k][src];
         else R->ival[k][i] = ival[k][src];
       }
     }
@@ -177,6 +216,7 @@ static int read_right(mjob *j, sj_error *err) {
   for (int k = 0; k < MAX_COLS; k++) {
     free(ival[k]);
     free(fval[k]);
+    free(bval[k]);
     free(valid[k]);
   }
   return rc;
@@ -221,7 +261,7 @@ static int cut_pieces(mjob *j, uint64_t *joined, sj_error *err) {
     uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
     const char *names[1] = {j->p->q->on};
     numcol key;
-    if ((rc = read_columns(r, rg, names, 1, &key, err))) break;
+    if ((rc = read_scan_columns(j->p, r, rg, names, 1, &key, err))) break;
     uint64_t acc = 0, start = 0;
     for (uint64_t i = 0; i < rows; i++) {
       uint64_t lo = 0, hi = 0;
@@ -275,7 +315,7 @@ static int fill_piece(void *ctx, void *state, size_t t, out_chunk *c, sj_error *
     const char *names[1 + MAX_COLS];
     names[0] = j->p->q->on;
     for (int k = 0; k < j->nleft; k++) names[1 + k] = pq_col(j->p->s[0].files[0], j->cols[k].col)->name;
-    int rc = read_columns(r, j->morsels[pc->morsel].rg, names, 1 + j->nleft, st->cols, err);
+    int rc = read_scan_columns(j->p, r, j->morsels[pc->morsel].rg, names, 1 + j->nleft, st->cols, err);
     if (rc) return rc;
     st->ncols = 1 + j->nleft;
     st->morsel = pc->morsel;
@@ -301,12 +341,22 @@ static int fill_piece(void *ctx, void *state, size_t t, out_chunk *c, sj_error *
         if (k < j->nleft) {
           const numcol *v = &st->cols[1 + k];
           null = !present(v, i);
-          if (j->cols[k].is_float) col->d[r] = null ? 0 : num_f(v, i);
-          else col->i[r] = null ? 0 : num_i(v, i);
+          switch (j->cols[k].kind) {
+            case SJ_COL_DOUBLE: col->d[r] = null ? 0 : num_f(v, i); break;
+            case SJ_COL_BYTES: {
+              const uint64_t *o = v->raw.offsets;
+              col->b[r] = null ? (out_bytes){NULL, 0} : (out_bytes){v->raw.data + o[i], o[i + 1] - o[i]};
+              break;
+            }
+            default: col->i[r] = null ? 0 : num_i(v, i); break;
+          }
         } else {
           null = !j->R.valid[k][m];
-          if (j->cols[k].is_float) col->d[r] = j->R.fval[k][m];
-          else col->i[r] = j->R.ival[k][m];
+          switch (j->cols[k].kind) {
+            case SJ_COL_DOUBLE: col->d[r] = j->R.fval[k][m]; break;
+            case SJ_COL_BYTES: col->b[r] = j->R.bval[k][m]; break;
+            default: col->i[r] = j->R.ival[k][m]; break;
+          }
         }
         set_valid(c, k, r, null);
       }

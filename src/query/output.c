@@ -37,6 +37,7 @@ void chunk_free(out_chunk *c) {
     free(c->cols[i].i);
     free(c->cols[i].h);
     free(c->cols[i].d);
+    free(c->cols[i].b);
     free(c->cols[i].valid);
   }
   memset(c, 0, sizeof *c);
@@ -55,7 +56,8 @@ int chunk_reserve(out_chunk *c, uint64_t rows) {
   while (cap < c->rows + rows) cap *= 2;
   for (int i = 0; i < c->ncols; i++) {
     out_col *col = &c->cols[i];
-    int bad = col->kind == SJ_COL_DOUBLE ? grow((void **)&col->d, cap, 8)
+    int bad = col->kind == SJ_COL_DOUBLE  ? grow((void **)&col->d, cap, 8)
+              : col->kind == SJ_COL_BYTES ? grow((void **)&col->b, cap, sizeof *col->b)
             : col->kind == SJ_COL_HUGEINT ? grow((void **)&col->h, cap, 16)
                                           : grow((void **)&col->i, cap, 8);
     if (bad || (c->nullable[i] && grow((void **)&col->valid, cap, 1))) return -1;
@@ -76,6 +78,16 @@ static void put_i64(char **at, int64_t v) {
   while (n) *(*at)++ = buf[--n];
 }
 
+/* Row r's bytes of a string column (STRING: a dictionary id's; BYTES: its own). */
+static const uint8_t *string_at(const out_schema *schema, int i, const out_col *col, uint64_t r, size_t *n) {
+  if (col->kind == SJ_COL_BYTES) {
+    *n = (size_t)col->b[r].len;
+    return col->b[r].at;
+  }
+  assert(col->kind == SJ_COL_STRING && i < MAX_BY);
+  return key_dict_value(schema->dict[i], col->i[r], n);
+}
+
 static int encode_csv(const out_schema *schema, const out_chunk *c, out_blob *b, sj_error *err) {
   FILE *f = open_memstream(&b->text, &b->len);
   if (!f) return sj_fail(err, SJ_ENOMEM, "out of memory");
@@ -90,9 +102,10 @@ static int encode_csv(const out_schema *schema, const out_chunk *c, out_blob *b,
         case SJ_COL_INT: put_i64(&at, col->i[r]); fwrite(line, 1, (size_t)(at - line), f); break;
         case SJ_COL_HUGEINT: sj_csv_int128(f, col->h[r]); break;
         case SJ_COL_DOUBLE: sj_csv_double(f, col->d[r]); break;
-        case SJ_COL_STRING: {
+        case SJ_COL_STRING:
+        case SJ_COL_BYTES: {
           size_t n;
-          const uint8_t *v = key_dict_value(schema->dict[i], col->i[r], &n);
+          const uint8_t *v = string_at(schema, i, col, r, &n);
           sj_csv_text(f, (const char *)v, n);
           break;
         }
@@ -139,7 +152,8 @@ int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *s
     s->stream = stream;
   } else if (n > 8 && !strcmp(path + n - 8, ".parquet")) {
     for (int c = 0; c < schema->ncols; c++) {
-      int dbl = schema->kinds[c] == SJ_COL_DOUBLE, str = schema->kinds[c] == SJ_COL_STRING;
+      int dbl = schema->kinds[c] == SJ_COL_DOUBLE;
+      int str = schema->kinds[c] == SJ_COL_STRING || schema->kinds[c] == SJ_COL_BYTES;
       s->specs[c] = (pq_column_spec){schema->names[c], dbl ? PQ_DOUBLE : str ? PQ_BYTE_ARRAY : PQ_INT64,
                                      dbl || str || schema->nullable[c] ? PQ_ENC_PLAIN : PQ_ENC_DELTA,
                                      dbl ? PQ_CODEC_NONE : PQ_CODEC_ZSTD, schema->nullable[c]};
@@ -168,13 +182,14 @@ int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *s
   return 0;
 }
 
-/* A chunk's string column as bytes and offsets for the writer. */
-static int gather_strings(const key_dict *d, const out_col *col, uint64_t rows, uint8_t **bytes, uint64_t **offsets) {
+/* A chunk's string column i as bytes and offsets for the writer. */
+static int gather_strings(const out_schema *schema, int i, const out_col *col, uint64_t rows, uint8_t **bytes,
+                          uint64_t **offsets) {
   uint64_t total = 0;
   size_t n;
   for (uint64_t r = 0; r < rows; r++)
     if (!col->valid || col->valid[r]) {
-      key_dict_value(d, col->i[r], &n);
+      string_at(schema, i, col, r, &n);
       total += n;
     }
   *bytes = malloc(total ? total : 1);
@@ -183,8 +198,8 @@ static int gather_strings(const key_dict *d, const out_col *col, uint64_t rows, 
   (*offsets)[0] = 0;
   for (uint64_t r = 0, at = 0; r < rows; r++) {
     if (!col->valid || col->valid[r]) {
-      const uint8_t *v = key_dict_value(d, col->i[r], &n);
-      memcpy(*bytes + at, v, n);
+      const uint8_t *v = string_at(schema, i, col, r, &n);
+      if (n) memcpy(*bytes + at, v, n); /* an empty value may have no bytes at all */
       at += n;
     }
     (*offsets)[r + 1] = at;
@@ -200,8 +215,8 @@ static int encode_parquet(out_sink *s, const out_chunk *c, pq_scratch *scratch, 
   int rc = 0;
   for (int i = 0; i < c->ncols && !rc; i++) {
     const out_col *col = &c->cols[i];
-    if (col->kind == SJ_COL_STRING) {
-      if (gather_strings(s->schema->dict[i], col, c->rows, &bytes[i], &offsets[i])) {
+    if (col->kind == SJ_COL_STRING || col->kind == SJ_COL_BYTES) {
+      if (gather_strings(s->schema, i, col, c->rows, &bytes[i], &offsets[i])) {
         rc = sj_fail(err, SJ_ENOMEM, "out of memory");
         break;
       }

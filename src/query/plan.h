@@ -202,11 +202,19 @@ int run_parallel(int threads, size_t n, int (*fn)(void *ctx, size_t i, int worke
 /* ------------------------------------------------------------- output */
 
 /* Rows of the answer, column by column: by-columns, then aggregates. */
+/* A row's bytes in a SJ_COL_BYTES column: they belong to whoever filled the
+** chunk and stay put until the chunk is encoded. */
+typedef struct out_bytes {
+  const uint8_t *at;
+  uint64_t len;
+} out_bytes;
+
 typedef struct out_col {
   sj_col_kind kind;
   int64_t *i;
   __int128 *h;
   double *d;
+  out_bytes *b;
   uint8_t *valid; /* nullable columns: 1 = present */
 } out_col;
 

@@ -435,6 +435,7 @@ int sort_open(out_sorter **out, out_sink *final, const out_schema *fs, const int
   s->progress_ctx = b->progress_ctx;
   s->rw = 1;
   for (int j = 0; j < fs->ncols; j++) {
+    assert(fs->kinds[j] != SJ_COL_BYTES); /* records hold values, not pointers into pages */
     s->slot[j] = (int)s->rw;
     s->rw += fs->kinds[j] == SJ_COL_HUGEINT ? 2 : 1;
   }

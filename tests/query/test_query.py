@@ -452,29 +452,42 @@ def test_string_columns(tmp):
               f"strings to Parquet: DuckDB reads {r}")
 
 
+def materialized_like_duckdb(what, lp, rp, tmp):
+    """--materialize of lp JOIN rp USING (k) to Parquet and CSV on 2 threads:
+    the same multiset of rows as DuckDB's (EXCEPT ALL both ways); the
+    Parquet file the same bytes on 1 thread."""
+    for ext in ("parquet", "csv"):
+        out = os.path.join(tmp, f"mat-{what}.{ext}")
+        rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--materialize", out, "--threads", "2")
+        if not check(rc == 0, f"materialize {what}: exit {rc} {err.strip()}"):
+            return
+        ours = (f"read_parquet('{out}')" if ext == "parquet" else  # "" is an empty string, an empty field NULL
+                f"read_csv('{out}', header=true, allow_quoted_nulls=false)") + " AS o"
+        join = f"SELECT * FROM read_parquet('{lp}') AS l JOIN read_parquet('{rp}') AS r USING (k)"
+        r = duck(f"SELECT count(*) AS n FROM {ours}", f"SELECT count(*) AS n FROM ({join})",
+                 f"SELECT count(*) AS n FROM (SELECT * FROM {ours} EXCEPT ALL {join})",
+                 f"SELECT count(*) AS n FROM ({join} EXCEPT ALL SELECT * FROM {ours})")
+        n = [int(x[0]["n"]) for x in r]
+        check(n[0] == n[1] and n[2] == 0 and n[3] == 0,
+              f"materialize {what} ({ext}): {n[0]} rows vs DuckDB's {n[1]}, {n[2]}/{n[3]} rows differ")
+    one = os.path.join(tmp, f"mat-{what}-1.parquet")
+    run("--left", lp, "--right", rp, "--on", "k", "--materialize", one, "--threads", "1")
+    check(filecmp.cmp(one, os.path.join(tmp, f"mat-{what}.parquet"), shallow=False),
+          f"materialize {what}: --threads 1 and 2 differ")
+
+
 def test_materialize(tmp):
     """--materialize: the joined rows, the same multiset as DuckDB's SELECT *
-    ... USING (k) (EXCEPT ALL both ways), on random tables and the
-    generator's data; the same bytes for --threads 1 and 2; misuse refused."""
+    ... USING (k) (EXCEPT ALL both ways), on random tables (integer keys;
+    string keys and string columns on both sides) and the generator's data;
+    the same bytes for --threads 1 and 2; misuse refused."""
     for seed in (300, 301, 302, 303):
-        lp, rp, rnd = random_tables(tmp, seed)
-        for ext in ("parquet", "csv"):
-            out = os.path.join(tmp, f"mat{seed}.{ext}")
-            rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--materialize", out, "--threads", "2")
-            if not check(rc == 0, f"materialize {seed}: exit {rc} {err.strip()}"):
-                continue
-            ours = (f"read_parquet('{out}')" if ext == "parquet" else f"read_csv('{out}', header=true)") + " AS o"
-            join = f"SELECT * FROM read_parquet('{lp}') AS l JOIN read_parquet('{rp}') AS r USING (k)"
-            r = duck(f"SELECT count(*) AS n FROM {ours}", f"SELECT count(*) AS n FROM ({join})",
-                     f"SELECT count(*) AS n FROM (SELECT * FROM {ours} EXCEPT ALL {join})",
-                     f"SELECT count(*) AS n FROM ({join} EXCEPT ALL SELECT * FROM {ours})")
-            n = [int(x[0]["n"]) for x in r]
-            check(n[0] == n[1] and n[2] == 0 and n[3] == 0,
-                  f"materialize {seed} ({ext}): {n[0]} rows vs DuckDB's {n[1]}, {n[2]}/{n[3]} rows differ")
-        one = os.path.join(tmp, f"mat{seed}-1.parquet")
-        run("--left", lp, "--right", rp, "--on", "k", "--materialize", one, "--threads", "1")
-        check(filecmp.cmp(one, os.path.join(tmp, f"mat{seed}.parquet"), shallow=False),
-              f"materialize {seed}: --threads 1 and 2 differ")
+        lp, rp, _ = random_tables(tmp, seed)
+        materialized_like_duckdb(str(seed), lp, rp, tmp)
+    for seed in (310, 311, 312):
+        lp, rp, _ = string_tables(tmp, seed, rows=5000 if seed == 310 else None)
+        materialized_like_duckdb(f"strings{seed}", lp, rp, tmp)
+    materialized_like_duckdb("strings-swapped", rp, lp, tmp)  # left keys k9, k10 are not on the right
     scale = "0.0002" if QUICK else "0.001"
     data = os.path.join(tmp, f"mat-s{scale}")
     subprocess.run([SKEWJOIN, "gen", "--scale", scale, data], check=True, capture_output=True)
@@ -495,10 +508,10 @@ def test_materialize(tmp):
     duck(f"COPY (SELECT key, 1::BIGINT AS bucket FROM read_parquet('{right}')) TO '{same}' (FORMAT parquet)")
     rc, _, err = run("--left", left, "--right", same, "--on", "key", "--materialize", out)
     check(rc == 2 and "'bucket'" in err, f"--materialize with a name on both sides: exit {rc} {err.strip()!r}")
-    text = os.path.join(tmp, "text.parquet")
-    duck(f"COPY (SELECT key, 'x' AS label FROM read_parquet('{right}')) TO '{text}' (FORMAT parquet)")
-    rc, _, err = run("--left", left, "--right", text, "--on", "key", "--materialize", out)
-    check(rc == 2 and "'label'" in err, f"--materialize with a text column: exit {rc} {err.strip()!r}")
+    flags = os.path.join(tmp, "flags.parquet")
+    duck(f"COPY (SELECT key, key % 2 = 0 AS flag FROM read_parquet('{right}')) TO '{flags}' (FORMAT parquet)")
+    rc, _, err = run("--left", left, "--right", flags, "--on", "key", "--materialize", out)
+    check(rc == 2 and "'flag'" in err and "BOOLEAN" in err, f"--materialize with a BOOLEAN column: exit {rc} {err.strip()!r}")
     check(not os.path.exists(out), "--materialize refused: no file left")
     shutil.rmtree(data)
 
