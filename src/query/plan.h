@@ -185,8 +185,8 @@ size_t rank_dict_size(const rank_dict *d);
 int64_t rank_dict_value(const rank_dict *d, int64_t rank);
 void rank_dict_free(rank_dict *d);
 
-/* Aggregates one side by (key, its by-columns) into s->partial (hash plan,
-** and the outer side of the merge plan). */
+/* Aggregates one side by (key, its by-columns) into s->partial (the hash
+** plan's right side, and the outer side of the merge plan). */
 int scan_side(plan *p, side *s, sj_error *err);
 
 /* Every (file, row group) of a side, in file order: the scan's morsels;

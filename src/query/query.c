@@ -9,17 +9,20 @@
 **               two sides; check names and types (exit 2 before any work)
 **   2. scan     each side is aggregated by (key, its by-columns): morsels
 **               (file, row group) are pulled by threads, each into a table
-**               of its own; tables are then merged in morsel order, so the
-**               result does not depend on the thread count
-**   3. join     both partials sorted by key; every pair of partial groups
-**               with the same key adds its product to the answer's group:
-**               count = cL·cR, sum over the left = sumL·cR, and so on
+**               of its own; the right side's tables are merged in morsel
+**               order, so the result does not depend on the thread count
+**   3. join     the left side's morsels, a window at a time, each joined
+**               with the right side's partial groups: every pair with the
+**               same key adds its product to an answer group of the
+**               morsel's (count = cL·cR, sum over the left = sumL·cR, and
+**               so on), folded into the answer in morsel order
 **   4. finish   the answer's groups sorted by the by-columns (NULLS LAST)
 **
 ** Integer sums are exact (128-bit); float sums are Neumaier-compensated.
-** The hash plan above holds the answer's groups in memory, bounded by the
-** memory limit; it serves the total and GROUP BY columns too wide to pack
-** whose distinct values are too many to rank (ranks.c).  When the GROUP BY
+** The hash plan above holds the right side's partial groups and the
+** answer's groups in memory (bounded by the memory limit), never the left
+** side's; it serves the total and GROUP BY columns too wide to pack whose
+** distinct values are too many to rank (ranks.c).  When the GROUP BY
 ** is one side's columns then the other's (the notebook's queries), merge.c's
 ** plan streams the answer instead and its size does not matter; the driver
 ** prefers it.
@@ -663,67 +666,169 @@ static uint32_t *sorted_by_join_key(const agg_table *t) {
   return ix;
 }
 
-static int join_partials(plan *p, agg_table *answer, uint64_t limit_groups, uint64_t *pairs, sj_error *err) {
-  side *L = &p->s[0], *R = &p->s[1];
-  if (agg_table_init(answer, p->nby, p->nagg)) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  uint32_t *li = sorted_by_join_key(&L->partial), *ri = sorted_by_join_key(&R->partial);
-  int rc = li && ri ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
-  size_t a = 0, b = 0;
+/* The hash plan's answer, or a morsel's part of it, past limit_groups. */
+static int over_limit(const plan *p, uint64_t limit_groups, sj_error *err) {
+  return sj_fail(err, SJ_ENOMEM,
+                 "the answer has more than %llu groups, more than the memory limit allows for the hash plan, "
+                 "which this query needs because the ranges of the %s side's GROUP BY columns need more than 62 "
+                 "bits together and their distinct values are too many to number under the memory limit (the "
+                 "merge plan, which streams and spills, packs them into one code)",
+                 (unsigned long long)limit_groups, p->by_side[0] == 0 && p->s[1].nby ? "right" : "left");
+}
+
+/* Adds the product of partial groups lr (of lt, the left side's table) and
+** rr (of rt, the right side's) to its group in `answer`: count = cL·cR, a
+** left aggregate's state repeated cR times, a right one's cL times. */
+static int join_pair(const plan *p, agg_table *answer, uint64_t limit_groups, const agg_table *lt, uint64_t *lr,
+                     const agg_table *rt, uint64_t *rr, sj_error *err) {
   int64_t keys[MAX_BY];
-  *pairs = 0;
-  while (!rc && a < L->partial.nrows && b < R->partial.nrows) {
-    int64_t ka = agg_row_keys(agg_table_row(&L->partial, li[a]))[0];
-    int64_t kb = agg_row_keys(agg_table_row(&R->partial, ri[b]))[0];
-    if (ka < kb) { a++; continue; }
-    if (kb < ka) { b++; continue; }
-    size_t a_end = a, b_end = b;
-    while (a_end < L->partial.nrows && agg_row_keys(agg_table_row(&L->partial, li[a_end]))[0] == ka) a_end++;
-    while (b_end < R->partial.nrows && agg_row_keys(agg_table_row(&R->partial, ri[b_end]))[0] == ka) b_end++;
-    for (size_t x = a; x < a_end && !rc; x++) {
-      uint64_t *lr = agg_table_row(&L->partial, li[x]);
-      int64_t cl = *agg_row_count(&L->partial, lr);
-      for (size_t y = b; y < b_end && !rc; y++) {
-        uint64_t *rr = agg_table_row(&R->partial, ri[y]);
-        int64_t cr = *agg_row_count(&R->partial, rr);
-        uint32_t nulls = 0;
-        for (int i = 0; i < p->nby; i++) {
-          int sd = p->by_side[i];
-          const side *s = &p->s[sd];
-          const uint64_t *row = sd == 0 ? lr : rr;
-          const agg_table *t = sd == 0 ? &L->partial : &R->partial;
-          int pos = 0;
-          while (s->by_out[pos] != i) pos++;
-          keys[i] = agg_row_keys(row)[1 + pos];
-          if (agg_row_nulls(t, row) >> pos & 1) { keys[i] = 0; nulls |= 1u << i; }
-        }
-        uint64_t *g = agg_table_upsert(answer, keys, nulls);
-        if (!g || answer->nrows > limit_groups) {
-          rc = sj_fail(err, SJ_ENOMEM,
-                       "the answer has more than %llu groups, more than the memory limit allows for "
-                       "the hash plan, which this query needs because the ranges of the %s side's GROUP BY "
-                       "columns need more than 62 bits together and their distinct values are too many to "
-                       "number under the memory limit (the merge plan, which streams and "
-                       "spills, packs them into one code)",
-                       (unsigned long long)limit_groups, p->by_side[0] == 0 && p->s[1].nby ? "right" : "left");
-          break;
-        }
-        (*pairs)++;
-        *agg_row_count(answer, g) += cl * cr;
-        agg_state *st = agg_row_states(answer, g);
-        for (int i = 0; i < p->nagg; i++) {
-          if (p->fn[i] == F_COUNT_STAR) continue;
-          int sd = p->agg_side[i];
-          const agg_table *t = sd == 0 ? &L->partial : &R->partial;
-          agg_state *src = agg_row_states(t, sd == 0 ? lr : rr) + p->agg_state[i];
-          state_merge(&st[i], src, p->fn[i], p->agg_float[i], sd == 0 ? cr : cl);
-        }
-      }
-    }
-    a = a_end;
-    b = b_end;
+  uint32_t nulls = 0;
+  for (int i = 0; i < p->nby; i++) {
+    int sd = p->by_side[i];
+    const side *s = &p->s[sd];
+    const uint64_t *row = sd == 0 ? lr : rr;
+    const agg_table *t = sd == 0 ? lt : rt;
+    int pos = 0;
+    while (s->by_out[pos] != i) pos++;
+    keys[i] = agg_row_keys(row)[1 + pos];
+    if (agg_row_nulls(t, row) >> pos & 1) { keys[i] = 0; nulls |= 1u << i; }
   }
-  free(li);
+  uint64_t *g = agg_table_upsert(answer, keys, nulls);
+  if (!g || answer->nrows > limit_groups) return over_limit(p, limit_groups, err);
+  int64_t cl = *agg_row_count(lt, lr), cr = *agg_row_count(rt, rr);
+  *agg_row_count(answer, g) += cl * cr;
+  agg_state *st = agg_row_states(answer, g);
+  for (int i = 0; i < p->nagg; i++) {
+    if (p->fn[i] == F_COUNT_STAR) continue;
+    int sd = p->agg_side[i];
+    agg_state *src = agg_row_states(sd == 0 ? lt : rt, sd == 0 ? lr : rr) + p->agg_state[i];
+    state_merge(&st[i], src, p->fn[i], p->agg_float[i], sd == 0 ? cr : cl);
+  }
+  return 0;
+}
+
+/* The right side's partial groups by key, for probing: open addressing
+** from a key to the first of its rows in ri (the rows sorted by key). */
+typedef struct key_index {
+  struct { int64_t key; uint64_t at; } *slot; /* at = 1 + position in ri; 0 = empty */
+  size_t mask;
+} key_index;
+
+static size_t key_slot(int64_t key, size_t mask) { return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15u) >> 17) & mask; }
+
+static int key_index_build(key_index *x, const agg_table *t, const uint32_t *ri) {
+  size_t n = 16;
+  while (n < 2 * t->nrows) n *= 2;
+  x->mask = n - 1;
+  if (!(x->slot = calloc(n, sizeof *x->slot))) return -1;
+  for (size_t i = 0; i < t->nrows; i++) {
+    int64_t key = agg_row_keys(agg_table_row(t, ri[i]))[0];
+    if (i && agg_row_keys(agg_table_row(t, ri[i - 1]))[0] == key) continue;
+    size_t h = key_slot(key, x->mask);
+    while (x->slot[h].at) h = (h + 1) & x->mask;
+    x->slot[h].key = key;
+    x->slot[h].at = i + 1;
+  }
+  return 0;
+}
+
+/* The position in ri of key's first row; SIZE_MAX when the key is absent. */
+static size_t key_index_find(const key_index *x, int64_t key) {
+  for (size_t h = key_slot(key, x->mask);; h = (h + 1) & x->mask) {
+    if (!x->slot[h].at) return SIZE_MAX;
+    if (x->slot[h].key == key) return (size_t)x->slot[h].at - 1;
+  }
+}
+
+/* The left side streamed: a window of morsels at a time, each aggregated by
+** (key, its by-columns) and joined with the right side's partial groups
+** into answer groups of its own, which are then folded into the answer in
+** morsel order (the same answer, bit for bit, on any thread count).  The
+** left side's partial groups are never held whole: memory is the right
+** side's, the answer's, and the window's. */
+typedef struct stream_job {
+  scan_job scan;           /* the window's morsels and their partial tables */
+  const agg_table *right;  /* the right side's partial groups */
+  const uint32_t *ri;      /* their rows sorted by key */
+  const key_index *index;  /* a key's first row in ri */
+  agg_table *answers;      /* per morsel of the window */
+  uint64_t *pairs, *groups, limit_groups;
+} stream_job;
+
+static int stream_morsel(void *ctx, size_t i, int worker, sj_error *err) {
+  stream_job *j = ctx;
+  const plan *p = j->scan.p;
+  const agg_table *rt = j->right;
+  agg_table *lt = &j->scan.tables[i];
+  int rc = scan_morsel(&j->scan, i, worker, err);
+  if (!rc && agg_table_init(&j->answers[i], p->nby, p->nagg)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  j->pairs[i] = 0;
+  j->groups[i] = lt->nrows;
+  enum { AHEAD = 16 }; /* many distinct keys probe a large index: fetch ahead */
+  for (size_t x = 0; x < lt->nrows && !rc; x++) {
+    if (x + AHEAD < lt->nrows)
+      __builtin_prefetch(&j->index->slot[key_slot(agg_row_keys(agg_table_row(lt, x + AHEAD))[0], j->index->mask)]);
+    uint64_t *lr = agg_table_row(lt, x);
+    int64_t key = agg_row_keys(lr)[0];
+    for (size_t at = key_index_find(j->index, key); at < rt->nrows && !rc; at++) {
+      uint64_t *rr = agg_table_row(rt, j->ri[at]);
+      if (agg_row_keys(rr)[0] != key) break;
+      rc = join_pair(p, &j->answers[i], j->limit_groups, lt, lr, rt, rr, err);
+      j->pairs[i]++;
+    }
+  }
+  agg_table_free(lt);
+  return rc;
+}
+
+/* Folds a morsel's answer groups into the answer. */
+static int fold_answer(const plan *p, agg_table *answer, const agg_table *part, uint64_t limit_groups, sj_error *err) {
+  for (size_t i = 0; i < part->nrows; i++) {
+    uint64_t *src = agg_table_row(part, i);
+    uint64_t *dst = agg_table_upsert(answer, agg_row_keys(src), agg_row_nulls(part, src));
+    if (!dst || answer->nrows > limit_groups) return over_limit(p, limit_groups, err);
+    *agg_row_count(answer, dst) += *agg_row_count(part, src);
+    agg_state *a = agg_row_states(answer, dst), *b = agg_row_states(part, src);
+    for (int k = 0; k < p->nagg; k++)
+      if (p->fn[k] != F_COUNT_STAR) state_merge(&a[k], &b[k], p->fn[k], p->agg_float[k], 1);
+  }
+  return 0;
+}
+
+static int stream_left(plan *p, agg_table *answer, uint64_t limit_groups, uint64_t *pairs, uint64_t *groups,
+                       sj_error *err) {
+  side *L = &p->s[0];
+  const agg_table *rt = &p->s[1].partial;
+  *pairs = *groups = 0;
+  if (agg_table_init(answer, p->nby, p->nagg)) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  size_t nmorsels, window = 4 * (size_t)p->threads;
+  morsel *morsels = NULL;
+  int rc = list_morsels(L, &morsels, &nmorsels, err);
+  uint32_t *ri = rc ? NULL : sorted_by_join_key(rt);
+  key_index index = {NULL, 0};
+  stream_job j = {{p, L, NULL, calloc(window, sizeof(agg_table))}, rt, ri, &index, calloc(window, sizeof(agg_table)),
+                  calloc(window, sizeof(uint64_t)), calloc(window, sizeof(uint64_t)), limit_groups};
+  if (!rc && (!ri || key_index_build(&index, rt, ri) || !j.scan.tables || !j.answers || !j.pairs || !j.groups))
+    rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (size_t first = 0; first < nmorsels && !rc; first += window) {
+    size_t n = nmorsels - first < window ? nmorsels - first : window;
+    j.scan.morsels = morsels + first;
+    rc = run_parallel(p->threads, n, stream_morsel, &j, err);
+    for (size_t i = 0; i < n; i++) {
+      if (!rc) rc = fold_answer(p, answer, &j.answers[i], limit_groups, err);
+      *pairs += j.pairs[i];
+      *groups += j.groups[i];
+      agg_table_free(&j.answers[i]);
+      agg_table_free(&j.scan.tables[i]);
+    }
+  }
+  free(j.scan.tables);
+  free(j.answers);
+  free(j.pairs);
+  free(j.groups);
+  free(index.slot);
   free(ri);
+  free(morsels);
   return rc;
 }
 
@@ -796,22 +901,22 @@ double seconds_since(const struct timespec *t0) {
   return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
-/* The hash plan: both sides' partials in tables, their join in a table of
-** the answer's groups (bounded by the memory limit), sorted, written. */
+/* The hash plan: the right side's partial groups in a table, the left side
+** streamed against them into a table of the answer's groups (bounded by the
+** memory limit), sorted, written. */
 static int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   agg_table answer;
   memset(&answer, 0, sizeof answer);
-  uint64_t pairs = 0;
-  double t_scan = 0, t_join = 0;
-  int rc = scan_side(p, &p->s[0], err);
-  if (!rc) rc = scan_side(p, &p->s[1], err);
+  uint64_t pairs = 0, left_groups = 0;
+  double t_right = 0, t_left = 0;
+  int rc = scan_side(p, &p->s[1], err);
   if (!rc) {
-    t_scan = seconds_since(&t0);
+    t_right = seconds_since(&t0);
     size_t group_bytes = (((size_t)p->nby + 4) & ~(size_t)1) * 8 + 32 * (size_t)p->nagg + 8;
-    rc = join_partials(p, &answer, p->memory_limit / group_bytes, &pairs, err);
-    t_join = seconds_since(&t0) - t_scan;
+    rc = stream_left(p, &answer, p->memory_limit / group_bytes, &pairs, &left_groups, err);
+    t_left = seconds_since(&t0) - t_right;
   }
   if (!rc) rc = write_answer(p, &answer, schema, sink, &rep->rows_out, err);
   if (!rc) {
@@ -821,13 +926,14 @@ static int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_repo
     side_grouping(p, R, rg, sizeof rg);
     snprintf(rep->text, sizeof rep->text,
              "plan: hash (GROUP BY pushed below the join on both sides; the answer's groups in a table)\n"
-             "  left   %d files, %llu rows scanned -> %zu partial groups by (%s)\n"
-             "  right  %d files, %llu rows scanned -> %zu partial groups by (%s)\n"
+             "  right  %d files, %llu rows scanned -> %zu partial groups by (%s), held\n"
+             "  left   %d files, %llu rows scanned -> %llu partial groups by (%s), row group by row group, "
+             "streamed against them\n"
              "  join   %llu pairs of partial groups on %s -> %llu answer groups\n"
-             "  time   scan %.3f s, join %.3f s, total %.3f s on %d threads\n",
-             L->nfiles, (unsigned long long)L->rows_scanned, L->partial.nrows, lg, R->nfiles,
-             (unsigned long long)R->rows_scanned, R->partial.nrows, rg, (unsigned long long)pairs, p->q->on,
-             (unsigned long long)rep->rows_out, t_scan, t_join, seconds_since(&t0), p->threads);
+             "  time   right %.3f s, left and join %.3f s, total %.3f s on %d threads\n",
+             R->nfiles, (unsigned long long)R->rows_scanned, R->partial.nrows, rg, L->nfiles,
+             (unsigned long long)L->rows_scanned, (unsigned long long)left_groups, lg, (unsigned long long)pairs,
+             p->q->on, (unsigned long long)rep->rows_out, t_right, t_left, seconds_since(&t0), p->threads);
   }
   agg_table_free(&answer);
   return rc;

@@ -5,7 +5,8 @@
   counts exact, sums within 1e-9 relative, rows in order.
 - The same bytes of output for --threads 1 and --threads 2, and under a
   memory limit that spills the merge plan's runs; QN at s=0.01 under
-  --memory-limit 256M with its peak RSS measured.
+  --memory-limit 256M with its peak RSS measured, and a total over 4M keys
+  under 64M (the hash plan streams the left side).
 - Randomized tables written by DuckDB: keys on one side only, NULL keys, a
   hot key with 99% of the rows, string keys, NULLs in GROUP BY and aggregated columns,
   empty tables; random GROUP BY columns from both sides and every aggregate.
@@ -195,6 +196,27 @@ def measured_run(*args):
     return p.returncode, errf.read().decode(), peak
 
 
+def test_hash_plan_memory(tmp):
+    """A total over 4M distinct keys (6M left rows, 200K right rows): the
+    hash plan streams the left side against the right side's partial
+    groups, so under --memory-limit 64M its peak RSS stays under 128 MB
+    (holding the left side's partial groups took 480 MB), with DuckDB's
+    answer."""
+    lp, rp = os.path.join(tmp, "many-keys-l.parquet"), os.path.join(tmp, "many-keys-r.parquet")
+    duck(f"""COPY (SELECT (hash(i) % 4000000)::BIGINT AS k, (i % 1000)::DOUBLE / 8 AS v FROM range(6000000) t(i))
+             TO '{lp}' (FORMAT parquet)""",
+         f"""COPY (SELECT (hash(j * 3) % 4000000)::BIGINT AS k, (j % 7)::BIGINT AS w FROM range(200000) t(j))
+             TO '{rp}' (FORMAT parquet)""")
+    aggs = ["count(*)", "sum(v)", "min(w)"]
+    rc, err, rss = measured_run("--left", lp, "--right", rp, "--on", "k", "--agg", ",".join(aggs), "--memory-limit",
+                                "64M", "--explain")
+    check(rc == 0 and "plan: hash" in err, f"a total over 4M keys: exit {rc} {err.strip()[-300:]}")
+    check(rss < 128 << 20, f"a total over 4M keys under --memory-limit 64M: peak RSS {rss >> 20} MB")
+    compare_with_duckdb("a total over 4M keys", lp, rp, "k", [], aggs, tmp, extra=("--memory-limit", "64M"))
+    for f in (lp, rp):
+        os.remove(f)
+
+
 def test_memory_limit(tmp):
     """QN at s=0.01 (6.6e8 answer rows, 1.9 GB of sorted runs) under
     --memory-limit 256M: it completes, its peak RSS stays under the limit
@@ -304,6 +326,20 @@ def test_plans(tmp):
               f"--by {by}: the merge plan, {ranked} as ranks: {err.strip()[:500]!r}")
         compare_with_duckdb(f"wide column as ranks, --by {by}", wl, wr, "k", by,
                             ["count(*)", "sum(x)", "min(h)", "max(h)"], tmp, threads=2, extra=("--memory-limit", "64M"))
+    # 5000 distinct values of h, more than ranks may hold under 120000 bytes (3750), but only the
+    # 8% of rows whose keys are on the right join: the hash plan, its ~400 answer groups fit
+    hl, hr = os.path.join(tmp, "hash-l.parquet"), os.path.join(tmp, "hash-r.parquet")
+    duck(f"""COPY (SELECT (i % 50)::BIGINT AS k, (hash(i)::HUGEINT - 9223372036854775808)::BIGINT AS h,
+               i::DOUBLE / 3 AS x, (i % 7)::INTEGER - 3 AS s FROM range(5000) t(i))
+             TO '{hl}' (FORMAT parquet, ROW_GROUP_SIZE 500)""",
+         f"COPY (SELECT (j % 4)::BIGINT AS k, (j % 3)::BIGINT AS g FROM range(12) t(j)) TO '{hr}' (FORMAT parquet)")
+    for by in (["h"], ["s", "h"], []):
+        limit = ("--memory-limit", "120000")
+        rc, _, err = run("--left", hl, "--right", hr, "--on", "k", "--by", ",".join(by), "--explain", *limit)
+        check(rc == 0 and "plan: hash" in err and "streamed against them" in err,
+              f"--by {by} under 120000 bytes: the hash plan: {err.strip()[:400]!r}")
+        compare_with_duckdb(f"hash plan, --by {by}", hl, hr, "k", by, ["count(*)", "sum(x)", "min(g)", "max(s)"], tmp,
+                            threads=2, extra=limit)
 
 
 def test_no_statistics(tmp):
@@ -585,6 +621,7 @@ def main():
         test_string_columns(tmp)
         test_materialize(tmp)
         if not QUICK:
+            test_hash_plan_memory(tmp)
             test_memory_limit(tmp)
         test_parquet_output(tmp)
         test_bad_input(tmp)
