@@ -43,6 +43,11 @@ typedef struct sj_error {
   char msg[1024];
 } sj_error;
 
+/* The size of the public struct `name` ("sj_query", "pq_column_spec", …), 0
+** for a name it does not know: a binding that declares the structs itself
+** (python/skewjoin/_lib.py) checks its layout against the library's. */
+size_t sj_struct_size(const char *name);
+
 /* Sets err (if not NULL) to code and a printf-style message; returns code. */
 int sj_fail(sj_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -95,6 +100,23 @@ const char *pq_codec_name(pq_codec c);
 ** read different row groups or columns of one file at once. */
 typedef struct pq_reader pq_reader;
 
+/* What an integer column's values stand for (its LogicalType, or the
+** ConvertedType of older writers): the query carries it to the answer. */
+typedef enum { PQ_LT_NONE, PQ_LT_DATE, PQ_LT_TIME, PQ_LT_TIMESTAMP, PQ_LT_DECIMAL } pq_logical_kind;
+typedef enum { PQ_UNIT_MILLIS, PQ_UNIT_MICROS, PQ_UNIT_NANOS } pq_time_unit;
+typedef struct pq_logical {
+  pq_logical_kind kind;   /* PQ_LT_NONE for anything else */
+  pq_time_unit unit;      /* TIME, TIMESTAMP */
+  int utc;                /* TIME, TIMESTAMP: isAdjustedToUTC */
+  int32_t scale, precision; /* DECIMAL */
+} pq_logical;
+
+/* A value of such a column as text, as DuckDB prints it (src/util/csv.c):
+** 2024-01-31 (0044-03-15 (BC) before year 1); 10:11:12.5; 2024-01-31
+** 10:11:12.000001 (UTC-adjusted: +00); a DECIMAL with its scale's digits,
+** 5.70, -0.05.  PQ_LT_NONE: the integer. */
+void sj_csv_logical(FILE *f, __int128 v, const pq_logical *lt);
+
 /* A leaf column of a flat schema. */
 typedef struct pq_column_info {
   const char *name;
@@ -104,6 +126,7 @@ typedef struct pq_column_info {
   int is_text;          /* BYTE_ARRAY annotated STRING/UTF8, ENUM or JSON */
   int is_unsigned;      /* UINT_8..UINT_64 or INTEGER(isSigned = false) */
   char logical[48];     /* the annotation, for people: "STRING", "DECIMAL(4,2)", "" */
+  pq_logical lt;        /* INT32/INT64 columns: DATE, TIME, TIMESTAMP, DECIMAL */
 } pq_column_info;
 
 /* Statistics of one column chunk, as the file states them (PLAIN-encoded
@@ -188,10 +211,11 @@ typedef enum {
 
 typedef struct pq_column_spec {
   const char *name;
-  pq_type type;
+  pq_type type;  /* INT64, DOUBLE, BYTE_ARRAY (text), or INT32 (PLAIN, from int64 values in range) */
   pq_encoding encoding;
   pq_codec codec;
   int optional;  /* may hold nulls (PQ_ENC_PLAIN only); the vector's valid says which */
+  pq_logical lt; /* integer columns: the annotation written with them */
 } pq_column_spec;
 
 /* A run of one value repeated count times: how a sorted key column is

@@ -48,11 +48,16 @@ class sj_query_report(ctypes.Structure):
     _fields_ = [("rows", ctypes.c_uint64), ("plan", ctypes.c_char * 4096)]
 
 
+class pq_logical(ctypes.Structure):
+    _fields_ = [("kind", ctypes.c_int), ("unit", ctypes.c_int), ("utc", ctypes.c_int), ("scale", ctypes.c_int32),
+                ("precision", ctypes.c_int32)]
+
+
 class pq_column_info(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char_p), ("type", ctypes.c_int), ("type_length", ctypes.c_int32),
         ("optional", ctypes.c_int), ("is_text", ctypes.c_int), ("is_unsigned", ctypes.c_int),
-        ("logical", ctypes.c_char * 48),
+        ("logical", ctypes.c_char * 48), ("lt", pq_logical),
     ]
 
 
@@ -99,7 +104,7 @@ class sj_dist_want(ctypes.Structure):
 
 class pq_column_spec(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("type", ctypes.c_int), ("encoding", ctypes.c_int),
-                ("codec", ctypes.c_int), ("optional", ctypes.c_int)]
+                ("codec", ctypes.c_int), ("optional", ctypes.c_int), ("lt", pq_logical)]
 
 
 class pq_vector(ctypes.Structure):
@@ -169,6 +174,17 @@ for _name, (_res, _args) in _decl.items():
     _f = getattr(lib, _name)
     _f.restype = _res
     _f.argtypes = _args
+
+# The structs above mirror include/skewjoin.h: a library of another layout
+# would read every array of them wrong, so it is refused here.
+lib.sj_struct_size.restype = ctypes.c_size_t
+lib.sj_struct_size.argtypes = [ctypes.c_char_p]
+for _cls in (sj_error, sj_query, sj_query_report, pq_logical, pq_column_info, pq_column, pq_column_spec, pq_vector,
+             sj_dist_info, sj_dist_piece, sj_dist_plan, sj_dist_want, sj_bytes):
+    _size = lib.sj_struct_size(_cls.__name__.encode())
+    if _size != ctypes.sizeof(_cls):
+        raise ImportError(f"{lib._name}: struct {_cls.__name__} is {_size} bytes, this package declares "
+                          f"{ctypes.sizeof(_cls)}; rebuild the library from the same source tree")
 
 
 def check(rc, err):

@@ -461,18 +461,18 @@ int gen_write_df1(const gen_params *p, np_rng *rng, const uint64_t *rows, uint64
   pl->progress_ctx = progress_ctx;
   pl->cut = (cutter){.p = p, .key_start = key_start, .df1_keys = df1_keys, .total = total,
                      .nfiles = gen_df1_files(p, df1_keys, total)};
-  pl->specs[0] = (pq_column_spec){"key", PQ_INT64, PQ_ENC_DICTIONARY, p->codec, 0};
-  pl->specs[1] = (pq_column_spec){"bucket", PQ_INT64, PQ_ENC_DELTA, p->codec, 0};
+  pl->specs[0] = (pq_column_spec){"key", PQ_INT64, PQ_ENC_DICTIONARY, p->codec, 0, {0}};
+  pl->specs[1] = (pq_column_spec){"bucket", PQ_INT64, PQ_ENC_DELTA, p->codec, 0, {0}};
   for (int g = 0; g < p->ngroups; g++) {
     snprintf(pl->names[g], sizeof pl->names[g], "group%d", g + 1);
-    pl->specs[2 + g] = (pq_column_spec){pl->names[g], PQ_INT64, PQ_ENC_DICTIONARY, p->codec, 0};
+    pl->specs[2 + g] = (pq_column_spec){pl->names[g], PQ_INT64, PQ_ENC_DICTIONARY, p->codec, 0, {0}};
     uint32_t n = p->group_bounds[g] - 1;
     if (!(pl->dict[g] = malloc(n * sizeof(int64_t)))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < n && pl->dict[g]; i++) pl->dict[g][i] = (int64_t)i + 1;
   }
   /* Random doubles do not compress (measured: zstd saves under 4%, see the
   ** README), so value is always stored plain and uncompressed. */
-  pl->specs[2 + p->ngroups] = (pq_column_spec){"value", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_NONE, 0};
+  pl->specs[2 + p->ngroups] = (pq_column_spec){"value", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_NONE, 0, {0}};
   pl->ncols = p->ngroups + 3;
 
   long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -57,8 +57,8 @@ static int df2_visit(void *ctx, uint64_t grouping, const uint32_t *keys, uint64_
 static int write_df2(const gen_params *p, np_rng *rng, const char *path, gen_report *report,
                      sj_error *err) {
   df2_writer w = {0};
-  w.specs[0] = (pq_column_spec){"df2_group", PQ_INT64, PQ_ENC_DELTA, p->codec, 0};
-  w.specs[1] = (pq_column_spec){"key", PQ_INT64, PQ_ENC_DELTA, p->codec, 0};
+  w.specs[0] = (pq_column_spec){"df2_group", PQ_INT64, PQ_ENC_DELTA, p->codec, 0, {0}};
+  w.specs[1] = (pq_column_spec){"key", PQ_INT64, PQ_ENC_DELTA, p->codec, 0, {0}};
   w.scratch = pq_scratch_new();
   w.grouping = malloc(DF2_RG_ROWS * sizeof(int64_t));
   w.key = malloc(DF2_RG_ROWS * sizeof(int64_t));

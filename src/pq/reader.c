@@ -90,6 +90,7 @@ typedef struct schema_el {
   int logical;   /* LogicalType union field id, 0 absent */
   int int_bits, int_signed;
   int32_t dec_scale, dec_precision;
+  int time_utc, time_unit; /* TIME, TIMESTAMP: isAdjustedToUTC; TimeUnit's field id, 0 absent */
 } schema_el;
 
 static void read_logical(thrift_reader *t, schema_el *e) {
@@ -107,7 +108,16 @@ static void read_logical(thrift_reader *t, schema_el *e) {
       else if (id == 10 && fid == 2) e->int_signed = (int)tr_field_int(t, ft);
       else if (id == 5 && fid == 1) e->dec_scale = (int32_t)tr_field_int(t, ft);
       else if (id == 5 && fid == 2) e->dec_precision = (int32_t)tr_field_int(t, ft);
-      else tr_skip(t, ft);
+      else if ((id == 7 || id == 8) && fid == 1) e->time_utc = (int)tr_field_int(t, ft);
+      else if ((id == 7 || id == 8) && fid == 2 && ft == TC_STRUCT) { /* TimeUnit: the field set names it */
+        tr_struct_begin(t);
+        int16_t uid;
+        int ut;
+        while (tr_field(t, &uid, &ut)) {
+          e->time_unit = uid;
+          tr_skip(t, ut);
+        }
+      } else tr_skip(t, ft);
     }
   }
 }
@@ -220,6 +230,37 @@ static int fail_file(const pq_reader *r, sj_error *err, int code, const char *fm
   return sj_fail(err, code, "%s: %s", r->path, what);
 }
 
+/* The annotation of an INT32/INT64 column as the query uses it: the
+** LogicalType when present, else the ConvertedType (whose TIME and
+** TIMESTAMP are UTC-adjusted); anything else, or a unit the physical
+** type cannot hold, is PQ_LT_NONE (read as plain integers). */
+static pq_logical integer_logical(const schema_el *e, pq_type type) {
+  pq_logical lt = {PQ_LT_NONE, PQ_UNIT_MILLIS, 0, 0, 0};
+  if (type != PQ_INT32 && type != PQ_INT64) return lt;
+  int l = e->logical, ct = e->converted;
+  if (l == 6 || (!l && ct == 6)) {
+    lt.kind = PQ_LT_DATE;
+  } else if (l == 7 || l == 8) {
+    if (e->time_unit < 1 || e->time_unit > 3) return lt;
+    lt.kind = l == 7 ? PQ_LT_TIME : PQ_LT_TIMESTAMP;
+    lt.unit = (pq_time_unit)(e->time_unit - 1);
+    lt.utc = e->time_utc;
+  } else if (!l && ct >= 7 && ct <= 10) { /* TIME_MILLIS, TIME_MICROS, TIMESTAMP_MILLIS, TIMESTAMP_MICROS */
+    lt.kind = ct <= 8 ? PQ_LT_TIME : PQ_LT_TIMESTAMP;
+    lt.unit = ct == 7 || ct == 9 ? PQ_UNIT_MILLIS : PQ_UNIT_MICROS;
+    lt.utc = 1;
+  } else if (l == 5 || (!l && ct == 5)) {
+    lt.kind = PQ_LT_DECIMAL;
+    lt.scale = l == 5 ? e->dec_scale : e->scale;
+    lt.precision = l == 5 ? e->dec_precision : e->precision;
+    if (lt.scale < 0 || lt.scale > 38 || lt.precision < lt.scale) lt.kind = PQ_LT_NONE;
+  }
+  if (lt.kind == PQ_LT_DATE && type != PQ_INT32) lt.kind = PQ_LT_NONE;
+  if (lt.kind == PQ_LT_TIME && (type == PQ_INT32) != (lt.unit == PQ_UNIT_MILLIS)) lt.kind = PQ_LT_NONE;
+  if (lt.kind == PQ_LT_TIMESTAMP && type != PQ_INT64) lt.kind = PQ_LT_NONE;
+  return lt;
+}
+
 /* Checks the schema is flat and fills r->cols. */
 static int build_columns(footer_ctx *f) {
   pq_reader *r = f->r;
@@ -273,6 +314,10 @@ static int build_columns(footer_ctx *f) {
     static const char *logical_names[] = {"", "STRING", "MAP", "LIST", "ENUM", "DECIMAL", "DATE",
                                           "TIME", "TIMESTAMP", "", "INTEGER", "UNKNOWN", "JSON",
                                           "BSON", "UUID", "FLOAT16", "VARIANT", "GEOMETRY", "GEOGRAPHY"};
+    static const char *converted_names[] = {"UTF8", "MAP", "MAP_KEY_VALUE", "LIST", "ENUM", "DECIMAL", "DATE",
+                                            "TIME_MILLIS", "TIME_MICROS", "TIMESTAMP_MILLIS", "TIMESTAMP_MICROS",
+                                            "UINT_8", "UINT_16", "UINT_32", "UINT_64", "INT_8", "INT_16", "INT_32",
+                                            "INT_64", "JSON", "BSON", "INTERVAL"};
     if (lt == 5 || ct == CT_DECIMAL)
       snprintf(ci->logical, sizeof ci->logical, "DECIMAL(%d,%d)",
                lt == 5 ? e->dec_precision : e->precision, lt == 5 ? e->dec_scale : e->scale);
@@ -280,8 +325,11 @@ static int build_columns(footer_ctx *f) {
       snprintf(ci->logical, sizeof ci->logical, "%sINT%d", e->int_signed ? "" : "U", e->int_bits);
     else if (lt > 0 && lt < 19)
       snprintf(ci->logical, sizeof ci->logical, "%s", logical_names[lt]);
+    else if (ct >= 0 && ct < 22)
+      snprintf(ci->logical, sizeof ci->logical, "%s", converted_names[ct]);
     else if (ct >= 0)
       snprintf(ci->logical, sizeof ci->logical, "converted %d", ct);
+    ci->lt = integer_logical(e, ci->type);
   }
   return 0;
 }

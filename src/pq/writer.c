@@ -37,6 +37,7 @@ typedef struct chunk_meta {
   uint64_t compressed, uncompressed; /* page headers included */
   int has_stats;
   uint8_t min[8], max[8];   /* PLAIN-encoded */
+  int stats_len;            /* their bytes: 8, or 4 for INT32 */
   int encoding;             /* the data pages' encoding */
   int64_t nulls;
 } chunk_meta;
@@ -146,6 +147,7 @@ static void stats_i64(chunk_meta *m, int64_t lo, int64_t hi) {
   memcpy(m->min, &lo, 8);
   memcpy(m->max, &hi, 8);
   m->has_stats = 1;
+  m->stats_len = 8;
 }
 
 /* Records double bounds; parquet.thrift: a zero minimum is written -0.0,
@@ -156,6 +158,7 @@ static void stats_f64_bounds(chunk_meta *m, double lo, double hi) {
   memcpy(m->min, &lo, 8);
   memcpy(m->max, &hi, 8);
   m->has_stats = 1;
+  m->stats_len = 8;
 }
 
 /* Min and max in four independent lanes: one chain of dependent compares
@@ -360,6 +363,39 @@ static int encode_optional(const pq_column_spec *sp, const pq_vector *v, uint64_
   return 0;
 }
 
+/* An INT32 column (DATE, TIME in milliseconds, a narrow DECIMAL) from
+** int64 values: definition levels when OPTIONAL, then the present values
+** as 4-byte PLAIN.  A value outside the int32 range is refused. */
+static int encode_int32(const pq_column_spec *sp, const pq_vector *v, uint64_t rows, pq_scratch *s, sj_buf *out,
+                        chunk_meta *m, sj_error *err) {
+  int rc = sp->optional ? levels_ready(s, err) : 0;
+  int have = 0;
+  int32_t lo = 0, hi = 0;
+  for (uint64_t at = 0; at < rows && !rc; at += PQ_PAGE_ROWS) {
+    uint32_t n = (uint32_t)(rows - at < PQ_PAGE_ROWS ? rows - at : PQ_PAGE_ROWS);
+    if (sp->optional) page_levels(s, v, at, n, m);
+    else sj_buf_reset(&s->page);
+    for (uint64_t r = at; r < at + n; r++) {
+      if (v->valid && !v->valid[r]) continue;
+      if (v->i64[r] < INT32_MIN || v->i64[r] > INT32_MAX)
+        return sj_fail(err, SJ_EUSAGE, "column %s: %lld does not fit its INT32", sp->name, (long long)v->i64[r]);
+      int32_t x = (int32_t)v->i64[r];
+      if (!have || x < lo) lo = x;
+      if (!have || x > hi) hi = x;
+      have = 1;
+      sj_buf_le32(&s->page, (uint32_t)x);
+    }
+    rc = put_page(s, sp->codec, 0, n, E_PLAIN, out, m, err);
+  }
+  if (!rc && have) {
+    memcpy(m->min, &lo, 4);
+    memcpy(m->max, &hi, 4);
+    m->has_stats = 1;
+    m->stats_len = 4;
+  }
+  return rc;
+}
+
 /* A BYTE_ARRAY column's pages: definition levels when OPTIONAL, then each
 ** present value as a 4-byte length and its bytes (PLAIN).  No min/max
 ** statistics: a reader that wants bounds for strings reads the values. */
@@ -386,6 +422,7 @@ static int encode_byte_array(const pq_column_spec *sp, const pq_vector *v, uint6
 static int encode_values(const pq_column_spec *sp, const pq_vector *v, uint64_t rows,
                          pq_scratch *s, sj_buf *out, chunk_meta *m, sj_error *err) {
   if (v->kind == PQ_VEC_BYTES) return encode_byte_array(sp, v, rows, s, out, m, err);
+  if (sp->type == PQ_INT32) return encode_int32(sp, v, rows, s, out, m, err);
   if (sp->optional) return encode_optional(sp, v, rows, s, out, m, err);
   int is_i64 = v->kind == PQ_VEC_I64;
   if (is_i64) {
@@ -422,7 +459,7 @@ static int check_shape(const pq_column_spec *sp, const pq_vector *v, sj_error *e
       break;
     case PQ_ENC_DELTA: ok = sp->type == PQ_INT64 && v->kind == PQ_VEC_I64; break;
     default:
-      ok = (sp->type == PQ_INT64 && v->kind == PQ_VEC_I64) ||
+      ok = ((sp->type == PQ_INT64 || sp->type == PQ_INT32) && v->kind == PQ_VEC_I64) ||
            (sp->type == PQ_DOUBLE && v->kind == PQ_VEC_F64) ||
            (sp->type == PQ_BYTE_ARRAY && v->kind == PQ_VEC_BYTES);
   }
@@ -564,13 +601,13 @@ static void put_statistics(thrift_writer *w, const chunk_meta *m) {
   tw_field(w, 12, TC_STRUCT);
   tw_struct_begin(w);
   if (m->has_stats) {
-    tw_binary(w, 1, m->max, 8);
-    tw_binary(w, 2, m->min, 8);
+    tw_binary(w, 1, m->max, (size_t)m->stats_len);
+    tw_binary(w, 2, m->min, (size_t)m->stats_len);
   }
   tw_i64(w, 3, m->nulls);
   if (m->has_stats) {
-    tw_binary(w, 5, m->max, 8);
-    tw_binary(w, 6, m->min, 8);
+    tw_binary(w, 5, m->max, (size_t)m->stats_len);
+    tw_binary(w, 6, m->min, (size_t)m->stats_len);
   }
   tw_struct_end(w);
 }
@@ -605,6 +642,50 @@ static void put_column_chunk(thrift_writer *w, const pq_column_spec *sp, const c
   tw_struct_end(w);
 }
 
+/* An integer column's annotation: ConvertedType where one exists (for
+** older readers), then the LogicalType (parquet.thrift's SchemaElement
+** fields 6, 7, 8 and 10). */
+static void put_logical(thrift_writer *w, const pq_logical *lt) {
+  static const int converted[3][3] = {{0}, {7, 8, -1}, {9, 10, -1}}; /* [TIME/TIMESTAMP][unit] */
+  switch (lt->kind) {
+    case PQ_LT_NONE: return;
+    case PQ_LT_DATE: tw_i32(w, 6, 6); break;
+    case PQ_LT_DECIMAL:
+      tw_i32(w, 6, 5);
+      tw_i32(w, 7, lt->scale);
+      tw_i32(w, 8, lt->precision);
+      break;
+    case PQ_LT_TIME:
+    case PQ_LT_TIMESTAMP: {
+      int ct = converted[lt->kind == PQ_LT_TIME ? 1 : 2][lt->unit];
+      if (ct >= 0) tw_i32(w, 6, ct);
+      break;
+    }
+  }
+  tw_field(w, 10, TC_STRUCT);
+  tw_struct_begin(w);
+  switch (lt->kind) {
+    case PQ_LT_DATE: tw_empty_struct(w, 6); break;
+    case PQ_LT_DECIMAL:
+      tw_field(w, 5, TC_STRUCT);
+      tw_struct_begin(w);
+      tw_i32(w, 1, lt->scale);
+      tw_i32(w, 2, lt->precision);
+      tw_struct_end(w);
+      break;
+    default: /* TIME (7), TIMESTAMP (8): isAdjustedToUTC, then the unit's field of TimeUnit */
+      tw_field(w, lt->kind == PQ_LT_TIME ? 7 : 8, TC_STRUCT);
+      tw_struct_begin(w);
+      tw_bool(w, 1, lt->utc);
+      tw_field(w, 2, TC_STRUCT);
+      tw_struct_begin(w);
+      tw_empty_struct(w, (int16_t)(lt->unit + 1));
+      tw_struct_end(w);
+      tw_struct_end(w);
+  }
+  tw_struct_end(w);
+}
+
 static void put_footer(const pq_file *f, sj_buf *out) {
   thrift_writer w;
   tw_init(&w, out);
@@ -626,6 +707,8 @@ static void put_footer(const pq_file *f, sj_buf *out) {
       tw_struct_begin(&w);
       tw_empty_struct(&w, 1);
       tw_struct_end(&w);
+    } else if (f->specs[c].type == PQ_INT32 || f->specs[c].type == PQ_INT64) {
+      put_logical(&w, &f->specs[c].lt);
     }
     tw_struct_end(&w);
   }

@@ -99,8 +99,12 @@ static int encode_csv(const out_schema *schema, const out_chunk *c, out_blob *b,
       if (col->valid && !col->valid[r]) continue;
       char *at = line;
       switch (col->kind) {
-        case SJ_COL_INT: put_i64(&at, col->i[r]); fwrite(line, 1, (size_t)(at - line), f); break;
-        case SJ_COL_HUGEINT: sj_csv_int128(f, col->h[r]); break;
+        case SJ_COL_INT:
+          if (schema->lt[i].kind != PQ_LT_NONE) { sj_csv_logical(f, col->i[r], &schema->lt[i]); break; }
+          put_i64(&at, col->i[r]);
+          fwrite(line, 1, (size_t)(at - line), f);
+          break;
+        case SJ_COL_HUGEINT: sj_csv_logical(f, col->h[r], &schema->lt[i]); break;
         case SJ_COL_DOUBLE: sj_csv_double(f, col->d[r]); break;
         case SJ_COL_STRING:
         case SJ_COL_BYTES: {
@@ -154,9 +158,12 @@ int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *s
     for (int c = 0; c < schema->ncols; c++) {
       int dbl = schema->kinds[c] == SJ_COL_DOUBLE;
       int str = schema->kinds[c] == SJ_COL_STRING || schema->kinds[c] == SJ_COL_BYTES;
-      s->specs[c] = (pq_column_spec){schema->names[c], dbl ? PQ_DOUBLE : str ? PQ_BYTE_ARRAY : PQ_INT64,
-                                     dbl || str || schema->nullable[c] ? PQ_ENC_PLAIN : PQ_ENC_DELTA,
-                                     dbl ? PQ_CODEC_NONE : PQ_CODEC_ZSTD, schema->nullable[c]};
+      const pq_logical *lt = &schema->lt[c];
+      /* DATE and TIME in milliseconds are INT32 by the format's rules (PLAIN, as the writer has them) */
+      int narrow = lt->kind == PQ_LT_DATE || (lt->kind == PQ_LT_TIME && lt->unit == PQ_UNIT_MILLIS);
+      s->specs[c] = (pq_column_spec){schema->names[c], dbl ? PQ_DOUBLE : str ? PQ_BYTE_ARRAY : narrow ? PQ_INT32 : PQ_INT64,
+                                     dbl || str || narrow || schema->nullable[c] ? PQ_ENC_PLAIN : PQ_ENC_DELTA,
+                                     dbl ? PQ_CODEC_NONE : PQ_CODEC_ZSTD, schema->nullable[c], *lt};
     }
     if (!(s->path = strdup(path))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
     if (!rc) rc = pq_file_open(&s->pq, path, s->specs, schema->ncols, err);
@@ -225,10 +232,12 @@ static int encode_parquet(out_sink *s, const out_chunk *c, pq_scratch *scratch, 
     }
     if (col->kind == SJ_COL_HUGEINT) { /* exact sums: written as INT64 when they fit */
       if (!(narrowed[i] = malloc((c->rows ? c->rows : 1) * 8))) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
+      /* a DECIMAL(18, s) holds less than 10^18 units */
+      __int128 most = s->schema->lt[i].kind == PQ_LT_DECIMAL ? (__int128)999999999999999999 : INT64_MAX;
       for (uint64_t r = 0; r < c->rows && !rc; r++) {
-        if ((!col->valid || col->valid[r]) && (col->h[r] > INT64_MAX || col->h[r] < INT64_MIN))
-          rc = sj_fail(err, SJ_EUSAGE, "%s: %s exceeds 64 bits; write CSV (--out x.csv) for exact 128-bit sums",
-                       s->path, s->schema->names[i]);
+        if ((!col->valid || col->valid[r]) && (col->h[r] > most || col->h[r] < -most - (most == INT64_MAX)))
+          rc = sj_fail(err, SJ_EUSAGE, "%s: %s exceeds %s; write CSV (--out x.csv) for exact 128-bit sums",
+                       s->path, s->schema->names[i], most == INT64_MAX ? "64 bits" : "18 decimal digits");
         narrowed[i][r] = (int64_t)col->h[r];
       }
     }
@@ -329,6 +338,10 @@ void out_abort(out_sink *s) {
 
 static const char *fn_names[] = {"count", "count", "sum", "min", "max", "avg"};
 
+/* The precision of a DECIMAL the answer writes as INT64 (a sum: DuckDB's
+** is DECIMAL(38, s); ours holds what fits in 18 digits, else refuses). */
+enum { DECIMAL_DIGITS = 18 };
+
 void plan_schema(const plan *p, out_schema *s) {
   memset(s, 0, sizeof *s);
   s->ncols = p->nby + p->nagg;
@@ -339,6 +352,7 @@ void plan_schema(const plan *p, out_schema *s) {
       s->kinds[c] = p->by_dict[c] ? SJ_COL_STRING : SJ_COL_INT;
       s->dict[c] = p->by_dict[c];
       s->nullable[c] = p->by_nullable[c];
+      s->lt[c] = p->by_lt[c];
       continue;
     }
     if (p->fn[a] == F_COUNT_STAR) snprintf(s->names[c], sizeof s->names[c], "count");
@@ -346,6 +360,10 @@ void plan_schema(const plan *p, out_schema *s) {
     int floaty = p->fn[a] == F_AVG || (p->agg_float[a] && p->fn[a] != F_COUNT);
     int huge = p->fn[a] == F_SUM && !p->agg_float[a];
     s->kinds[c] = floaty ? SJ_COL_DOUBLE : huge ? SJ_COL_HUGEINT : SJ_COL_INT;
+    /* min and max keep their column's meaning, a sum its decimal scale */
+    if (p->fn[a] == F_MIN || p->fn[a] == F_MAX) s->lt[c] = p->agg_lt[a];
+    if (p->fn[a] == F_SUM && p->agg_lt[a].kind == PQ_LT_DECIMAL)
+      s->lt[c] = (pq_logical){PQ_LT_DECIMAL, PQ_UNIT_MILLIS, 0, p->agg_lt[a].scale, DECIMAL_DIGITS};
     /* sum/min/max/avg of no value is NULL: inputs with NULLs, or no GROUP BY
     ** over an empty join */
     s->nullable[c] = p->fn[a] != F_COUNT_STAR && p->fn[a] != F_COUNT && (p->agg_nullable[a] || p->nby == 0);

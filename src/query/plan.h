@@ -71,6 +71,9 @@ typedef struct plan {
   int agg_state[MAX_AGGS]; /* index into its side's states */
   int agg_float[MAX_AGGS];
   int agg_nullable[MAX_AGGS]; /* its input column may hold NULLs */
+  /* What the columns' integers stand for (DATE, TIME, TIMESTAMP, DECIMAL):
+  ** a by-column's, an aggregate's input column's. */
+  pq_logical by_lt[MAX_BY], agg_lt[MAX_AGGS];
   int threads;
   uint64_t memory_limit;
 } plan;
@@ -233,6 +236,7 @@ typedef struct out_schema {
   sj_col_kind kinds[MAX_BY + MAX_AGGS];
   int nullable[MAX_BY + MAX_AGGS];
   const key_dict *dict[MAX_BY]; /* SJ_COL_STRING: the ids' strings */
+  pq_logical lt[MAX_BY + MAX_AGGS]; /* integer columns: what they stand for (a DATE, a DECIMAL…) */
 } out_schema;
 
 void plan_schema(const plan *p, out_schema *s);
@@ -244,6 +248,15 @@ void chunk_free(out_chunk *c);
 static inline void set_valid(out_chunk *c, int i, uint64_t r, int null) {
   if (c->nullable[i]) c->cols[i].valid[r] = (uint8_t)!null;
   else if (null && !c->bad_null) c->bad_null = i + 1;
+}
+
+/* 10^scale for an aggregate over a DECIMAL column (its integers are units
+** of 10^-scale), else 1. */
+static inline double plan_decimal_unit(const plan *p, int a) {
+  double unit = 1;
+  if (p->agg_lt[a].kind == PQ_LT_DECIMAL)
+    for (int i = 0; i < p->agg_lt[a].scale; i++) unit *= 10;
+  return unit;
 }
 
 /* Appends one answer row: by-values (nulls: bit i = by-column i is NULL),
@@ -273,7 +286,7 @@ static inline void chunk_put(const plan *p, out_chunk *c, const int64_t *by, uin
         null = s->n == 0;
         col->d[r] = null ? 0
                   : p->agg_float[a] ? (s->v.f.s + s->v.f.c) / (double)s->n
-                                    : (double)s->v.isum / (double)s->n;
+                                    : (double)s->v.isum / (double)s->n / plan_decimal_unit(p, a);
         break;
       default: /* min, max */
         null = s->n == 0;

@@ -107,6 +107,19 @@ static int open_side(plan *p, side *s, const char *arg, sj_error *err) {
   return rc;
 }
 
+/* Whether two columns' integers mean the same (a DECIMAL's scale, a time's unit). */
+static int same_logical(const pq_logical *a, const pq_logical *b) {
+  if (a->kind != b->kind) return 0;
+  if (a->kind == PQ_LT_DECIMAL) return a->scale == b->scale;
+  if (a->kind == PQ_LT_TIME || a->kind == PQ_LT_TIMESTAMP) return a->unit == b->unit && a->utc == b->utc;
+  return 1;
+}
+
+/* What the integers of a side's column `name` stand for (from its first file: find_col checked the others). */
+static pq_logical column_lt(const side *s, const char *name) {
+  return pq_col(s->files[0], pq_find_column(s->files[0], name))->lt;
+}
+
 /* The column `name` of a side, checked to exist with one type in all files. */
 static int find_col(const side *s, const char *name, pq_type *type, sj_error *err) {
   int c0 = pq_find_column(s->files[0], name);
@@ -122,6 +135,11 @@ static int find_col(const side *s, const char *name, pq_type *type, sj_error *er
     if (pq_col(s->files[f], c)->type != *type) {
       sj_fail(err, SJ_EUSAGE, "%s: column '%s' is %s, but %s in %s", pq_path(s->files[f]), name,
               pq_type_name(pq_col(s->files[f], c)->type), pq_type_name(*type), pq_path(s->files[0]));
+      return -1;
+    }
+    if (!same_logical(&pq_col(s->files[f], c)->lt, &pq_col(s->files[0], c0)->lt)) {
+      sj_fail(err, SJ_EUSAGE, "%s: column '%s' is %s, but %s in %s", pq_path(s->files[f]), name,
+              pq_col(s->files[f], c)->logical, pq_col(s->files[0], c0)->logical, pq_path(s->files[0]));
       return -1;
     }
   }
@@ -236,6 +254,11 @@ static int plan_query(plan *p, sj_error *err) {
   if (pq_is_int(kt[0]) != pq_is_int(kt[1]))
     return sj_fail(err, SJ_EUSAGE, "join key '%s' is %s in %s but %s in %s", q->on, pq_type_name(kt[0]),
                    pq_path(p->s[0].files[0]), pq_type_name(kt[1]), pq_path(p->s[1].files[0]));
+  pq_logical klt[2] = {column_lt(&p->s[0], q->on), column_lt(&p->s[1], q->on)};
+  if (!same_logical(&klt[0], &klt[1])) /* 1.50 and 150 would match, or 1 ms and 1 µs */
+    return sj_fail(err, SJ_EUSAGE, "join key '%s' is %s in %s but %s in %s", q->on,
+                   pq_col(p->s[0].files[0], pq_find_column(p->s[0].files[0], q->on))->logical, pq_path(p->s[0].files[0]),
+                   pq_col(p->s[1].files[0], pq_find_column(p->s[1].files[0], q->on))->logical, pq_path(p->s[1].files[0]));
   int n = split_names(q->by, p->by, MAX_BY, "--by", err);
   if (n < 0) return SJ_EUSAGE;
   p->nby = n;
@@ -255,6 +278,7 @@ static int plan_query(plan *p, sj_error *err) {
     side *s = &p->s[p->by_side[i]];
     /* A NULL key matches nothing, so the answer's key is never NULL. */
     p->by_nullable[i] = strcmp(p->by[i], q->on) && may_be_null(s, p->by[i]);
+    p->by_lt[i] = strcmp(p->by[i], q->on) ? column_lt(s, p->by[i]) : klt[0];
     memcpy(s->by[s->nby], p->by[i], sizeof s->by[0]); /* both 64 bytes, NUL-terminated */
     s->by_out[s->nby++] = i;
   }
@@ -290,6 +314,11 @@ static int plan_query(plan *p, sj_error *err) {
     if (fn != F_COUNT && !pq_is_num(t))
       return sj_fail(err, SJ_EUSAGE, "--agg %s(%s): column of type %s is not numeric", a, col, pq_type_name(t));
     side *s = &p->s[which];
+    p->agg_lt[i] = column_lt(s, col);
+    pq_logical_kind k = p->agg_lt[i].kind;
+    if ((fn == F_SUM || fn == F_AVG) && (k == PQ_LT_DATE || k == PQ_LT_TIME || k == PQ_LT_TIMESTAMP))
+      return sj_fail(err, SJ_EUSAGE, "--agg %s(%s): column of type %s; %s takes numbers (count, min and max take it)",
+                     a, col, pq_col(s->files[0], pq_find_column(s->files[0], col))->logical, a);
     p->agg_nullable[i] = may_be_null(s, col);
     p->agg_side[i] = which;
     p->agg_state[i] = s->nstates;
@@ -1082,6 +1111,7 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
         memcpy(final->names[j], schema->names[c], sizeof final->names[j]);
         final->kinds[j] = schema->kinds[c];
         final->nullable[j] = schema->nullable[c];
+        final->lt[j] = schema->lt[c];
         if (c < p->nby) final->dict[j] = schema->dict[c];
       }
     rc = out_open(&sink, q->out, q->csv ? q->csv : stdout, final, err);

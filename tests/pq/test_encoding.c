@@ -179,7 +179,7 @@ static void test_thrift(void) {
 
 static void test_shape_errors(void) {
   pq_scratch *s = pq_scratch_new();
-  pq_column_spec spec = {"x", PQ_DOUBLE, PQ_ENC_DELTA, PQ_CODEC_NONE, 0};
+  pq_column_spec spec = {"x", PQ_DOUBLE, PQ_ENC_DELTA, PQ_CODEC_NONE, 0, {0}};
   double d[2] = {1, 2};
   pq_vector v = {.kind = PQ_VEC_F64, .f64 = d};
   pq_rowgroup *rg = NULL;
@@ -188,7 +188,7 @@ static void test_shape_errors(void) {
             strstr(err.msg, "x"), "delta on doubles is refused, naming the column");
   uint16_t codes[2] = {0, 3};
   int64_t dict[2] = {10, 20};
-  pq_column_spec cs = {"g", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_ZSTD, 0};
+  pq_column_spec cs = {"g", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_ZSTD, 0, {0}};
   pq_vector cv = {.kind = PQ_VEC_CODES, .codes = codes, .dict = dict, .dict_len = 2};
   CHECK(pq_rowgroup_encode(&cs, 1, &cv, 2, s, &rg, &err) == SJ_EUSAGE && !rg,
         "a code outside the dictionary is refused");

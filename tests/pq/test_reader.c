@@ -49,9 +49,9 @@ static void test_strings(void) {
     num[i] = i / 4.0;
   }
   off[N] = at;
-  pq_column_spec specs[3] = {{"s", PQ_BYTE_ARRAY, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 0},
-                             {"o", PQ_BYTE_ARRAY, PQ_ENC_PLAIN, PQ_CODEC_NONE, 1},
-                             {"d", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_NONE, 1}};
+  pq_column_spec specs[3] = {{"s", PQ_BYTE_ARRAY, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 0, {0}},
+                             {"o", PQ_BYTE_ARRAY, PQ_ENC_PLAIN, PQ_CODEC_NONE, 1, {0}},
+                             {"d", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_NONE, 1, {0}}};
   pq_vector v[3] = {{.kind = PQ_VEC_BYTES, .bytes = (const uint8_t *)bytes, .offsets = off},
                     {.kind = PQ_VEC_BYTES, .bytes = (const uint8_t *)bytes, .offsets = off, .valid = valid},
                     {.kind = PQ_VEC_F64, .f64 = num, .valid = valid}};
@@ -78,6 +78,79 @@ static void test_strings(void) {
   unlink(path);
 }
 
+/* Annotated integers: DATE and TIME(MILLIS) written as INT32 from int64
+** values (OPTIONAL and REQUIRED), TIMESTAMP(NANOS, UTC) and DECIMAL(18,2)
+** as INT64; read back with the same pq_logical and values, 4-byte
+** statistics for the INT32s; a value outside INT32 is refused. */
+static void test_logical(void) {
+  enum { N = 1000 };
+  static int64_t days[N], ms[N], ns[N], cents[N];
+  static uint8_t valid[N];
+  for (int i = 0; i < N; i++) {
+    days[i] = i - 500;
+    ms[i] = (int64_t)i * 86399;
+    ns[i] = (int64_t)i * 1000000007 - 3;
+    cents[i] = -i * 25;
+    valid[i] = i % 4 != 1;
+  }
+  pq_logical date = {PQ_LT_DATE, PQ_UNIT_MILLIS, 0, 0, 0}, time_ms = {PQ_LT_TIME, PQ_UNIT_MILLIS, 1, 0, 0};
+  pq_logical ts = {PQ_LT_TIMESTAMP, PQ_UNIT_NANOS, 1, 0, 0}, dec = {PQ_LT_DECIMAL, PQ_UNIT_MILLIS, 0, 2, 18};
+  pq_column_spec specs[4] = {{"d", PQ_INT32, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 1, date},
+                             {"t", PQ_INT32, PQ_ENC_PLAIN, PQ_CODEC_NONE, 0, time_ms},
+                             {"ts", PQ_INT64, PQ_ENC_DELTA, PQ_CODEC_ZSTD, 0, ts},
+                             {"m", PQ_INT64, PQ_ENC_PLAIN, PQ_CODEC_NONE, 0, dec}};
+  pq_vector v[4] = {{.kind = PQ_VEC_I64, .i64 = days, .valid = valid},
+                    {.kind = PQ_VEC_I64, .i64 = ms},
+                    {.kind = PQ_VEC_I64, .i64 = ns},
+                    {.kind = PQ_VEC_I64, .i64 = cents}};
+  char path[] = "/tmp/sj-test-logical-XXXXXX";
+  sj_error err;
+  CHECK(write_file(path, specs, 4, v, N, 1, &err) == 0, "write annotated integers: %s", err.msg);
+  pq_reader *r;
+  if (pq_open(&r, path, &err)) {
+    CHECK(0, "open annotated integers: %s", err.msg);
+    return;
+  }
+  const pq_logical *lt[4];
+  for (int c = 0; c < 4; c++) lt[c] = &pq_col(r, c)->lt;
+  CHECK(pq_col(r, 0)->type == PQ_INT32 && lt[0]->kind == PQ_LT_DATE && !strcmp(pq_col(r, 0)->logical, "DATE"),
+        "DATE as INT32: %s", pq_col(r, 0)->logical);
+  CHECK(pq_col(r, 1)->type == PQ_INT32 && lt[1]->kind == PQ_LT_TIME && lt[1]->unit == PQ_UNIT_MILLIS && lt[1]->utc,
+        "TIME(MILLIS, UTC) as INT32");
+  CHECK(lt[2]->kind == PQ_LT_TIMESTAMP && lt[2]->unit == PQ_UNIT_NANOS && lt[2]->utc, "TIMESTAMP(NANOS, UTC)");
+  CHECK(lt[3]->kind == PQ_LT_DECIMAL && lt[3]->scale == 2 && lt[3]->precision == 18 &&
+        !strcmp(pq_col(r, 3)->logical, "DECIMAL(18,2)"), "DECIMAL(18,2): %s", pq_col(r, 3)->logical);
+  pq_column c[4];
+  for (int i = 0; i < 4; i++) CHECK(pq_read(r, 0, i, &c[i], &err) == 0, "read annotated %d: %s", i, err.msg);
+  int same = c[0].valid && c[0].rows == N;
+  for (int i = 0; i < N && same; i++) {
+    int32_t d, t;
+    int64_t x, m;
+    memcpy(&d, c[0].values + 4 * i, 4);
+    memcpy(&t, c[1].values + 4 * i, 4);
+    memcpy(&x, c[2].values + 8 * i, 8);
+    memcpy(&m, c[3].values + 8 * i, 8);
+    same = c[0].valid[i] == valid[i] && (!valid[i] || d == days[i]) && t == ms[i] && x == ns[i] && m == cents[i];
+  }
+  CHECK(same, "annotated integers read back as written");
+  for (int i = 0; i < 4; i++) pq_column_free(&c[i]);
+  const pq_stats *st = &pq_chunk(r, 0, 1)->stats;
+  int32_t lo, hi;
+  memcpy(&lo, st->min, 4);
+  memcpy(&hi, st->max, 4);
+  CHECK(st->has_min_max && st->min_len == 4 && lo == 0 && hi == 86399 * (N - 1), "INT32 statistics of 4 bytes");
+  pq_close(r);
+  unlink(path);
+  int64_t big = (int64_t)INT32_MAX + 1;
+  pq_vector wide = {.kind = PQ_VEC_I64, .i64 = &big};
+  pq_scratch *s = pq_scratch_new();
+  pq_rowgroup *rg = NULL;
+  CHECK(pq_rowgroup_encode(&specs[1], 1, &wide, 1, s, &rg, &err) == SJ_EUSAGE && strstr(err.msg, "INT32"),
+        "a value outside INT32 is refused: %s", err.msg);
+  pq_rowgroup_free(rg);
+  pq_scratch_free(s);
+}
+
 int main(void) {
   static uint16_t codes[ROWS];
   static int64_t seq[ROWS];
@@ -90,10 +163,10 @@ int main(void) {
     val[i] = i * 0.25 - 7;
   }
   pq_run runs[3] = {{5, 1000}, {6, 100000}, {9, ROWS - 101000}};
-  pq_column_spec specs[4] = {{"k", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_ZSTD, 0},
-                             {"g", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_SNAPPY, 0},
-                             {"s", PQ_INT64, PQ_ENC_DELTA, PQ_CODEC_NONE, 0},
-                             {"v", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 0}};
+  pq_column_spec specs[4] = {{"k", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_ZSTD, 0, {0}},
+                             {"g", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_SNAPPY, 0, {0}},
+                             {"s", PQ_INT64, PQ_ENC_DELTA, PQ_CODEC_NONE, 0, {0}},
+                             {"v", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 0, {0}}};
   pq_vector v[4] = {{.kind = PQ_VEC_RUNS, .runs = runs, .run_count = 3},
                     {.kind = PQ_VEC_CODES, .codes = codes, .dict = dict, .dict_len = 40},
                     {.kind = PQ_VEC_I64, .i64 = seq},
@@ -139,5 +212,6 @@ int main(void) {
   CHECK(pq_open(&r, "/nonexistent/x.parquet", &err) != 0 && strstr(err.msg, "/nonexistent/x.parquet"),
         "a missing file is named in the error");
   test_strings();
+  test_logical();
   return check_summary("pq_reader");
 }

@@ -9,7 +9,9 @@
   table), refuses bad input with UsageError naming the column;
 - partials: damaged ones refused; skewjoin.dask on Dask's local threaded
   scheduler (tiles sharing one tiler) equals DuckDB on every aggregate over
-  integers of every size and sign and NULL-holding floats.
+  integers of every size and sign and NULL-holding floats;
+- a ctypes declaration of another layout than the library's is refused at
+  import.
 
 Prints "package: N passed, N failed" last.
 """
@@ -312,6 +314,24 @@ def dist_aggregates(check, tmp):
     check(rc.returncode == 0 and "ranks  x:" in rc.stderr, f"the CLI reads x as ranks: {rc.stderr.strip()[:300]!r}")
 
 
+def layout_guard(check, tmp):
+    """A package whose ctypes declaration of a struct differs from the
+    library's (pq_column_spec without its last field) is refused at import,
+    naming the struct, instead of writing through a shifted array."""
+    import shutil
+    pkg = os.path.join(tmp, "pkg")
+    shutil.copytree(os.path.join(ROOT, "python", "skewjoin"), os.path.join(pkg, "skewjoin"))
+    lib_py = os.path.join(pkg, "skewjoin", "_lib.py")
+    text = open(lib_py).read()
+    short = text.replace('("optional", ctypes.c_int), ("lt", pq_logical)]', '("optional", ctypes.c_int)]')
+    check(short != text, "the layout guard's test found pq_column_spec's declaration")
+    open(lib_py, "w").write(short)
+    env = dict(os.environ, SKEWJOIN_LIB=os.environ.get("SKEWJOIN_LIB", os.path.join(ROOT, "build", "libskewjoin.so")))
+    rc = subprocess.run([sys.executable, "-c", "import skewjoin"], cwd=pkg, env=env, capture_output=True, text=True)
+    check(rc.returncode != 0 and "ImportError" in rc.stderr and "pq_column_spec" in rc.stderr,
+          f"a struct declared with another layout is refused at import: {rc.stderr.strip()[-200:]!r}")
+
+
 def main():
     check = Checks("package")
     with tempfile.TemporaryDirectory() as tmp:
@@ -321,6 +341,7 @@ def main():
         partials(check, tmp)
         splits(check, tmp)
         dist_aggregates(check, tmp)
+        layout_guard(check, tmp)
     return check.summary()
 
 

@@ -512,6 +512,61 @@ def materialized_like_duckdb(what, lp, rp, tmp):
           f"materialize {what}: --threads 1 and 2 differ")
 
 
+def logical_tables(tmp):
+    """Tables whose integers stand for dates, times, timestamps (ms, us, ns,
+    UTC-adjusted) and decimals (INT64 and INT32), with NULLs and negatives."""
+    lp, rp = os.path.join(tmp, "logical-l.parquet"), os.path.join(tmp, "logical-r.parquet")
+    duck(f"""COPY (SELECT (i % 7)::BIGINT AS k,
+          CASE WHEN i % 11 = 0 THEN NULL ELSE DATE '1969-12-25' + (i % 13)::INTEGER END AS d,
+          TIMESTAMP '2024-02-28 23:59:58' + INTERVAL (i % 5) SECOND + INTERVAL (i % 3 * 250) MILLISECOND AS ts,
+          (TIMESTAMP '1960-01-01 00:00:00' + INTERVAL (i % 4) DAY)::TIMESTAMP_MS AS tms,
+          ('2024-01-01 10:00:00.123456789'::TIMESTAMP_NS + INTERVAL (i % 3) HOUR) AS tns,
+          TIMESTAMPTZ '2024-06-01 12:00:00+00' + INTERVAL (i % 2) MINUTE AS tz,
+          TIME '23:59:59.5' - INTERVAL (i % 6) HOUR AS t,
+          CASE WHEN i % 9 = 0 THEN NULL ELSE ((i % 17) * 7.25 - 50)::DECIMAL(10,2) END AS price,
+          ((i % 5) * 0.3 - 0.6)::DECIMAL(4,1) AS small
+        FROM range(300) t(i)) TO '{lp}' (FORMAT parquet, ROW_GROUP_SIZE 100)""",
+         f"""COPY (SELECT (j % 9)::BIGINT AS k, DATE '2000-02-29' + (j % 3)::INTEGER AS rd, (j % 2)::INTEGER AS g
+        FROM range(20) t(j)) TO '{rp}' (FORMAT parquet)""")
+    return lp, rp
+
+
+def test_logical_types(tmp):
+    """DATE, TIME, TIMESTAMP (ms, us, ns, with time zone) and DECIMAL columns
+    keep their meaning: GROUP BY them, min/max of them, sum/avg of decimals
+    (sum(price) of DECIMAL(10,2) 5.71 was printed 571), as DuckDB prints
+    them in CSV, and as DuckDB's types when written to Parquet."""
+    lp, rp = logical_tables(tmp)
+    for by, aggs in ((["rd", "d"], ["count(*)", "sum(price)", "avg(price)", "min(ts)", "max(tns)"]),
+                     (["g", "ts"], ["count(*)", "sum(small)", "min(d)", "max(tz)", "avg(small)"]),
+                     (["d"], ["min(t)", "max(tms)", "sum(price)", "min(price)", "max(small)"]),
+                     (["tz", "g"], ["count(*)", "max(price)", "min(tns)"]),
+                     (["tns", "t", "tms"], ["count(*)", "sum(price)"]),
+                     ([], ["sum(price)", "min(d)", "max(ts)", "avg(price)", "count(d)"])):
+        compare_with_duckdb(f"logical types, --by {by}", lp, rp, "k", by, aggs, tmp, threads=2)
+    pq = os.path.join(tmp, "logical.parquet")
+    by, aggs = ["rd", "d", "tz"], ["count(*)", "sum(price)", "min(ts)", "max(tns)", "min(t)", "max(small)", "min(tms)"]
+    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--by", ",".join(by), "--agg", ",".join(aggs), "--out", pq)
+    if check(rc == 0, f"logical types to Parquet: exit {rc} {err.strip()}"):
+        sql = sql_for(lp, rp, "k", by, aggs).split(" ORDER BY")[0]
+        got, want = ({r["column_name"]: r["column_type"] for r in d}
+                     for d in duck(f"DESCRIBE SELECT * FROM read_parquet('{pq}')", f"DESCRIBE {sql}"))
+        want["sum_price"] = "DECIMAL(18,2)"  # DuckDB's sum is DECIMAL(38,2); ours holds 18 digits, else refuses
+        check(got == want, f"logical types to Parquet: DuckDB reads {got}, its own answer has {want}")
+        same = " AND ".join(f"w.{c} IS NOT DISTINCT FROM o.{c}" for c in by)
+        differ = " OR ".join(f"w.{c} IS DISTINCT FROM o.{c}" for c in want if c not in by)
+        bad = duck(f"SELECT count(*) AS n FROM ({sql}) w FULL JOIN read_parquet('{pq}') o ON {same} WHERE {differ}")[0][0]["n"]
+        check(bad == "0", f"logical types to Parquet: {bad} groups differ from DuckDB's")
+    rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--agg", "sum(d)")
+    check(rc == 2 and "'d'" not in err and "sum(d)" in err and "DATE" in err, f"sum of a DATE: exit {rc} {err.strip()!r}")
+    other = os.path.join(tmp, "logical-k.parquet")
+    duck(f"COPY (SELECT (k / 10)::DECIMAL(10,1) AS k, rd FROM read_parquet('{rp}')) TO '{other}' (FORMAT parquet)",
+         f"COPY (SELECT k::DECIMAL(10,2) AS k, d FROM read_parquet('{lp}')) TO '{other}.l' (FORMAT parquet)")
+    rc, _, err = run("--left", f"{other}.l", "--right", other, "--on", "k")
+    check(rc == 2 and "DECIMAL(10,2)" in err and "DECIMAL(10,1)" in err,
+          f"keys of different decimal scales: exit {rc} {err.strip()!r}")
+
+
 def test_materialize(tmp):
     """--materialize: the joined rows, the same multiset as DuckDB's SELECT *
     ... USING (k) (EXCEPT ALL both ways), on random tables (integer keys;
@@ -524,6 +579,8 @@ def test_materialize(tmp):
         lp, rp, _ = string_tables(tmp, seed, rows=5000 if seed == 310 else None)
         materialized_like_duckdb(f"strings{seed}", lp, rp, tmp)
     materialized_like_duckdb("strings-swapped", rp, lp, tmp)  # left keys k9, k10 are not on the right
+    lp, rp = logical_tables(tmp)
+    materialized_like_duckdb("logical", lp, rp, tmp)
     scale = "0.0002" if QUICK else "0.001"
     data = os.path.join(tmp, f"mat-s{scale}")
     subprocess.run([SKEWJOIN, "gen", "--scale", scale, data], check=True, capture_output=True)
@@ -619,6 +676,7 @@ def main():
         test_resort(tmp)
         test_string_keys(tmp)
         test_string_columns(tmp)
+        test_logical_types(tmp)
         test_materialize(tmp)
         if not QUICK:
             test_hash_plan_memory(tmp)
