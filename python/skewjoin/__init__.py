@@ -12,7 +12,9 @@ A thin layer over libskewjoin (loaded with ctypes, no compiled extension):
 """
 import contextlib
 import ctypes
+import decimal
 import glob
+import io
 import os
 import shutil
 import tempfile
@@ -77,6 +79,78 @@ def _column(col, info):
     return np.frombuffer(raw, dtype=dtype).copy(), valid
 
 
+# pq_logical_kind and pq_time_unit (include/skewjoin.h)
+_LT_DATE, _LT_TIME, _LT_TIMESTAMP, _LT_DECIMAL = 1, 2, 3, 4
+_UNITS = ("ms", "us", "ns")
+
+
+def _logical(values, valid, lt):
+    """Integers that stand for dates, times, timestamps or decimals (their
+    column's annotation, lt) as pandas holds those: datetime64 (UTC-aware
+    when the timestamps are UTC-adjusted; datetime.date/datetime objects
+    where nanoseconds cannot reach), timedelta64 for times of day, exact
+    decimal.Decimal for decimals, as pyarrow does.  None: not annotated."""
+    if lt.kind not in (_LT_DATE, _LT_TIME, _LT_TIMESTAMP, _LT_DECIMAL) or values.dtype.kind not in "iu":
+        return None
+    missing = np.zeros(len(values), bool) if valid is None else ~valid
+    if lt.kind == _LT_DECIMAL:
+        out = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values.tolist()):
+            out[i] = None if missing[i] else decimal.Decimal(v).scaleb(-lt.scale)
+        return out
+    unit = "D" if lt.kind == _LT_DATE else _UNITS[lt.unit]
+    arr = values.astype(f"{'timedelta64' if lt.kind == _LT_TIME else 'datetime64'}[{unit}]")
+    arr[missing] = np.datetime64("NaT") if lt.kind != _LT_TIME else np.timedelta64("NaT")
+    try:
+        out = pd.Series(arr)
+    except pd.errors.OutOfBoundsDatetime:  # beyond 1677..2262, which pandas' nanoseconds hold
+        out = pd.Series(arr.astype(object), dtype=object)
+        out[missing] = None
+        return out
+    return out.dt.tz_localize("UTC") if lt.kind == _LT_TIMESTAMP and lt.utc else out
+
+
+def _annotations(left_file, right_file, by, aggs):
+    """The answer's columns whose integers stand for dates, times,
+    timestamps or decimals, {name: pq_logical}, by the CLI's rules: a
+    by-column and min/max keep their column's annotation, a sum its
+    decimal scale."""
+    lts = {}
+    for path in (left_file, right_file):
+        with _opened(path) as (_, infos):
+            for i in infos:
+                lts.setdefault(i.name.decode(), type(i.lt).from_buffer_copy(i.lt))  # the infos go with the file
+    out = {c: lts[c] for c in by if c in lts and lts[c].kind}
+    for a in (aggs.split(",") if isinstance(aggs, str) else aggs):
+        fn, _, col = a.strip().partition("(")
+        fn, col = fn.strip().lower(), col.rstrip(")").strip()
+        lt = lts.get(col)
+        if lt is not None and lt.kind and (fn in ("min", "max") or (fn == "sum" and lt.kind == _LT_DECIMAL)):
+            out[f"{fn}_{col}"] = lt
+    return out
+
+
+def _typed_csv(blobs, annotations):
+    """CSV answers (as the CLI prints them) as one DataFrame, the annotated
+    columns as read_parquet gives them."""
+    parts = [pd.read_csv(io.BytesIO(b), dtype={c: str for c in annotations}, keep_default_na=False,
+                         na_values={c: [""] for c in annotations}) for b in blobs]
+    df = pd.concat(parts, ignore_index=True)
+    for c, lt in annotations.items():
+        text = df[c]
+        if lt.kind == _LT_DECIMAL:
+            df[c] = [None if isinstance(v, float) else decimal.Decimal(v) for v in text]
+            continue
+        try:
+            if lt.kind == _LT_TIME:
+                df[c] = pd.to_timedelta(text)
+            else:
+                df[c] = pd.to_datetime(text, utc=bool(lt.kind == _LT_TIMESTAMP and lt.utc))
+        except (ValueError, OverflowError):  # past what pandas' nanoseconds hold, or BC: left as text
+            pass
+    return df
+
+
 def _read_file(path, columns):
     frames = list(_iter_file(path, columns, whole=True))
     return frames[0]
@@ -133,11 +207,15 @@ def _frame(r, rgs, want, names, infos, err):
         chunks = parts[c]
         values = np.concatenate([v for v, _ in chunks]) if chunks else np.empty(0, dtype=_dtype(info))
         nullable = info.optional or any(m is not None for _, m in chunks)
+        mask = np.concatenate([m if m is not None else np.ones(len(v), bool) for v, m in chunks]) \
+            if chunks and nullable else (np.empty(0, bool) if nullable else None)
+        meant = _logical(values, mask, info.lt)
+        if meant is not None:
+            result[c] = meant
+            continue
         if not nullable:
             result[c] = values
             continue
-        mask = np.concatenate([m if m is not None else np.ones(len(v), bool) for v, m in chunks]) \
-            if chunks else np.empty(0, bool)
         if values.dtype.kind in "iu":
             result[c] = pd.arrays.IntegerArray(values, ~mask)
         elif values.dtype.kind == "f":  # a stored NaN stays NaN, only NULL is NA
@@ -154,9 +232,11 @@ def _frame(r, rgs, want, names, infos, err):
 def read_parquet(path, columns=None):
     """A Parquet file, or a directory of them (sorted by name), as a DataFrame.
 
-    Values are the stored ones: integers, floats and booleans as numpy
-    dtypes (pandas' nullable dtypes where a column may hold NULLs), text as
-    str, other byte arrays, INT96 and FIXED_LEN_BYTE_ARRAY as bytes.
+    Integers, floats and booleans as numpy dtypes (pandas' nullable dtypes
+    where a column may hold NULLs); integers annotated DATE or TIMESTAMP as
+    datetime64 (UTC-aware for UTC-adjusted timestamps), TIME as
+    timedelta64, DECIMAL as decimal.Decimal; text as str; other byte
+    arrays, INT96 and FIXED_LEN_BYTE_ARRAY as bytes.
     """
     frames = [_read_file(f, columns) for f in _files(os.fspath(path))]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -36,7 +36,6 @@ import bisect
 import collections
 import ctypes
 import glob
-import io
 import operator
 import os
 import shutil
@@ -611,4 +610,6 @@ def _run(plan, qargs, client, out, piece_rows, tile_rows, block_rows, fetch_rows
     results = client.compute(final, sync=True) if client else dask.compute(final)[0]
     if out is not None:
         return int(sum(results))
-    return pd.concat([pd.read_csv(io.BytesIO(t)) for t in results], ignore_index=True)
+    from . import _annotations, _typed_csv
+    right, _, by, aggs, _, _ = qargs
+    return _typed_csv(results, _annotations(schema_file, _parquet_files(right)[0], by.split(","), aggs))

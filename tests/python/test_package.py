@@ -10,11 +10,14 @@
 - partials: damaged ones refused; skewjoin.dask on Dask's local threaded
   scheduler (tiles sharing one tiler) equals DuckDB on every aggregate over
   integers of every size and sign and NULL-holding floats;
+- dates, times, timestamps and decimals read as pandas' types with
+  DuckDB's values;
 - a ctypes declaration of another layout than the library's is refused at
   import.
 
 Prints "package: N passed, N failed" last.
 """
+import datetime
 import io
 import math
 import os
@@ -49,16 +52,32 @@ def fmt_text(s):
     return s
 
 
-def as_cat(df):
-    """A DataFrame from read_parquet in `skewjoin cat`'s text."""
+def stored(v, lt):
+    """A value read_parquet turned into a date, time, timestamp or decimal,
+    back to the integer the file stores (cat prints those)."""
+    if lt.kind == 4:
+        return int(v.scaleb(lt.scale))
+    per_unit = 86400 * 10 ** 9 if lt.kind == 1 else 10 ** (6, 3, 0)[lt.unit]  # nanoseconds per stored unit
+    if isinstance(v, (pd.Timestamp, pd.Timedelta)):
+        return v.value // per_unit
+    if isinstance(v, datetime.datetime):  # beyond what pandas' nanoseconds reach
+        return (v - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1) * 1000 // per_unit
+    return (v - datetime.date(1970, 1, 1)).days
+
+
+def as_cat(df, lts):
+    """A DataFrame from read_parquet in `skewjoin cat`'s text; lts: the
+    columns' annotations."""
     lines = [",".join(fmt_text(c) for c in df.columns)]
     cols = []
     for c in df.columns:
         col = df[c]
         out = []
         for v in col.tolist():
-            if v is None or v is pd.NA:
+            if v is None or v is pd.NA or v is pd.NaT:
                 out.append("")
+            elif lts[c].kind:
+                out.append(str(stored(v, lts[c])))
             elif isinstance(v, bool) or isinstance(v, np.bool_):
                 out.append("true" if v else "false")
             elif isinstance(v, (int, np.integer)):
@@ -84,7 +103,9 @@ def corpus(check):
         p = subprocess.run([SKEWJOIN, "cat", path], capture_output=True, timeout=60)
         try:
             df = skewjoin.read_parquet(path)
-            got, problem = as_cat(df).encode("utf-8", "surrogateescape"), None
+            with skewjoin._opened(path) as (_, infos):
+                lts = {i.name.decode(): type(i.lt).from_buffer_copy(i.lt) for i in infos}  # the infos go with the file
+            got, problem = as_cat(df, lts).encode("utf-8", "surrogateescape"), None
         except skewjoin.Error as e:
             got, problem = None, str(e)
         if p.returncode == 0:
@@ -314,6 +335,41 @@ def dist_aggregates(check, tmp):
     check(rc.returncode == 0 and "ranks  x:" in rc.stderr, f"the CLI reads x as ranks: {rc.stderr.strip()[:300]!r}")
 
 
+def logical_values(check, tmp):
+    """Dates, timestamps (UTC-adjusted too), times and decimals, written by
+    DuckDB: read_parquet gives pandas' datetime64/timedelta64 and exact
+    Decimals with DuckDB's values (dates past 2262, where nanoseconds do not
+    reach, as datetime.date); query() gives DuckDB's decimal sums."""
+    path, right = os.path.join(tmp, "logical.parquet"), os.path.join(tmp, "logical-r.parquet")
+    duck(f"""COPY (SELECT (i % 3)::BIGINT AS k, CASE WHEN i = 2 THEN NULL ELSE DATE '1969-12-30' + i::INTEGER END AS d,
+                 TIMESTAMP '2024-02-29 23:59:59.5' + INTERVAL (i) SECOND AS ts,
+                 TIMESTAMPTZ '2024-06-01 12:00:00+00' + INTERVAL (i) MINUTE AS tz, TIME '10:11:12.25' AS t,
+                 ((i - 3) * 1.05)::DECIMAL(10,2) AS price, DATE '2500-01-01' + i::INTEGER AS far
+             FROM range(6) t(i)) TO '{path}' (FORMAT parquet)""",
+         f"COPY (SELECT (j % 3)::BIGINT AS k FROM range(4) t(j)) TO '{right}' (FORMAT parquet)")
+    df = skewjoin.read_parquet(path)
+    dtypes = {c: str(t) for c, t in df.dtypes.items()}
+    check(dtypes == {"k": "Int64", "d": "datetime64[ns]", "ts": "datetime64[ns]", "tz": "datetime64[ns, UTC]",
+                     "t": "timedelta64[ns]", "price": "object", "far": "object"}, f"read_parquet's dtypes: {dtypes}")
+    want = duck(f"""SELECT date_diff('day', DATE '1970-01-01', d) AS d, epoch_us(ts) AS ts, epoch_us(tz) AS tz,
+                       price::VARCHAR AS price, far::VARCHAR AS far FROM read_parquet('{path}')""")[0]
+    got = [{"d": None if pd.isna(r.d) else str((r.d - pd.Timestamp(0)).days), "ts": str(r.ts.value // 1000),
+            "tz": str(r.tz.value // 1000), "price": str(r.price), "far": r.far.isoformat()}
+           for r in df.itertuples()]
+    check(got == [{k: None if v is None else str(v) for k, v in w.items()} for w in want] and
+          (df["t"] == pd.Timedelta("10:11:12.25")).all(), f"read_parquet's values: {got} vs DuckDB {want}")
+    answer = skewjoin.query(path, right, "k", ["k"], "sum(price),min(d)")
+    sums = duck(f"""SELECT sum(price)::VARCHAR AS s FROM read_parquet('{path}') AS l
+                    JOIN read_parquet('{right}') AS r USING (k) GROUP BY k ORDER BY k""")[0]
+    check([str(v) for v in answer["sum_price"]] == [w["s"] for w in sums] and
+          str(answer["min_d"].dtype) == "datetime64[ns]", f"query's decimal sums: {answer.to_dict()} vs DuckDB {sums}")
+    by, aggs = ["k", "d"], "count(*),sum(price),min(ts),max(tz),max(t),min(price)"
+    on_dask = skewjoin.dask.join_aggregate(path, right, "k", by, aggs, client=None)  # tiles give CSV, typed here
+    alone = skewjoin.query(path, right, "k", by, aggs)
+    check(on_dask.equals(alone), f"skewjoin.dask's annotated columns: {on_dask.dtypes.to_dict()} vs "
+          f"{alone.dtypes.to_dict()}")
+
+
 def layout_guard(check, tmp):
     """A package whose ctypes declaration of a struct differs from the
     library's (pq_column_spec without its last field) is refused at import,
@@ -326,7 +382,8 @@ def layout_guard(check, tmp):
     short = text.replace('("optional", ctypes.c_int), ("lt", pq_logical)]', '("optional", ctypes.c_int)]')
     check(short != text, "the layout guard's test found pq_column_spec's declaration")
     open(lib_py, "w").write(short)
-    env = dict(os.environ, SKEWJOIN_LIB=os.environ.get("SKEWJOIN_LIB", os.path.join(ROOT, "build", "libskewjoin.so")))
+    lib = os.environ.get("SKEWJOIN_LIB", os.path.join(ROOT, "build", "libskewjoin.so"))
+    env = dict(os.environ, SKEWJOIN_LIB=os.path.abspath(lib))  # the import runs in the copy's directory
     rc = subprocess.run([sys.executable, "-c", "import skewjoin"], cwd=pkg, env=env, capture_output=True, text=True)
     check(rc.returncode != 0 and "ImportError" in rc.stderr and "pq_column_spec" in rc.stderr,
           f"a struct declared with another layout is refused at import: {rc.stderr.strip()[-200:]!r}")
@@ -341,6 +398,7 @@ def main():
         partials(check, tmp)
         splits(check, tmp)
         dist_aggregates(check, tmp)
+        logical_values(check, tmp)
         layout_guard(check, tmp)
     return check.summary()
 
