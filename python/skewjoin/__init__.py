@@ -118,8 +118,9 @@ def _annotations(left_file, right_file, by, aggs):
     lts = {}
     for path in (left_file, right_file):
         with _opened(path) as (_, infos):
-            for i in infos:
-                lts.setdefault(i.name.decode(), type(i.lt).from_buffer_copy(i.lt))  # the infos go with the file
+            for i in infos:  # copies: the infos go with the file; INT96 is read as TIMESTAMP(NANOS), as the CLI does
+                lt = _lib.pq_logical(_LT_TIMESTAMP, 2, 0, 0, 0) if i.type == 3 else type(i.lt).from_buffer_copy(i.lt)
+                lts.setdefault(i.name.decode(), lt)
     out = {c: lts[c] for c in by if c in lts and lts[c].kind}
     for a in (aggs.split(",") if isinstance(aggs, str) else aggs):
         fn, _, col = a.strip().partition("(")

@@ -81,7 +81,7 @@ static int columns(mjob *j, out_schema *schema, sj_error *err) {
       snprintf(schema->names[k], sizeof schema->names[k], "%s", ci->name);
       schema->kinds[k] = pq_is_int(ci->type) ? SJ_COL_INT : ci->type == PQ_BYTE_ARRAY ? SJ_COL_BYTES : SJ_COL_DOUBLE;
       schema->nullable[k] = 0;
-      schema->lt[k] = ci->lt;
+      schema->lt[k] = query_column_lt(ci);
       for (int f = 0; f < p->s[s].nfiles; f++)
         schema->nullable[k] |= pq_col(p->s[s].files[f], pq_find_column(p->s[s].files[f], ci->name))->optional;
       j->cols[k] = (mcol){s, c, schema->kinds[k]};

@@ -9,7 +9,9 @@
 ** only whole.  Parquet: by-columns and counts INT64 (DELTA_BINARY_PACKED
 ** when they cannot be NULL), float aggregates DOUBLE, exact integer sums
 ** INT64 when they fit (else an error pointing to CSV, which prints them
-** exactly); columns that may hold NULLs are OPTIONAL.
+** exactly); columns that may hold NULLs are OPTIONAL.  Integers that stand
+** for dates, times, timestamps and decimals keep their annotation (DATE
+** and TIME in milliseconds as INT32), and CSV prints them as DuckDB does.
 */
 #include "plan.h"
 
@@ -57,7 +59,7 @@ int chunk_reserve(out_chunk *c, uint64_t rows) {
   for (int i = 0; i < c->ncols; i++) {
     out_col *col = &c->cols[i];
     int bad = col->kind == SJ_COL_DOUBLE  ? grow((void **)&col->d, cap, 8)
-              : col->kind == SJ_COL_BYTES ? grow((void **)&col->b, cap, sizeof *col->b)
+            : col->kind == SJ_COL_BYTES   ? grow((void **)&col->b, cap, sizeof *col->b)
             : col->kind == SJ_COL_HUGEINT ? grow((void **)&col->h, cap, 16)
                                           : grow((void **)&col->i, cap, 8);
     if (bad || (c->nullable[i] && grow((void **)&col->valid, cap, 1))) return -1;
@@ -161,7 +163,8 @@ int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *s
       const pq_logical *lt = &schema->lt[c];
       /* DATE and TIME in milliseconds are INT32 by the format's rules (PLAIN, as the writer has them) */
       int narrow = lt->kind == PQ_LT_DATE || (lt->kind == PQ_LT_TIME && lt->unit == PQ_UNIT_MILLIS);
-      s->specs[c] = (pq_column_spec){schema->names[c], dbl ? PQ_DOUBLE : str ? PQ_BYTE_ARRAY : narrow ? PQ_INT32 : PQ_INT64,
+      pq_type type = dbl ? PQ_DOUBLE : str ? PQ_BYTE_ARRAY : narrow ? PQ_INT32 : PQ_INT64;
+      s->specs[c] = (pq_column_spec){schema->names[c], type,
                                      dbl || str || narrow || schema->nullable[c] ? PQ_ENC_PLAIN : PQ_ENC_DELTA,
                                      dbl ? PQ_CODEC_NONE : PQ_CODEC_ZSTD, schema->nullable[c], *lt};
     }

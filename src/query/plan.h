@@ -149,7 +149,17 @@ static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int 
   }
 }
 
-static inline int pq_is_int(pq_type t) { return t == PQ_INT32 || t == PQ_INT64; }
+/* INT96 is the legacy timestamp (Impala, Spark): read_columns turns it
+** into int64 nanoseconds, so the query takes it as an integer. */
+static inline int pq_is_int(pq_type t) { return t == PQ_INT32 || t == PQ_INT64 || t == PQ_INT96; }
+
+/* What a column's integers stand for in a query: its annotation, and for
+** INT96 a TIMESTAMP in nanoseconds (not UTC-adjusted, as DuckDB and Spark
+** read it). */
+static inline pq_logical query_column_lt(const pq_column_info *ci) {
+  if (ci->type == PQ_INT96) return (pq_logical){PQ_LT_TIMESTAMP, PQ_UNIT_NANOS, 0, 0, 0};
+  return ci->lt;
+}
 static inline int pq_is_num(pq_type t) { return pq_is_int(t) || t == PQ_FLOAT || t == PQ_DOUBLE; }
 
 /* An INT32/INT64 statistics bound (PLAIN bytes) as int64; 0 for other

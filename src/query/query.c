@@ -117,7 +117,7 @@ static int same_logical(const pq_logical *a, const pq_logical *b) {
 
 /* What the integers of a side's column `name` stand for (from its first file: find_col checked the others). */
 static pq_logical column_lt(const side *s, const char *name) {
-  return pq_col(s->files[0], pq_find_column(s->files[0], name))->lt;
+  return query_column_lt(pq_col(s->files[0], pq_find_column(s->files[0], name)));
 }
 
 /* The column `name` of a side, checked to exist with one type in all files. */
@@ -137,7 +137,8 @@ static int find_col(const side *s, const char *name, pq_type *type, sj_error *er
               pq_type_name(pq_col(s->files[f], c)->type), pq_type_name(*type), pq_path(s->files[0]));
       return -1;
     }
-    if (!same_logical(&pq_col(s->files[f], c)->lt, &pq_col(s->files[0], c0)->lt)) {
+    pq_logical lt = query_column_lt(pq_col(s->files[f], c)), lt0 = query_column_lt(pq_col(s->files[0], c0));
+    if (!same_logical(&lt, &lt0)) {
       sj_fail(err, SJ_EUSAGE, "%s: column '%s' is %s, but %s in %s", pq_path(s->files[f]), name,
               pq_col(s->files[f], c)->logical, pq_col(s->files[0], c0)->logical, pq_path(s->files[0]));
       return -1;
@@ -255,10 +256,12 @@ static int plan_query(plan *p, sj_error *err) {
     return sj_fail(err, SJ_EUSAGE, "join key '%s' is %s in %s but %s in %s", q->on, pq_type_name(kt[0]),
                    pq_path(p->s[0].files[0]), pq_type_name(kt[1]), pq_path(p->s[1].files[0]));
   pq_logical klt[2] = {column_lt(&p->s[0], q->on), column_lt(&p->s[1], q->on)};
-  if (!same_logical(&klt[0], &klt[1])) /* 1.50 and 150 would match, or 1 ms and 1 µs */
+  if (!same_logical(&klt[0], &klt[1])) { /* 1.50 and 150 would match, or 1 ms and 1 µs */
+    const pq_reader *l = p->s[0].files[0], *r = p->s[1].files[0];
     return sj_fail(err, SJ_EUSAGE, "join key '%s' is %s in %s but %s in %s", q->on,
-                   pq_col(p->s[0].files[0], pq_find_column(p->s[0].files[0], q->on))->logical, pq_path(p->s[0].files[0]),
-                   pq_col(p->s[1].files[0], pq_find_column(p->s[1].files[0], q->on))->logical, pq_path(p->s[1].files[0]));
+                   pq_col(l, pq_find_column(l, q->on))->logical, pq_path(l),
+                   pq_col(r, pq_find_column(r, q->on))->logical, pq_path(r));
+  }
   int n = split_names(q->by, p->by, MAX_BY, "--by", err);
   if (n < 0) return SJ_EUSAGE;
   p->nby = n;
@@ -432,12 +435,42 @@ static int read_unsigned(const pq_reader *r, int rg, const char *name, pq_column
   return 0;
 }
 
+/* An INT96 column (nanoseconds of the day, then the Julian day, little
+** endian) as int64 nanoseconds since 1970; a value outside the int64 range
+** (before 1677 or after 2262) is refused, naming file and column. */
+static int read_int96(const pq_reader *r, int rg, const char *name, pq_column *c, sj_error *err) {
+  enum { UNIX_EPOCH_JULIAN_DAY = 2440588 };
+  const int64_t ns_per_day = 86400 * (int64_t)1000000000;
+  int64_t *ns = malloc((c->rows ? c->rows : 1) * sizeof *ns);
+  if (!ns) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (uint64_t i = 0; i < c->rows; i++) {
+    int64_t of_day;
+    uint32_t julian;
+    memcpy(&of_day, c->values + 12 * i, 8);
+    memcpy(&julian, c->values + 12 * i + 8, 4);
+    int64_t day = (int64_t)julian - UNIX_EPOCH_JULIAN_DAY, v;
+    if (c->valid && !c->valid[i]) { ns[i] = 0; continue; } /* a NULL's bytes are zeros */
+    if (__builtin_mul_overflow(day, ns_per_day, &v) || __builtin_add_overflow(v, of_day, &v)) {
+      free(ns);
+      return sj_fail(err, SJ_EUSAGE, "%s: row group %d: column '%s' holds an INT96 timestamp outside 1677..2262 "
+                     "(Julian day %u), which int64 nanoseconds do not reach", pq_path(r), rg, name, julian);
+    }
+    ns[i] = v;
+  }
+  free(c->values);
+  c->values = (uint8_t *)ns;
+  c->type = PQ_INT64;
+  c->width = 8;
+  return 0;
+}
+
 int read_columns(const pq_reader *r, int rg, const char *const *names, int n, numcol *cols, sj_error *err) {
   memset(cols, 0, (size_t)n * sizeof *cols);
   for (int c = 0; c < n; c++) {
     int col = pq_find_column(r, names[c]);
     int rc = pq_read(r, rg, col, &cols[c].raw, err);
     if (!rc && pq_col(r, col)->is_unsigned) rc = read_unsigned(r, rg, names[c], &cols[c].raw, err);
+    if (!rc && cols[c].raw.type == PQ_INT96) rc = read_int96(r, rg, names[c], &cols[c].raw, err);
     if (rc) {
       pq_column_free(&cols[c].raw);
       for (int k = 0; k < c; k++) pq_column_free(&cols[k].raw);
@@ -743,7 +776,9 @@ typedef struct key_index {
   size_t mask;
 } key_index;
 
-static size_t key_slot(int64_t key, size_t mask) { return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15u) >> 17) & mask; }
+static size_t key_slot(int64_t key, size_t mask) {
+  return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15u) >> 17) & mask; /* Fibonacci hashing */
+}
 
 static int key_index_build(key_index *x, const agg_table *t, const uint32_t *ri) {
   size_t n = 16;
