@@ -126,7 +126,7 @@ typedef struct pq_column_info {
   int is_text;          /* BYTE_ARRAY annotated STRING/UTF8, ENUM or JSON */
   int is_unsigned;      /* UINT_8..UINT_64 or INTEGER(isSigned = false) */
   char logical[48];     /* the annotation, for people: "STRING", "DECIMAL(4,2)", "" */
-  pq_logical lt;        /* INT32/INT64 columns: DATE, TIME, TIMESTAMP, DECIMAL */
+  pq_logical lt;        /* INT32/INT64: DATE, TIME, TIMESTAMP, DECIMAL; FIXED_LEN_BYTE_ARRAY: DECIMAL */
 } pq_column_info;
 
 /* Statistics of one column chunk, as the file states them (PLAIN-encoded

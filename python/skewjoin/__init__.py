@@ -90,13 +90,15 @@ def _logical(values, valid, lt):
     when the timestamps are UTC-adjusted; datetime.date/datetime objects
     where nanoseconds cannot reach), timedelta64 for times of day, exact
     decimal.Decimal for decimals, as pyarrow does.  None: not annotated."""
-    if lt.kind not in (_LT_DATE, _LT_TIME, _LT_TIMESTAMP, _LT_DECIMAL) or values.dtype.kind not in "iu":
+    fixed = lt.kind == _LT_DECIMAL and values.dtype == object  # FIXED_LEN_BYTE_ARRAY: big-endian two's complement
+    if lt.kind not in (_LT_DATE, _LT_TIME, _LT_TIMESTAMP, _LT_DECIMAL) or (values.dtype.kind not in "iu" and not fixed):
         return None
     missing = np.zeros(len(values), bool) if valid is None else ~valid
     if lt.kind == _LT_DECIMAL:
         out = np.empty(len(values), dtype=object)
         for i, v in enumerate(values.tolist()):
-            out[i] = None if missing[i] else decimal.Decimal(v).scaleb(-lt.scale)
+            unscaled = int.from_bytes(v, "big", signed=True) if fixed else v
+            out[i] = None if missing[i] else decimal.Decimal(unscaled).scaleb(-lt.scale)
         return out
     unit = "D" if lt.kind == _LT_DATE else _UNITS[lt.unit]
     arr = values.astype(f"{'timedelta64' if lt.kind == _LT_TIME else 'datetime64'}[{unit}]")
@@ -236,8 +238,9 @@ def read_parquet(path, columns=None):
     Integers, floats and booleans as numpy dtypes (pandas' nullable dtypes
     where a column may hold NULLs); integers annotated DATE or TIMESTAMP as
     datetime64 (UTC-aware for UTC-adjusted timestamps), TIME as
-    timedelta64, DECIMAL as decimal.Decimal; text as str; other byte
-    arrays, INT96 and FIXED_LEN_BYTE_ARRAY as bytes.
+    timedelta64, DECIMAL (in integers or FIXED_LEN_BYTE_ARRAY) as
+    decimal.Decimal; text as str; other byte arrays, INT96 and
+    FIXED_LEN_BYTE_ARRAY as bytes.
     """
     frames = [_read_file(f, columns) for f in _files(os.fspath(path))]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -230,13 +230,14 @@ static int fail_file(const pq_reader *r, sj_error *err, int code, const char *fm
   return sj_fail(err, code, "%s: %s", r->path, what);
 }
 
-/* The annotation of an INT32/INT64 column as the query uses it: the
+/* The annotation of an INT32/INT64 column (or a FIXED_LEN_BYTE_ARRAY
+** DECIMAL) as the query uses it: the
 ** LogicalType when present, else the ConvertedType (whose TIME and
 ** TIMESTAMP are UTC-adjusted); anything else, or a unit the physical
 ** type cannot hold, is PQ_LT_NONE (read as plain integers). */
 static pq_logical integer_logical(const schema_el *e, pq_type type) {
   pq_logical lt = {PQ_LT_NONE, PQ_UNIT_MILLIS, 0, 0, 0};
-  if (type != PQ_INT32 && type != PQ_INT64) return lt;
+  if (type != PQ_INT32 && type != PQ_INT64 && type != PQ_FIXED_LEN_BYTE_ARRAY) return lt;
   int l = e->logical, ct = e->converted;
   if (l == 6 || (!l && ct == 6)) {
     lt.kind = PQ_LT_DATE;
@@ -255,6 +256,8 @@ static pq_logical integer_logical(const schema_el *e, pq_type type) {
     lt.precision = l == 5 ? e->dec_precision : e->precision;
     if (lt.scale < 0 || lt.scale > 38 || lt.precision < lt.scale) lt.kind = PQ_LT_NONE;
   }
+  if (lt.kind == PQ_LT_DECIMAL) return lt; /* on INT32, INT64 and FIXED_LEN_BYTE_ARRAY */
+  if (type == PQ_FIXED_LEN_BYTE_ARRAY) lt.kind = PQ_LT_NONE;
   if (lt.kind == PQ_LT_DATE && type != PQ_INT32) lt.kind = PQ_LT_NONE;
   if (lt.kind == PQ_LT_TIME && (type == PQ_INT32) != (lt.unit == PQ_UNIT_MILLIS)) lt.kind = PQ_LT_NONE;
   if (lt.kind == PQ_LT_TIMESTAMP && type != PQ_INT64) lt.kind = PQ_LT_NONE;

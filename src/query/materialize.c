@@ -63,7 +63,8 @@ static int columns(mjob *j, out_schema *schema, sj_error *err) {
     for (int c = 0; c < pq_ncols(r); c++) {
       const pq_column_info *ci = pq_col(r, c);
       if (s == 1 && !strcmp(ci->name, p->q->on)) continue;
-      if (!pq_is_num(ci->type) && ci->type != PQ_BYTE_ARRAY)
+      pq_type qt = query_type(ci);
+      if (!pq_is_num(qt) && qt != PQ_BYTE_ARRAY)
         return sj_fail(err, SJ_EUSAGE, "%s: column '%s' is %s; --materialize writes integer, float and BYTE_ARRAY "
                        "(string) columns", pq_path(r), ci->name, pq_type_name(ci->type));
       for (int k = 0; k < schema->ncols; k++)
@@ -79,7 +80,7 @@ static int columns(mjob *j, out_schema *schema, sj_error *err) {
       }
       int k = schema->ncols++;
       snprintf(schema->names[k], sizeof schema->names[k], "%s", ci->name);
-      schema->kinds[k] = pq_is_int(ci->type) ? SJ_COL_INT : ci->type == PQ_BYTE_ARRAY ? SJ_COL_BYTES : SJ_COL_DOUBLE;
+      schema->kinds[k] = pq_is_int(qt) ? SJ_COL_INT : qt == PQ_BYTE_ARRAY ? SJ_COL_BYTES : SJ_COL_DOUBLE;
       schema->nullable[k] = 0;
       schema->lt[k] = query_column_lt(ci);
       for (int f = 0; f < p->s[s].nfiles; f++)

@@ -149,9 +149,17 @@ static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int 
   }
 }
 
-/* INT96 is the legacy timestamp (Impala, Spark): read_columns turns it
-** into int64 nanoseconds, so the query takes it as an integer. */
-static inline int pq_is_int(pq_type t) { return t == PQ_INT32 || t == PQ_INT64 || t == PQ_INT96; }
+static inline int pq_is_int(pq_type t) { return t == PQ_INT32 || t == PQ_INT64; }
+
+/* The type a query reads a column as: its physical type, but INT64 for the
+** legacy INT96 timestamp (Impala, Spark) and for a DECIMAL of up to 18
+** digits in FIXED_LEN_BYTE_ARRAY (pyarrow's), which read_columns turns into
+** int64 nanoseconds and unscaled integers. */
+static inline pq_type query_type(const pq_column_info *ci) {
+  if (ci->type == PQ_INT96) return PQ_INT64;
+  if (ci->type == PQ_FIXED_LEN_BYTE_ARRAY && ci->lt.kind == PQ_LT_DECIMAL && ci->type_length <= 8) return PQ_INT64;
+  return ci->type;
+}
 
 /* What a column's integers stand for in a query: its annotation, and for
 ** INT96 a TIMESTAMP in nanoseconds (not UTC-adjusted, as DuckDB and Spark

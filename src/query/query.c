@@ -124,7 +124,7 @@ static pq_logical column_lt(const side *s, const char *name) {
 static int find_col(const side *s, const char *name, pq_type *type, sj_error *err) {
   int c0 = pq_find_column(s->files[0], name);
   if (c0 < 0) return 0;
-  *type = pq_col(s->files[0], c0)->type;
+  *type = query_type(pq_col(s->files[0], c0));
   for (int f = 1; f < s->nfiles; f++) {
     int c = pq_find_column(s->files[f], name);
     if (c < 0) {
@@ -132,9 +132,10 @@ static int find_col(const side *s, const char *name, pq_type *type, sj_error *er
               pq_path(s->files[f]), name, s->what);
       return -1;
     }
-    if (pq_col(s->files[f], c)->type != *type) {
+    if (query_type(pq_col(s->files[f], c)) != *type) {
       sj_fail(err, SJ_EUSAGE, "%s: column '%s' is %s, but %s in %s", pq_path(s->files[f]), name,
-              pq_type_name(pq_col(s->files[f], c)->type), pq_type_name(*type), pq_path(s->files[0]));
+              pq_type_name(pq_col(s->files[f], c)->type), pq_type_name(pq_col(s->files[0], c0)->type),
+              pq_path(s->files[0]));
       return -1;
     }
     pq_logical lt = query_column_lt(pq_col(s->files[f], c)), lt0 = query_column_lt(pq_col(s->files[0], c0));
@@ -464,6 +465,26 @@ static int read_int96(const pq_reader *r, int rg, const char *name, pq_column *c
   return 0;
 }
 
+/* A DECIMAL in FIXED_LEN_BYTE_ARRAY of at most 8 bytes (big-endian two's
+** complement) as its int64 unscaled values. */
+static int read_fixed_decimal(pq_column *c, sj_error *err) {
+  int w = c->width;
+  assert(w >= 1 && w <= 8);
+  int64_t *v = malloc((c->rows ? c->rows : 1) * sizeof *v);
+  if (!v) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (uint64_t i = 0; i < c->rows; i++) {
+    const uint8_t *b = c->values + (size_t)w * i;
+    uint64_t u = b[0] & 0x80 ? UINT64_MAX : 0; /* the sign, extended */
+    for (int k = 0; k < w; k++) u = u << 8 | b[k];
+    v[i] = (int64_t)u;
+  }
+  free(c->values);
+  c->values = (uint8_t *)v;
+  c->type = PQ_INT64;
+  c->width = 8;
+  return 0;
+}
+
 int read_columns(const pq_reader *r, int rg, const char *const *names, int n, numcol *cols, sj_error *err) {
   memset(cols, 0, (size_t)n * sizeof *cols);
   for (int c = 0; c < n; c++) {
@@ -471,6 +492,8 @@ int read_columns(const pq_reader *r, int rg, const char *const *names, int n, nu
     int rc = pq_read(r, rg, col, &cols[c].raw, err);
     if (!rc && pq_col(r, col)->is_unsigned) rc = read_unsigned(r, rg, names[c], &cols[c].raw, err);
     if (!rc && cols[c].raw.type == PQ_INT96) rc = read_int96(r, rg, names[c], &cols[c].raw, err);
+    if (!rc && cols[c].raw.type == PQ_FIXED_LEN_BYTE_ARRAY && query_type(pq_col(r, col)) == PQ_INT64)
+      rc = read_fixed_decimal(&cols[c].raw, err);
     if (rc) {
       pq_column_free(&cols[c].raw);
       for (int k = 0; k < c; k++) pq_column_free(&cols[k].raw);

@@ -52,11 +52,14 @@ def fmt_text(s):
     return s
 
 
-def stored(v, lt):
+def stored(v, info):
     """A value read_parquet turned into a date, time, timestamp or decimal,
-    back to the integer the file stores (cat prints those)."""
+    back to what the file stores as cat prints it: the integer, the hex of a
+    FIXED_LEN_BYTE_ARRAY decimal's bytes."""
+    lt, width = info
     if lt.kind == 4:
-        return int(v.scaleb(lt.scale))
+        unscaled = int(v.scaleb(lt.scale))
+        return unscaled.to_bytes(width, "big", signed=True).hex() if width else unscaled
     per_unit = 86400 * 10 ** 9 if lt.kind == 1 else 10 ** (6, 3, 0)[lt.unit]  # nanoseconds per stored unit
     if isinstance(v, (pd.Timestamp, pd.Timedelta)):
         return v.value // per_unit
@@ -76,7 +79,7 @@ def as_cat(df, lts):
         for v in col.tolist():
             if v is None or v is pd.NA or v is pd.NaT:
                 out.append("")
-            elif lts[c].kind:
+            elif lts[c][0].kind:
                 out.append(str(stored(v, lts[c])))
             elif isinstance(v, bool) or isinstance(v, np.bool_):
                 out.append("true" if v else "false")
@@ -104,7 +107,8 @@ def corpus(check):
         try:
             df = skewjoin.read_parquet(path)
             with skewjoin._opened(path) as (_, infos):
-                lts = {i.name.decode(): type(i.lt).from_buffer_copy(i.lt) for i in infos}  # the infos go with the file
+                lts = {i.name.decode(): (type(i.lt).from_buffer_copy(i.lt), i.type_length if i.type == 7 else 0)
+                       for i in infos}  # copies: the infos go with the file
             got, problem = as_cat(df, lts).encode("utf-8", "surrogateescape"), None
         except skewjoin.Error as e:
             got, problem = None, str(e)

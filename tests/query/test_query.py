@@ -16,6 +16,8 @@
 - Bad input: exit 2 with a message naming the column or file.
 Prints "query: N passed, N failed" last.
 """
+import collections
+import decimal
 import filecmp
 import math
 import os
@@ -567,6 +569,16 @@ def test_logical_types(tmp):
     for by, aggs in ((["g", "timestamp_col"], ["count(*)", "max(bigint_col)"]),
                      (["g"], ["min(timestamp_col)", "max(timestamp_col)", "count(timestamp_col)"])):
         compare_with_duckdb(f"INT96 timestamps, --by {by}", ip, ir, "id", by, aggs, tmp, threads=2)
+    # a DECIMAL(13,2) in FIXED_LEN_BYTE_ARRAY(6) (pyarrow's way), joined with itself on it: DuckDB's
+    # own join and GROUP BY of this file trust its statistics, which are wrong (it loses 1.00), so
+    # the answer is built from the values DuckDB reads
+    fp = os.path.join(HERE, "..", "..", "..", "shared", "parquet-testing", "files", "fixed_length_decimal_legacy.parquet")
+    rc, out, err = run("--left", fp, "--right", fp, "--on", "value", "--by", "value", "--agg", "count(*),sum(value)")
+    seen = collections.Counter(decimal.Decimal(r["v"]) for r in
+                               duck(f"SELECT value::VARCHAR AS v FROM read_parquet('{fp}')")[0])
+    values = sorted(seen)
+    want = "value,count,sum_value\n" + "".join(f"{v},{seen[v] ** 2},{v * seen[v] ** 2}\n" for v in values)
+    check(rc == 0 and out == want and len(values) == 24, f"FIXED_LEN_BYTE_ARRAY decimals: {out[:200]!r} {err!r}")
     rc, _, err = run("--left", lp, "--right", rp, "--on", "k", "--agg", "sum(d)")
     check(rc == 2 and "sum(d)" in err and "DATE" in err, f"sum of a DATE: exit {rc} {err.strip()!r}")
     other = os.path.join(tmp, "logical-k.parquet")
