@@ -30,6 +30,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS_FILES = os.path.join(HERE, "..", "..", "..", "shared", "parquet-testing", "files")  # ../shared, from the repo
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pq"))
 from harness import SKEWJOIN, Checks, duck, without_statistics  # noqa: E402
@@ -562,7 +563,7 @@ def test_logical_types(tmp):
                    f"WHERE {differ}")[0][0]["n"]
         check(bad == "0", f"logical types to Parquet: {bad} groups differ from DuckDB's")
     # INT96, the legacy timestamp (Impala's files in the corpus, 7300 rows, nanoseconds of the day)
-    ip = os.path.join(HERE, "..", "..", "..", "shared", "parquet-testing", "files", "alltypes_tiny_pages.parquet")
+    ip = os.path.join(CORPUS_FILES, "alltypes_tiny_pages.parquet")
     ir = os.path.join(tmp, "int96-r.parquet")
     duck(f"COPY (SELECT DISTINCT id, (id % 3)::BIGINT AS g FROM read_parquet('{ip}') WHERE id % 5 <> 0) "
          f"TO '{ir}' (FORMAT parquet)")
@@ -572,7 +573,7 @@ def test_logical_types(tmp):
     # a DECIMAL(13,2) in FIXED_LEN_BYTE_ARRAY(6) (pyarrow's way), joined with itself on it: DuckDB's
     # own join and GROUP BY of this file trust its statistics, which are wrong (it loses 1.00), so
     # the answer is built from the values DuckDB reads
-    fp = os.path.join(HERE, "..", "..", "..", "shared", "parquet-testing", "files", "fixed_length_decimal_legacy.parquet")
+    fp = os.path.join(CORPUS_FILES, "fixed_length_decimal_legacy.parquet")
     rc, out, err = run("--left", fp, "--right", fp, "--on", "value", "--by", "value", "--agg", "count(*),sum(value)")
     seen = collections.Counter(decimal.Decimal(r["v"]) for r in
                                duck(f"SELECT value::VARCHAR AS v FROM read_parquet('{fp}')")[0])
