@@ -55,7 +55,7 @@ static const char help[] =
     "                       file when they could pass half of it (the page cache\n"
     "                       holds them, not the process); re-sorting an answer\n"
     "                       holds a quarter of it, then spills; the hash plan's\n"
-    "                       answer groups must fit, else it stops with a message\n"
+    "                       answer groups go to sorted runs past half of it, merged\n"
     "  --temp-dir DIR       where spill files go (default $TMPDIR or /tmp); they are\n"
     "                       unlinked at creation, so nothing is left behind\n"
     "  --explain            print the plan with its actual sizes and times to stderr\n"

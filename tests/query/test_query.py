@@ -341,8 +341,13 @@ def test_plans(tmp):
         rc, _, err = run("--left", hl, "--right", hr, "--on", "k", "--by", ",".join(by), "--explain", *limit)
         check(rc == 0 and "plan: hash" in err and "streamed against them" in err,
               f"--by {by} under 120000 bytes: the hash plan: {err.strip()[:400]!r}")
-        compare_with_duckdb(f"hash plan, --by {by}", hl, hr, "k", by, ["count(*)", "sum(x)", "min(g)", "max(s)"], tmp,
-                            threads=2, extra=limit)
+        aggs = ["count(*)", "sum(x)", "min(g)", "max(s)"]
+        compare_with_duckdb(f"hash plan, --by {by}", hl, hr, "k", by, aggs, tmp, threads=2, extra=limit)
+        # under 1 byte every row group's groups go to a sorted run, and the runs are merged
+        spilled = ("--memory-limit", "1", "--temp-dir", tmp)
+        rc, _, err = run("--left", hl, "--right", hr, "--on", "k", "--by", ",".join(by), "--explain", *spilled)
+        check(rc == 0 and "sorted runs" in err, f"--by {by} under 1 byte: the hash plan spills: {err.strip()[:400]!r}")
+        compare_with_duckdb(f"hash plan spilled, --by {by}", hl, hr, "k", by, aggs, tmp, threads=2, extra=spilled)
 
 
 def test_no_statistics(tmp):
@@ -679,9 +684,19 @@ def test_bad_input(tmp):
     wide = os.path.join(tmp, "wide.parquet")  # a column whose range spans int64: no code packs it
     duck(f"""COPY (SELECT k, CASE WHEN i % 2 = 0 THEN -9223372036854775807 ELSE 9223372036854775807 END AS h
              FROM (SELECT *, row_number() OVER () AS i FROM read_parquet('{lp}'))) TO '{wide}' (FORMAT parquet)""")
-    rc, _, err = run("--left", wide, "--right", rp, "--on", "k", "--by", "h", "--memory-limit", "1")
-    check(rc == 1 and "hash plan" in err and "memory limit" in err and "left side" in err,
-          f"hash plan over the limit: exit {rc} {err.strip()!r}")
+    rc, spilled, err = run("--left", wide, "--right", rp, "--on", "k", "--by", "h", "--memory-limit", "1",
+                           "--temp-dir", tmp)
+    _, free, _ = run("--left", wide, "--right", rp, "--on", "k", "--by", "h")
+    check(rc == 0 and spilled == free, f"hash plan under a 1-byte limit spills: exit {rc} {err.strip()!r}")
+    # a row group's own groups are folded whole: past 2^16 of them under a tiny limit, it stops
+    many = os.path.join(tmp, "many-groups.parquet")
+    duck(f"""COPY (SELECT 1::BIGINT AS k, (hash(i)::HUGEINT - 9223372036854775808)::BIGINT AS h FROM range(100000) t(i))
+             TO '{many}' (FORMAT parquet, ROW_GROUP_SIZE 100000)""")
+    one = os.path.join(tmp, "one-key.parquet")
+    duck(f"COPY (SELECT 1::BIGINT AS k) TO '{one}' (FORMAT parquet)")
+    rc, _, err = run("--left", many, "--right", one, "--on", "k", "--by", "h", "--memory-limit", "1")
+    check(rc == 1 and "row group's part" in err and "memory limit" in err and "left side" in err,
+          f"hash plan: a row group's part over the limit: exit {rc} {err.strip()!r}")
     rc, limited, err = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,a,b", "--memory-limit", "1",
                            "--temp-dir", tmp)
     _, free, _ = run("--left", lp, "--right", rp, "--on", "k", "--by", "c,a,b")
