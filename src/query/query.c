@@ -407,6 +407,14 @@ int list_morsels(side *s, morsel **out, size_t *n, sj_error *err) {
   return 0;
 }
 
+/* Puts values, int64 per row, in place of a column's decoded ones. */
+static void take_int64(pq_column *c, int64_t *values) {
+  free(c->values);
+  c->values = (uint8_t *)values;
+  c->type = PQ_INT64;
+  c->width = 8;
+}
+
 /* An unsigned integer column as int64 values: UINT32 widened (zero-extended),
 ** UINT64 checked to hold no value above INT64_MAX, which the plans cannot
 ** represent. */
@@ -429,10 +437,7 @@ static int read_unsigned(const pq_reader *r, int rg, const char *name, pq_column
     memcpy(&v, c->values + 4 * i, 4);
     wide[i] = v;
   }
-  free(c->values);
-  c->values = (uint8_t *)wide;
-  c->type = PQ_INT64;
-  c->width = 8;
+  take_int64(c, wide);
   return 0;
 }
 
@@ -458,10 +463,7 @@ static int read_int96(const pq_reader *r, int rg, const char *name, pq_column *c
     }
     ns[i] = v;
   }
-  free(c->values);
-  c->values = (uint8_t *)ns;
-  c->type = PQ_INT64;
-  c->width = 8;
+  take_int64(c, ns);
   return 0;
 }
 
@@ -478,10 +480,7 @@ static int read_fixed_decimal(pq_column *c, sj_error *err) {
     for (int k = 0; k < w; k++) u = u << 8 | b[k];
     v[i] = (int64_t)u;
   }
-  free(c->values);
-  c->values = (uint8_t *)v;
-  c->type = PQ_INT64;
-  c->width = 8;
+  take_int64(c, v);
   return 0;
 }
 
