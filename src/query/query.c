@@ -115,10 +115,13 @@ static int same_logical(const pq_logical *a, const pq_logical *b) {
   return 1;
 }
 
-/* What the integers of a side's column `name` stand for (from its first file: find_col checked the others). */
-static pq_logical column_lt(const side *s, const char *name) {
-  return query_column_lt(pq_col(s->files[0], pq_find_column(s->files[0], name)));
+/* A side's column `name` as its first file has it (find_col checked the others). */
+static const pq_column_info *column_info(const side *s, const char *name) {
+  return pq_col(s->files[0], pq_find_column(s->files[0], name));
 }
+
+/* What the integers of a side's column `name` stand for. */
+static pq_logical column_lt(const side *s, const char *name) { return query_column_lt(column_info(s, name)); }
 
 /* The column `name` of a side, checked to exist with one type in all files. */
 static int find_col(const side *s, const char *name, pq_type *type, sj_error *err) {
@@ -257,12 +260,10 @@ static int plan_query(plan *p, sj_error *err) {
     return sj_fail(err, SJ_EUSAGE, "join key '%s' is %s in %s but %s in %s", q->on, pq_type_name(kt[0]),
                    pq_path(p->s[0].files[0]), pq_type_name(kt[1]), pq_path(p->s[1].files[0]));
   pq_logical klt[2] = {column_lt(&p->s[0], q->on), column_lt(&p->s[1], q->on)};
-  if (!same_logical(&klt[0], &klt[1])) { /* 1.50 and 150 would match, or 1 ms and 1 µs */
-    const pq_reader *l = p->s[0].files[0], *r = p->s[1].files[0];
+  if (!same_logical(&klt[0], &klt[1])) /* 1.50 and 150 would match, or 1 ms and 1 µs */
     return sj_fail(err, SJ_EUSAGE, "join key '%s' is %s in %s but %s in %s", q->on,
-                   pq_col(l, pq_find_column(l, q->on))->logical, pq_path(l),
-                   pq_col(r, pq_find_column(r, q->on))->logical, pq_path(r));
-  }
+                   column_info(&p->s[0], q->on)->logical, pq_path(p->s[0].files[0]),
+                   column_info(&p->s[1], q->on)->logical, pq_path(p->s[1].files[0]));
   int n = split_names(q->by, p->by, MAX_BY, "--by", err);
   if (n < 0) return SJ_EUSAGE;
   p->nby = n;
@@ -322,7 +323,7 @@ static int plan_query(plan *p, sj_error *err) {
     pq_logical_kind k = p->agg_lt[i].kind;
     if ((fn == F_SUM || fn == F_AVG) && (k == PQ_LT_DATE || k == PQ_LT_TIME || k == PQ_LT_TIMESTAMP))
       return sj_fail(err, SJ_EUSAGE, "--agg %s(%s): column of type %s; %s takes numbers (count, min and max take it)",
-                     a, col, pq_col(s->files[0], pq_find_column(s->files[0], col))->logical, a);
+                     a, col, column_info(s, col)->logical, a);
     p->agg_nullable[i] = may_be_null(s, col);
     p->agg_side[i] = which;
     p->agg_state[i] = s->nstates;
@@ -941,7 +942,6 @@ static int stream_morsel(void *ctx, size_t i, int worker, sj_error *err) {
   return rc;
 }
 
-/* Folds a morsel's answer groups into the answer. */
 /* Folds answer group src into dst, a row of the same layout t. */
 static void fold_group(const plan *p, const agg_table *t, uint64_t *dst, uint64_t *src) {
   *agg_row_count(t, dst) += *agg_row_count(t, src);
@@ -1032,17 +1032,17 @@ static int put_row(answer_writer *w, uint64_t *row, sj_error *err) {
 }
 
 /* The runs merged: a heap of them by their next row (ties by run, so
-** equal groups fold in run order), read HASH_RUN_ROWS rows at a time. */
+** equal groups fold in run order), each read `block` rows at a time. */
 enum { HASH_RUN_ROWS = 1024 };
 
 typedef struct run_reader {
   const struct answer_run *run;
-  uint64_t read, at, have; /* rows read from the run; the buffer's next row and rows */
+  uint64_t read, at, have, block; /* rows read from the run; the buffer's next row, its rows and room */
   uint64_t *buf;
 } run_reader;
 
 static int run_fill(const answer_runs *runs, run_reader *r, size_t rw, sj_error *err) {
-  uint64_t k = r->run->rows - r->read < HASH_RUN_ROWS ? r->run->rows - r->read : HASH_RUN_ROWS;
+  uint64_t k = r->run->rows - r->read < r->block ? r->run->rows - r->read : r->block;
   r->at = 0;
   r->have = k;
   int rc = plan_pread(runs->fd, r->buf, (size_t)(k * rw * 8), r->run->off + r->read * rw * 8, ANSWER_SPILL, err);
@@ -1071,13 +1071,17 @@ static void heap_down(const agg_table *t, size_t rw, const run_reader *rd, size_
 static int merge_runs_out(const answer_runs *runs, answer_writer *w, sj_error *err) {
   const agg_table *t = w->layout;
   size_t rw = t->row_words, n = 0;
+  /* the buffers share half the memory limit: up to HASH_RUN_ROWS rows a run, at least one */
+  uint64_t block = w->p->memory_limit / 2 / (runs->n * rw * 8);
+  block = block < 1 ? 1 : block > HASH_RUN_ROWS ? HASH_RUN_ROWS : block;
   run_reader *rd = calloc(runs->n, sizeof *rd);
   size_t *heap = malloc(runs->n * sizeof *heap);
   uint64_t *acc = malloc(rw * 8);
   int rc = rd && heap && acc ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory merging the hash plan's runs");
   for (size_t i = 0; i < runs->n && !rc; i++) {
     rd[i].run = &runs->run[i];
-    if (!(rd[i].buf = malloc(HASH_RUN_ROWS * rw * 8))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    rd[i].block = block;
+    if (!(rd[i].buf = malloc(block * rw * 8))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
     if (!rc) rc = run_fill(runs, &rd[i], rw, err);
     if (!rc && rd[i].have) heap[n++] = i;
   }
@@ -1145,8 +1149,8 @@ double seconds_since(const struct timespec *t0) {
 }
 
 /* The hash plan: the right side's partial groups in a table, the left side
-** streamed against them into a table of the answer's groups (bounded by the
-** memory limit), sorted, written. */
+** streamed against them into a table of the answer's groups (spilled as
+** sorted runs past half the memory limit), sorted or merged, written. */
 static int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
