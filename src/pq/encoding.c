@@ -49,19 +49,23 @@ void enc_bitpack_u16(const uint16_t *v, size_t n, int width, sj_buf *out) {
 void enc_bitpack_u64(const uint64_t *v, size_t n, int width, sj_buf *out) {
   assert(width >= 0 && width <= 64);
   size_t bytes = (n * (size_t)width + 7) / 8;
-  if (width == 0 || sj_buf_reserve(out, bytes + 16)) return;
+  if (width == 0 || sj_buf_reserve(out, bytes + 8)) return;
   uint8_t *p = out->data + out->len;
-  memset(p, 0, bytes + 16);
-  size_t bitpos = 0;
-  for (size_t i = 0; i < n; i++, bitpos += (size_t)width) {
-    uint64_t x = width == 64 ? v[i] : v[i] & ((UINT64_C(1) << width) - 1);
-    size_t byte = bitpos >> 3;
-    int shift = (int)(bitpos & 7);
-    /* Up to 64+7 bits: spread over at most 9 bytes. */
-    unsigned __int128 wide = (unsigned __int128)x << shift;
-    for (int k = 0; k < 9 && (k * 8) < width + shift; k++)
-      p[byte + (size_t)k] |= (uint8_t)(wide >> (8 * k));
+  uint64_t mask = width == 64 ? ~UINT64_C(0) : (UINT64_C(1) << width) - 1, acc = 0;
+  int filled = 0; /* bits of acc in use, < 64 */
+  for (size_t i = 0; i < n; i++) {
+    uint64_t x = v[i] & mask;
+    acc |= x << filled;
+    if (filled + width >= 64) { /* a full word: out, little endian, and the rest of x kept */
+      memcpy(p, &acc, 8);
+      p += 8;
+      acc = filled ? x >> (64 - filled) : 0;
+      filled += width - 64;
+    } else {
+      filled += width;
+    }
   }
+  memcpy(p, &acc, 8); /* the last bits; the bytes past them are reserved, not counted */
   out->len += bytes;
 }
 

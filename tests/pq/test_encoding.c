@@ -100,16 +100,18 @@ static void test_bitpack(void) {
     CHECK(ok, "bitpack u16 width %d", width);
     sj_buf_free(&b);
   }
-  for (int width = 0; width <= 64; width++) {
-    uint64_t v[32];
-    for (int i = 0; i < 32; i++) v[i] = width == 64 ? rnd() : rnd() & ((UINT64_C(1) << width) - 1);
-    sj_buf b = {0};
-    enc_bitpack_u64(v, 32, width, &b);
-    int ok = b.len == (size_t)(32 * width / 8);
-    for (int i = 0; i < 32 && ok; i++) ok = get_bits(b.data, (size_t)i * (size_t)width, width) == v[i];
-    CHECK(ok, "bitpack u64 width %d", width);
-    sj_buf_free(&b);
-  }
+  for (int n = 32; n > 0; n -= 27) /* a miniblock, and a count whose bits end inside a byte */
+    for (int width = 0; width <= 64; width++) {
+      uint64_t v[32];
+      for (int i = 0; i < n; i++) v[i] = width == 64 ? rnd() : rnd() & ((UINT64_C(1) << width) - 1);
+      sj_buf b = {0};
+      enc_bitpack_u64(v, (size_t)n, width, &b);
+      int ok = b.len == (size_t)(n * width + 7) / 8;
+      for (int i = 0; i < n && ok; i++) ok = get_bits(b.data, (size_t)i * (size_t)width, width) == v[i];
+      for (size_t bit = (size_t)n * (size_t)width; bit < b.len * 8 && ok; bit++) ok = !(b.data[bit / 8] >> (bit % 8) & 1);
+      CHECK(ok, "bitpack u64 of %d values, width %d", n, width);
+      sj_buf_free(&b);
+    }
 }
 
 static void test_hybrid(void) {
