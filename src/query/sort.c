@@ -154,17 +154,25 @@ static int writer_close(run_writer *w, int ok, sj_error *err) {
 }
 
 sort_pair *sort_radix(sort_pair *a, sort_pair *tmp, size_t n, int bits) {
-  for (int shift = 0; shift < bits; shift += 8) {
-    size_t count[256] = {0};
-    for (size_t i = 0; i < n; i++) count[a[i].k >> shift & 255]++;
-    if (count[a[0].k >> shift & 255] == n) continue;
-    size_t at = 0;
-    for (int d = 0; d < 256; d++) {
-      size_t c = count[d];
-      count[d] = at;
-      at += c;
+  assert(bits >= 0 && bits <= 64);
+  int digits = (bits + 7) / 8;
+  if (!n || !digits) return a;
+  size_t count[8][256]; /* every digit's histogram in one pass over the keys */
+  memset(count, 0, (size_t)digits * sizeof count[0]);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t k = a[i].k;
+    for (int d = 0; d < digits; d++) count[d][k >> (8 * d) & 255]++;
+  }
+  for (int d = 0; d < digits; d++) {
+    int shift = 8 * d;
+    size_t *c = count[d];
+    if (c[a[0].k >> shift & 255] == n) continue;
+    for (size_t at = 0, x = 0; x < 256; x++) {
+      size_t here = c[x];
+      c[x] = at;
+      at += here;
     }
-    for (size_t i = 0; i < n; i++) tmp[count[a[i].k >> shift & 255]++] = a[i];
+    for (size_t i = 0; i < n; i++) tmp[c[a[i].k >> shift & 255]++] = a[i];
     sort_pair *t = a;
     a = tmp;
     tmp = t;
