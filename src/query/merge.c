@@ -10,16 +10,20 @@
 **                   integer (domains from the files' statistics, first
 **                   column in the high bits, NULL as the domain's last
 **                   value: so codes sort as the columns do, NULLS LAST).
-**                   Radix-sorted, each morsel gives one sorted run per key.
+**                   Radix-sorted, each morsel gives one sorted run per key;
+**                   a morsel of one key with a small code domain (a per-key
+**                   file by bucket) is folded into an array indexed by code
+**                   instead (direct_into_run).
 **   2. outer scan   the outer side aggregated by (key, its by-columns) in a
 **                   hash table (it is the small side), sorted by (its
 **                   by-columns, key): a grouping is a run of equal tuples.
 **   3. merge        a grouping's answer is the merge, by code, of the runs
 **                   of its keys — their entries gathered and radix-sorted
-**                   (stable), which beats a heap here — each entry weighted
-**                   by the outer row's count: count = cI·cO, an inner sum
-**                   ·cO, an outer sum ·cI.  Equal codes from different keys
-**                   add up.
+**                   (stable), which beats a heap here, or, where the codes
+**                   are dense (bucket ranges), folded into an array indexed
+**                   by code (merge_dense) — each entry weighted by the outer
+**                   row's count: count = cI·cO, an inner sum ·cO, an outer
+**                   sum ·cI.  Equal codes from different keys add up.
 **   4. tiles        the work is cut into tiles of consecutive (grouping,
 **                   code range) units of bounded answer size — the grouping
 **                   that holds every key is split by code ranges drawn from
@@ -52,6 +56,15 @@ enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, IDX_STR
 ** s=0.001 on one thread (least user time of 6 runs): 3.12 s with the sort
 ** for all, 2.49 s at 4, 2.04 s at 16, 2.37 s at 32, 3.09 s at 128. */
 enum { FEW_RUNS = 16 };
+/* A morsel of one key whose codes have at most DIRECT_BITS bits, and at
+** most twice as many codes as rows, is aggregated in an array indexed by
+** code (direct_into_run), not sorted. */
+enum { DIRECT_BITS = 16 };
+/* merge_dense folds codes into a window of DENSE_SLOTS slots: with two
+** aggregates, 320 KB, within the core's L2 cache. */
+enum { DENSE_SLOTS = 4096, DENSE_UNIT_ROWS = 1 << 18 };
+/* A slot: the count, a pad word, then the answer's aggregate states. */
+static inline size_t slot_words(int nagg) { return 2 + 4 * (size_t)nagg; }
 #define SPILL_FILE "the merge plan's spill" /* "... file" in messages */
 
 
@@ -301,6 +314,8 @@ typedef struct inner_job {
   mpart *parts;
   sort_pair *scratch[2][256]; /* per worker */
   size_t scratch_cap[256];
+  uint64_t *slots[256];       /* per worker: direct_into_run's entries by code */
+  size_t slots_cap[256];      /* words */
   /* Under a memory limit the runs are appended to an unlinked temporary
   ** file; each run keeps its offset and a sparse index of its codes. */
   int spill_fd;             /* -1: runs stay in memory */
@@ -367,6 +382,56 @@ static int one_key_one_entry(inner_job *j, size_t m, const numcol *cols, uint64_
   return 1;
 }
 
+/* A morsel of one key whose codes fit in a small array (the generator's
+** per-key files by bucket or by a group column): each row folded straight
+** into its code's entry, in row order as the sort would keep them, then the
+** entries in use copied out in code order as the key's run.  Returns the
+** number of entries; *rc set on failure. */
+static uint64_t direct_into_run(inner_job *j, size_t m, int worker, const numcol *cols, const sort_pair *codes,
+                                uint64_t live, int64_t key, int *rc, sj_error *err) {
+  const plan *p = j->p;
+  const side *s = j->s;
+  int nby = s->nby, ns = s->nstates;
+  size_t ew = entry_words(ns), nslots = (size_t)1 << j->lay->bits;
+  mpart *part = &j->parts[m];
+  if (j->slots_cap[worker] < nslots * ew) {
+    free(j->slots[worker]);
+    j->slots[worker] = malloc(nslots * ew * 8);
+    j->slots_cap[worker] = j->slots[worker] ? nslots * ew : 0;
+    if (!j->slots[worker]) {
+      *rc = sj_fail(err, SJ_ENOMEM, "out of memory aggregating the %s side", s->what);
+      return 0;
+    }
+  }
+  uint64_t *slots = j->slots[worker];
+  memset(slots, 0, nslots * ew * 8);
+  for (uint64_t i = 0; i < live; i++) {
+    uint64_t *e = slots + codes[i].k * ew;
+    e[1]++;
+    agg_state *st = (agg_state *)(e + 2);
+    for (int k = 0; k < ns; k++)
+      state_add(&st[k], p->fn[s->state_agg[k]], s->state_is_float[k], &cols[1 + nby + k], codes[i].a);
+  }
+  uint64_t nentries = 0;
+  for (size_t c = 0; c < nslots; c++) nentries += slots[c * ew + 1] != 0;
+  part->entries = malloc(nentries * ew * 8);
+  part->runs = malloc(sizeof *part->runs);
+  if (!part->entries || !part->runs) {
+    *rc = sj_fail(err, SJ_ENOMEM, "out of memory aggregating the %s side", s->what);
+    return 0;
+  }
+  uint64_t *e = part->entries;
+  for (size_t c = 0; c < nslots; c++)
+    if (slots[c * ew + 1]) {
+      memcpy(e, slots + c * ew, ew * 8);
+      e[0] = c;
+      e += ew;
+    }
+  part->runs[0] = (mrun){key, (uint32_t)m, (uint32_t)nentries, part->entries, 0, NULL};
+  part->nruns = 1;
+  return nentries;
+}
+
 /* The general case: rows radix-sorted by (key, code), runs of equal (key,
 ** code) folded into entries, runs of one key into an mrun.  Returns the
 ** number of entries; *rc set on failure. */
@@ -416,6 +481,8 @@ static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol 
     pairs[live].k = code;
     pairs[live++].a = (uint32_t)i;
   }
+  if (!*rc && live && kmin == kmax && lay->bits <= DIRECT_BITS && (uint64_t)1 << lay->bits <= 2 * live)
+    return direct_into_run(j, m, worker, cols, pairs, live, kmin, rc, err);
   uint64_t key_span = (uint64_t)kmax - (uint64_t)kmin;
   int key_bits = live ? bits_for(key_span + 1) : 0;
   sort_pair *sorted = pairs;
@@ -650,6 +717,10 @@ typedef struct worker {
   size_t spilled_cap;  /* words */
   sort_pair *refs[2];
   size_t refs_cap;
+  uint64_t *dense;     /* merge_dense's window of slots */
+  const struct unit *last;  /* the unit merged last, and where it ended in each of */
+  uint32_t *ends;           /* its grouping's runs, in merge_unit's order */
+  size_t ends_cap;
 } worker;
 
 typedef struct merge_job {
@@ -761,12 +832,54 @@ static int read_spilled(merge_job *j, const unit *u, worker *w, size_t *n, uint6
   return 0;
 }
 
+/* Merges the unit's n cursors when its codes are dense (a span of at most
+** twice its entries: `bucket` ranges of the groupings of many keys): each
+** cursor's entries are folded straight into slots indexed by code, a window
+** of DENSE_SLOTS codes at a time, cursor after cursor — so equal codes fold
+** in cursor order, as the sort in merge_unit would fold them — and the slots
+** in use are emitted in code order. */
+static int merge_dense(merge_job *j, const unit *u, worker *w, size_t n, out_chunk *chunk, const uint64_t *orow,
+                       sj_error *err) {
+  const plan *p = j->p;
+  size_t ew = j->ew, sw = slot_words(p->nagg);
+  if (!w->dense && !(w->dense = malloc(DENSE_SLOTS * sw * 8)))
+    return sj_fail(err, SJ_ENOMEM, "out of memory for the answer's rows");
+  for (uint64_t w0 = u->clo; w0 < u->chi; w0 += DENSE_SLOTS) {
+    uint64_t w1 = u->chi - w0 > DENSE_SLOTS ? w0 + DENSE_SLOTS : u->chi;
+    memset(w->dense, 0, (size_t)(w1 - w0) * sw * 8);
+    for (size_t c = 0; c < n; c++) {
+      cursor *cur = &w->curs[c];
+      for (; cur->at < cur->end && cur->at[0] < w1; cur->at += ew) {
+        uint64_t *slot = w->dense + (size_t)(cur->at[0] - w0) * sw;
+        fold(p, j->lay->inner, cur->at, cur, (int64_t *)slot, (agg_state *)(slot + 2));
+      }
+    }
+    for (uint64_t code = w0; code < w1; code++) {
+      const uint64_t *slot = w->dense + (size_t)(code - w0) * sw;
+      if (slot[0]) emit(j, chunk, orow, code, (int64_t)slot[0], (const agg_state *)(slot + 2)); /* counts are >= 1 */
+    }
+  }
+  return 0;
+}
+
 /* Merges one unit into the worker's chunk: the entries of its cursors,
 ** sorted by code, equal codes folded into one answer row. */
 static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, sj_error *err) {
   const plan *p = j->p;
   size_t ew = j->ew, n = 0;
   uint64_t total = 0;
+  /* A unit that goes on where this worker's last one ended starts in each
+  ** run where that one stopped: no search from the run's start. */
+  const unit *prev = w->last;
+  int carry = j->spill_fd < 0 && prev && prev->o0 == u->o0 && prev->o1 == u->o1 && prev->chi == u->clo;
+  size_t nrun = 0, grouping_runs = j->run_end[u->o1 - 1] - j->run_at[u->o0]; /* at most; runs of its keys are in order */
+  if (j->spill_fd < 0 && grouping_runs > w->ends_cap) {
+    uint32_t *e = realloc(w->ends, grouping_runs * sizeof *e);
+    if (!e) return sj_fail(err, SJ_ENOMEM, "out of memory merging");
+    w->ends = e;
+    w->ends_cap = grouping_runs;
+  }
+  w->last = j->spill_fd < 0 ? u : NULL;
   for (uint32_t o = u->o0; o < u->o1; o++) {
     uint64_t *orow = agg_table_row(j->outer, j->order[o]);
     for (size_t r = j->run_at[o]; r < j->run_end[o]; r++) {
@@ -774,8 +887,16 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, 
       const uint64_t *a = NULL, *b = NULL;
       uint32_t lo = 0, hi = 0;
       if (j->spill_fd < 0) {
-        a = entry_lower_bound(run->e, run->n, ew, u->clo);
-        b = entry_lower_bound(run->e, run->n, ew, u->chi);
+        assert(run->n > 0 && nrun < grouping_runs);
+        const uint64_t *end = run->e + (size_t)run->n * ew;
+        if (carry) {
+          a = run->e + (size_t)w->ends[nrun] * ew;
+          b = entry_gallop(a, (size_t)(end - a) / ew, ew, u->chi);
+        } else { /* most units hold whole runs: no search */
+          a = u->clo <= run->e[0] ? run->e : entry_lower_bound(run->e, run->n, ew, u->clo);
+          b = u->chi > end[-(ptrdiff_t)ew] ? end : entry_lower_bound(a, (size_t)(end - a) / ew, ew, u->chi);
+        }
+        w->ends[nrun++] = (uint32_t)((size_t)(b - run->e) / ew);
         if (a == b) continue;
         total += (uint64_t)(b - a) / ew;
       } else { /* the indexed blocks that may hold [clo, chi) */
@@ -822,14 +943,16 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, 
     }
     return 0;
   }
-  /* Many runs: their entries sorted by code relative to the unit's first
+  if (u->chi - u->clo <= 2 * total) return merge_dense(j, u, w, n, chunk, orow, err);
+  /* Many runs, sparse codes: their entries sorted by code relative to the unit's first
   ** (fewer radix passes for a narrow unit), stable so that equal codes
   ** fold in cursor order. */
   sort_pair *refs = w->refs[0];
   size_t k = 0;
-  for (size_t c = 0; c < n; c++)
-    for (const uint64_t *e = w->curs[c].at; e < w->curs[c].end; e += ew)
-      refs[k++] = (sort_pair){e[0] - u->clo, (uint32_t)c, (uint32_t)((size_t)(e - w->curs[c].at) / ew)};
+  for (size_t c = 0; c < n; c++) {
+    uint32_t i = 0;
+    for (const uint64_t *e = w->curs[c].at; e < w->curs[c].end; e += ew) refs[k++] = (sort_pair){e[0] - u->clo, (uint32_t)c, i++};
+  }
   uint64_t span = u->chi - u->clo;
   refs = sort_radix(refs, w->refs[1], k, bits_for(span)); /* span <= 2^bits */
   uint64_t code = refs[0].k;
@@ -864,6 +987,8 @@ static void worker_free(void *state) {
   worker *w = state;
   free(w->curs);
   free(w->spilled);
+  free(w->dense);
+  free(w->ends);
   free(w->refs[0]);
   free(w->refs[1]);
   free(w);
@@ -908,6 +1033,9 @@ static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, 
         for (uint32_t i = 0; i < j->runs[r].n; i += IDX_STRIDE, seen++)
           if (seen % stride == 0) sample[ns++] = entry_code(j, &j->runs[r], i);
     qsort(sample, ns, sizeof *sample, cmp_u64);
+    /* Dense codes merge without gathering (merge_dense): larger units cost
+    ** no cache, and each unit finds its place in every run once. */
+    if (ns && sample[ns - 1] - sample[0] <= 2 * est) pieces = (est + DENSE_UNIT_ROWS - 1) / DENSE_UNIT_ROWS;
   }
   uint64_t from = c0;
   for (uint64_t k = 1; k <= pieces; k++) {
@@ -996,6 +1124,7 @@ int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int 
   for (int w = 0; w < 256; w++) {
     free(ij->scratch[0][w]);
     free(ij->scratch[1][w]);
+    free(ij->slots[w]);
   }
   out->parts = ij->parts;
   out->nparts = ij->parts ? n : 0;

@@ -42,6 +42,18 @@ static inline const uint64_t *entry_lower_bound(const uint64_t *e, size_t n, siz
   return e + lo * ew;
 }
 
+/* The same, for a code expected near the start: steps of 1, 2, 4 … entries,
+** then a binary search in the last step — a few probes, all close to e. */
+static inline const uint64_t *entry_gallop(const uint64_t *e, size_t n, size_t ew, uint64_t code) {
+  size_t lo = 0, step = 1;
+  while (lo + step <= n && e[(lo + step - 1) * ew] < code) {
+    lo += step;
+    step *= 2;
+  }
+  size_t hi = lo + step <= n ? lo + step - 1 : n;
+  return entry_lower_bound(e + lo * ew, hi - lo, ew, code);
+}
+
 /* One key's entries from one morsel (or one partial), sorted by code. */
 typedef struct mrun {
   int64_t key;
