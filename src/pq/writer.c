@@ -6,7 +6,8 @@
 ** call it), while a pq_file only appends bytes and records offsets, so the
 ** generator encodes on every core and writes on one.  Files are written to
 ** "PATH.tmp" and renamed on close: a reader never sees a half-written file
-** under its final name.
+** under its final name.  Bytes are staged and written in aligned blocks
+** with O_DIRECT where the file system takes it (see STAGE_BYTES).
 **
 ** What is written: format version 2 metadata, REQUIRED and OPTIONAL
 ** columns of INT64, DOUBLE and strings (BYTE_ARRAY annotated STRING), v1
@@ -509,25 +510,74 @@ typedef struct placed_rowgroup {
   chunk_meta *cols;
 } placed_rowgroup;
 
+/* Bytes are appended to a stage of STAGE_BYTES and written a whole stage at
+** a time, through O_DIRECT where the file system takes it (tmpfs does not:
+** then buffered): a buffered write costs the kernel a copy into the page
+** cache, and on these machines that copy is slower than the disk — 6.7 GB
+** (QN's answer at s=0.01) in 24.7 s of dd with fdatasync, 5.0 s with
+** oflag=direct, nearly all of the difference system time on a core the
+** merge needs.  O_DIRECT wants buffer, length and offset aligned to the
+** device's block: a stage is a multiple of DIRECT_ALIGN and starts on one.
+** The last, partial stage is written buffered once O_DIRECT is cleared; a
+** small file never fills a stage and is written buffered, as before. */
+enum { STAGE_BYTES = 4 << 20, DIRECT_ALIGN = 4096 };
+
 struct pq_file {
   char *path, *tmp_path;
   int fd;
-  uint64_t pos;
+  int direct;       /* fd has O_DIRECT */
+  uint8_t *stage;   /* STAGE_BYTES, DIRECT_ALIGN-aligned; allocated on first use */
+  size_t staged;    /* bytes in it */
+  uint64_t pos;     /* bytes appended (staged ones too) */
   int ncols;
   pq_column_spec *specs;
   placed_rowgroup *rgs;
   size_t nrgs, cap;
 };
 
-static int write_all(pq_file *f, const void *p, size_t n, sj_error *err) {
-  const uint8_t *b = p;
+/* Writes the staged bytes to the file and empties the stage.  A direct
+** write the file system refuses (EINVAL), and everything after a short one
+** (no longer aligned), goes on buffered. */
+static int write_stage(pq_file *f, sj_error *err) {
+  const uint8_t *b = f->stage;
+  size_t n = f->staged;
   while (n) {
+    int unaligned = n % DIRECT_ALIGN || (uintptr_t)b % DIRECT_ALIGN;
+    if (f->direct && unaligned && fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_DIRECT) == 0) f->direct = 0;
     ssize_t w = write(f->fd, b, n);
     if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EINVAL && f->direct) {
+      if (fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_DIRECT) != 0)
+        return sj_fail(err, SJ_EIO, "%s: write failed: %s", f->path, strerror(errno));
+      f->direct = 0;
+      continue;
+    }
     if (w <= 0) return sj_fail(err, SJ_EIO, "%s: write failed: %s", f->path, strerror(errno));
     b += w;
     n -= (size_t)w;
-    f->pos += (uint64_t)w;
+  }
+  f->staged = 0;
+  return 0;
+}
+
+/* Appends n bytes to the file (to its stage, written when full). */
+static int write_all(pq_file *f, const void *p, size_t n, sj_error *err) {
+  const uint8_t *b = p;
+  if (!f->stage && posix_memalign((void **)&f->stage, DIRECT_ALIGN, STAGE_BYTES)) {
+    f->stage = NULL;
+    return sj_fail(err, SJ_ENOMEM, "%s: out of memory for the write buffer", f->path);
+  }
+  while (n) {
+    size_t take = STAGE_BYTES - f->staged < n ? STAGE_BYTES - f->staged : n;
+    memcpy(f->stage + f->staged, b, take);
+    f->staged += take;
+    f->pos += take;
+    b += take;
+    n -= take;
+    if (f->staged == STAGE_BYTES) {
+      int rc = write_stage(f, err);
+      if (rc) return rc;
+    }
   }
   return 0;
 }
@@ -535,6 +585,7 @@ static int write_all(pq_file *f, const void *p, size_t n, sj_error *err) {
 static void file_free(pq_file *f) {
   if (!f) return;
   if (f->fd >= 0) close(f->fd);
+  free(f->stage);
   for (size_t i = 0; i < f->nrgs; i++) free(f->rgs[i].cols);
   free(f->rgs);
   if (f->specs)
@@ -566,7 +617,9 @@ int pq_file_open(pq_file **out, const char *path, const pq_column_spec *specs, i
       return sj_fail(err, SJ_ENOMEM, "out of memory");
     }
   }
-  f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+  f->direct = f->fd >= 0;
+  if (f->fd < 0 && errno == EINVAL) f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (f->fd < 0) {
     int rc = sj_fail(err, SJ_EIO, "%s: cannot create: %s", f->tmp_path, strerror(errno));
     file_free(f);
@@ -759,6 +812,7 @@ int pq_file_close(pq_file *f, uint64_t *bytes_written, sj_error *err) {
     memcpy(tail + 4, "PAR1", 4);
     rc = write_all(f, tail, 8, err);
   }
+  if (!rc) rc = write_stage(f, err);
   sj_buf_free(&footer);
   if (!rc && close(f->fd) != 0) rc = sj_fail(err, SJ_EIO, "%s: close failed: %s", f->path, strerror(errno));
   f->fd = -1;
