@@ -47,10 +47,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* A tile is about TILE_ROWS answer rows (one Parquet row group); a unit's
+/* A tile is about TILE_ROWS answer rows (one Parquet row group) or
+** TILE_ENTRIES entries of runs, whichever comes first (dense units fold many
+** entries into few rows: the grouping of all keys by `bucket`); a unit's
 ** entries, about UNIT_ROWS, stay in the core's cache between being listed
 ** and being folded. */
-enum { TILE_ROWS = 1 << 18, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, IDX_STRIDE = 32 };
+enum { TILE_ROWS = 1 << 18, TILE_ENTRIES = 1 << 21, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16, IDX_STRIDE = 32 };
 /* Up to FEW_RUNS runs a unit merges by comparing their heads; more, by a
 ** radix sort of their entries.  Measured on GROUP BY df2_group, bucket at
 ** s=0.001 on one thread (least user time of 6 runs): 3.12 s with the sort
@@ -692,7 +694,8 @@ static int same_grouping(const agg_table *t, const uint64_t *a, const uint64_t *
 typedef struct unit {
   uint32_t o0, o1;
   uint64_t clo, chi;
-  uint64_t est; /* entries, about */
+  uint64_t entries; /* about */
+  uint64_t rows;    /* answer rows, about: at most chi - clo */
 } unit;
 
 typedef struct tile {
@@ -893,8 +896,13 @@ static int merge_unit(merge_job *j, const unit *u, worker *w, out_chunk *chunk, 
           a = run->e + (size_t)w->ends[nrun] * ew;
           b = entry_gallop(a, (size_t)(end - a) / ew, ew, u->chi);
         } else { /* most units hold whole runs: no search */
-          a = u->clo <= run->e[0] ? run->e : entry_lower_bound(run->e, run->n, ew, u->clo);
-          b = u->chi > end[-(ptrdiff_t)ew] ? end : entry_lower_bound(a, (size_t)(end - a) / ew, ew, u->chi);
+          uint64_t first = run->e[0], last = end[-(ptrdiff_t)ew];
+          /* else a search from where the code would be if the run's codes were evenly spread */
+          a = u->clo <= first ? run->e
+            : u->clo > last   ? end
+                              : entry_search_near(run->e, run->n, ew, u->clo,
+                                                  (size_t)((double)(u->clo - first) / (double)(last - first + 1) * run->n));
+          b = u->chi > last ? end : entry_gallop(a, (size_t)(end - a) / ew, ew, u->chi);
         }
         w->ends[nrun++] = (uint32_t)((size_t)(b - run->e) / ew);
         if (a == b) continue;
@@ -1049,7 +1057,8 @@ static int split_grouping(merge_job *j, uint32_t o0, uint32_t o1, uint64_t est, 
       *units = nu;
       *cap = nc;
     }
-    (*units)[(*nunits)++] = (unit){o0, o1, from, to, est / pieces};
+    uint64_t entries = est / pieces;
+    (*units)[(*nunits)++] = (unit){o0, o1, from, to, entries, entries < to - from ? entries : to - from};
     from = to;
   }
   free(sample);
@@ -1235,16 +1244,17 @@ int merge_write(const plan *p, const merge_layout *lay, const merge_runs *r, con
       for (size_t k = run_at[o]; k < run_end[o]; k++) est += runs[k].n;
     if (est) rc = split_grouping(&j, (uint32_t)gstart[g], (uint32_t)gstart[g + 1], est, c0, c1, &j.units, &nunits, &ucap, err);
   }
-  /* Tiles: consecutive units until about TILE_ROWS entries. */
+  /* Tiles: consecutive units until about TILE_ROWS answer rows or TILE_ENTRIES entries. */
   if (!rc && !(j.tiles = calloc(nunits ? nunits : 1, sizeof *j.tiles))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  for (size_t u = 0, est = 0; !rc && u < nunits; u++) {
-    st->est_rows += j.units[u].est;
-    if (!j.ntiles || est >= TILE_ROWS) {
+  for (size_t u = 0, rows = 0, entries = 0; !rc && u < nunits; u++) {
+    st->est_rows += j.units[u].rows;
+    if (!j.ntiles || rows >= TILE_ROWS || entries >= TILE_ENTRIES) {
       j.tiles[j.ntiles++].u0 = u;
-      est = 0;
+      rows = entries = 0;
     }
     j.tiles[j.ntiles - 1].u1 = u + 1;
-    est += j.units[u].est;
+    rows += j.units[u].rows;
+    entries += j.units[u].entries;
   }
   out_pipeline pl = {sink, schema, p->threads, j.ntiles, &j, worker_new, worker_free, fill_tile,
                      p->q->progress, p->q->progress_ctx};
@@ -1319,7 +1329,7 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
              "         codes of %d bits (estimated before the scan: at most %llu entries, one per row)\n"
              "  outer  %s: %d files, %llu rows scanned -> %zu partial groups by (%s), %zu groupings\n"
              "%s"
-             "  merge  %zu units in %zu tiles -> %llu answer rows (estimated from the runs' entries: %llu)\n"
+             "  merge  %zu units in %zu tiles -> %llu answer rows (estimated from the runs' entries and the units' code spans: %llu)\n"
              "  time   inner scan %.3f s, outer scan %.3f s, merge + write %.3f s, total %.3f s on %d threads\n",
              scanned, in->what, in->nfiles, (unsigned long long)in->rows_scanned, (unsigned long long)runs.nentries, ig,
              runs.nruns, (double)runs.nentries * (double)ew * 8 / 1e6, lay.bits, (unsigned long long)in->rows_scanned,

@@ -54,6 +54,20 @@ static inline const uint64_t *entry_gallop(const uint64_t *e, size_t n, size_t e
   return entry_lower_bound(e + lo * ew, hi - lo, ew, code);
 }
 
+/* The same, from a guess g < n of where the code is: steps of 1, 2, 4 …
+** entries away from e[g] toward it, then a binary search in the last step. */
+static inline const uint64_t *entry_search_near(const uint64_t *e, size_t n, size_t ew, uint64_t code, size_t g) {
+  assert(g < n);
+  if (e[g * ew] < code) return entry_gallop(e + (g + 1) * ew, n - g - 1, ew, code);
+  size_t hi = g, step = 1; /* e[hi] >= code */
+  while (hi >= step && e[(hi - step) * ew] >= code) {
+    hi -= step;
+    step *= 2;
+  }
+  size_t lo = hi >= step ? hi - step + 1 : 0; /* e[lo - 1] < code */
+  return entry_lower_bound(e + lo * ew, hi - lo, ew, code);
+}
+
 /* One key's entries from one morsel (or one partial), sorted by code. */
 typedef struct mrun {
   int64_t key;
