@@ -18,6 +18,7 @@
 #include "codec.h"
 #include "encoding.h"
 #include "thrift.h"
+#include "../util/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -447,20 +448,10 @@ static int read_footer(pq_reader *r, const uint8_t *p, size_t n, sj_error *err) 
   return 0;
 }
 
-/* Reads n bytes at off; 0, or -1 with errno set (EIO for a file shorter than it said). */
-static int pread_full(int fd, void *buf, size_t n, size_t off) {
-  uint8_t *b = buf;
-  while (n) {
-    ssize_t got = pread(fd, b, n, (off_t)off);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      if (got == 0) errno = EIO;
-      return -1;
-    }
-    b += got;
-    n -= (size_t)got;
-    off += (size_t)got;
-  }
+/* n bytes of the file at off; a failure is a message naming it. */
+static int read_at(int fd, void *buf, size_t n, size_t off, const char *path, sj_error *err) {
+  int rc = sj_pread_all(fd, buf, n, off);
+  if (rc) return sj_fail(err, SJ_EIO, "%s: cannot read: %s", path, rc < 0 ? strerror(errno) : "the file is shorter than its size");
   return 0;
 }
 
@@ -487,8 +478,8 @@ int pq_open(pq_reader **out, const char *path, sj_error *err) {
     else r->map = m;
   }
   uint8_t head[4], tail[8];
-  if (!rc && (pread_full(fd, head, 4, 0) || pread_full(fd, tail, 8, r->size - 8)))
-    rc = sj_fail(err, SJ_EIO, "%s: cannot read: %s", path, strerror(errno));
+  if (!rc) rc = read_at(fd, head, 4, 0, path, err);
+  if (!rc) rc = read_at(fd, tail, 8, r->size - 8, path, err);
   if (!rc) {
     uint32_t meta_len;
     memcpy(&meta_len, tail, 4);
@@ -500,9 +491,7 @@ int pq_open(pq_reader **out, const char *path, sj_error *err) {
       rc = sj_fail(err, SJ_ECORRUPT, "%s: footer length %u exceeds the file", path, meta_len);
     else if (!(r->footer = malloc(meta_len ? meta_len : 1))) /* no larger than the file */
       rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    else if (pread_full(fd, r->footer, meta_len, r->size - 8 - meta_len))
-      rc = sj_fail(err, SJ_EIO, "%s: cannot read: %s", path, strerror(errno));
-    else
+    else if (!(rc = read_at(fd, r->footer, meta_len, r->size - 8 - meta_len, path, err)))
       rc = read_footer(r, r->footer, meta_len, err);
   }
   if (fd >= 0) close(fd);

@@ -28,6 +28,7 @@
 ** matter; the driver prefers it.
 */
 #include "plan.h"
+#include "../util/io.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -1217,12 +1218,8 @@ int plan_pwrite(int fd, const void *data, size_t len, uint64_t off, const char *
 }
 
 int plan_pread(int fd, void *data, size_t len, uint64_t off, const char *what, sj_error *err) {
-  for (size_t done = 0; done < len;) {
-    ssize_t got = pread(fd, (char *)data + done, len - done, (off_t)(off + done));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return sj_fail(err, SJ_EIO, "reading %s file failed: %s", what, got < 0 ? strerror(errno) : "short file");
-    done += (size_t)got;
-  }
+  int rc = sj_pread_all(fd, data, len, off);
+  if (rc) return sj_fail(err, SJ_EIO, "reading %s file failed: %s", what, rc < 0 ? strerror(errno) : "short file");
   return 0;
 }
 
