@@ -535,6 +535,14 @@ struct pq_file {
   size_t nrgs, cap;
 };
 
+/* Clears O_DIRECT on the file: what follows is written buffered.  0, or -1
+** with errno set. */
+static int end_direct(pq_file *f) {
+  if (fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_DIRECT) != 0) return -1;
+  f->direct = 0;
+  return 0;
+}
+
 /* Writes the staged bytes to the file and empties the stage.  A direct
 ** write the file system refuses (EINVAL), and everything after a short one
 ** (no longer aligned), goes on buffered. */
@@ -543,13 +551,11 @@ static int write_stage(pq_file *f, sj_error *err) {
   size_t n = f->staged;
   while (n) {
     int unaligned = n % DIRECT_ALIGN || (uintptr_t)b % DIRECT_ALIGN;
-    if (f->direct && unaligned && fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_DIRECT) == 0) f->direct = 0;
+    if (f->direct && unaligned) end_direct(f); /* if that fails, the write's EINVAL below retries it */
     ssize_t w = write(f->fd, b, n);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EINVAL && f->direct) {
-      if (fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_DIRECT) != 0)
-        return sj_fail(err, SJ_EIO, "%s: write failed: %s", f->path, strerror(errno));
-      f->direct = 0;
+      if (end_direct(f)) return sj_fail(err, SJ_EIO, "%s: write failed: %s", f->path, strerror(errno));
       continue;
     }
     if (w <= 0) return sj_fail(err, SJ_EIO, "%s: write failed: %s", f->path, strerror(errno));
