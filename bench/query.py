@@ -23,8 +23,8 @@ resident memory (default 16) and reported as such.  Floors:
          with fdatasync and O_DIRECT; compared with skewjoin's time plus a
          sync (both durable)
 A query whose answer and spill could not fit on the disk is not run, and
-the table says why (QN at s=0.1: 6.1e9 answer rows, ~73 GB with its spill
-of ~19 GB, on a disk with ~75 GB free).
+the table says why (QN at s=0.1: 6.1e9 answer rows, ~63 GB of Parquet and
+~19 GB of spilled runs, on a disk with 75-80 GB free).
 Writes bench/results/query.md, puts its table into README.md between the
 bench-query markers, and prints it.
 """

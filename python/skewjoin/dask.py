@@ -95,7 +95,7 @@ def _keep_memory():
     again, page by page.  On QN at s=0.01 (2 workers) that was 6.5M page
     faults per worker, 52 s of system time each, and 141 s in all; with
     buffers of up to 32 MiB taken from malloc's arenas and up to 128 MiB of
-    free memory kept at their top, 0.8M faults, 7 s and 45 s (the CLI: 30 s).
+    free memory kept at their top, 0.8M faults, 8 s and 45-55 s (the CLI: 30 s).
     Freed memory past that still goes back, so Dask's memory accounting holds."""
     global _memory_kept
     if _memory_kept:
