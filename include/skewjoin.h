@@ -43,6 +43,10 @@ typedef struct sj_error {
   char msg[1024];
 } sj_error;
 
+/* The most threads a query or a generation run uses: a larger `threads`
+** is taken as this many. */
+#define SJ_MAX_THREADS 256
+
 /* The size of the public struct `name` ("sj_query", "pq_column_spec", …), 0
 ** for a name it does not know: a binding that declares the structs itself
 ** (python/skewjoin/_lib.py) checks its layout against the library's. */
@@ -52,11 +56,17 @@ size_t sj_struct_size(const char *name);
 int sj_fail(sj_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Cooperative cancellation: a signal handler calls sj_request_stop(); long
-** loops poll sj_stop_requested() and unwind with SJ_EINTR, removing every
-** half-written file on the way out. */
-void sj_request_stop(void);
-int sj_stop_requested(void);
+/* Cooperative cancellation, scoped to what the caller hands the handle to
+** (a query, a generation run): sj_stop_request may be called from a signal
+** handler or another thread; the run's loops see it between tasks and
+** unwind with SJ_EINTR, removing every half-written file on the way out.
+** A new handle (or sj_stop_reset) lets the next run start clean. */
+typedef struct sj_stop sj_stop;
+sj_stop *sj_stop_new(void); /* NULL when out of memory */
+void sj_stop_free(sj_stop *s);
+void sj_stop_request(sj_stop *s); /* async-signal-safe */
+void sj_stop_reset(sj_stop *s);
+int sj_stop_requested(const sj_stop *s); /* 0 for NULL */
 
 /* CSV output (src/util/csv.c): a text field, quoted only where RFC 4180
 ** needs it; a double as %.17g (nan, inf, -inf); an exact 128-bit integer. */
@@ -352,8 +362,8 @@ typedef void (*gen_progress_fn)(void *ctx, uint64_t rows_done, uint64_t rows_tot
 /* Writes df1 and df2 under out_dir (which must exist and hold no file of
 ** ours unless `force`).  On any failure or stop, removes what it wrote. */
 int gen_run(const gen_params *p, const char *out_dir, int force,
-            gen_progress_fn progress, void *progress_ctx, gen_report *report,
-            sj_error *err);
+            gen_progress_fn progress, void *progress_ctx, const sj_stop *stop,
+            gen_report *report, sj_error *err);
 
 /* ----------------------------------------------------------------- query */
 
@@ -375,6 +385,7 @@ typedef struct sj_query {
   /* Not NULL: write the joined rows themselves (SELECT * … USING (on)) to
   ** this .parquet or .csv file instead of an answer; by and aggs unused. */
   const char *materialize;
+  const sj_stop *stop;   /* set: the query stops with SJ_EINTR; may be NULL */
 } sj_query;
 
 /* The kinds of the answer's columns: by-columns and counts are INT (string

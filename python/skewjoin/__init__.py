@@ -18,6 +18,7 @@ import io
 import os
 import shutil
 import tempfile
+import threading
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ import pandas as pd
 from . import _lib
 from ._lib import Error, UsageError
 
-__all__ = ["query", "read_parquet", "iter_parquet", "write_parquet", "Error", "UsageError"]
+__all__ = ["query", "read_parquet", "iter_parquet", "write_parquet", "Stop", "Error", "UsageError"]
 __version__ = "0.1.0"
 
 _NUMPY = {1: np.int32, 2: np.int64, 4: np.float32, 5: np.float64}
@@ -312,14 +313,58 @@ def iter_parquet(path, columns=None):
         yield from _iter_file(f, columns)
 
 
+class Stop:
+    """A stop request for the queries it is handed to (query(stop=...)):
+    request() from any thread makes them fail with Error code SJ_EINTR,
+    removing what they had half written.  A query given none makes its own."""
+
+    def __init__(self):
+        self._handle = _lib.lib.sj_stop_new()
+        if not self._handle:
+            raise MemoryError("sj_stop_new")
+
+    def request(self):
+        _lib.lib.sj_stop_request(self._handle)
+
+    @property
+    def requested(self):
+        return bool(_lib.lib.sj_stop_requested(self._handle))
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.lib.sj_stop_free(self._handle)
+            self._handle = None
+
+
+def _run(q, stop):
+    """sj_query_run on a thread of its own, so that Ctrl-C (KeyboardInterrupt
+    in this thread) can stop it: the query unwinds, then the interrupt is
+    raised again."""
+    q.stop = stop._handle
+    report, err, rc = _lib.sj_query_report(), _lib.sj_error(), []
+    worker = threading.Thread(target=lambda: rc.append(
+        _lib.lib.sj_query_run(ctypes.byref(q), ctypes.byref(report), ctypes.byref(err))), daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except BaseException:
+        stop.request()
+        worker.join()
+        raise
+    _lib.check(rc[0], err)
+    return report
+
+
 def query(left, right, on, by=None, aggs="count(*)", threads=0, memory_limit=0, temp_dir=None, out=None,
-          explain=False):
+          explain=False, stop=None):
     """SELECT by…, aggs FROM left JOIN right USING (on) GROUP BY by… ORDER BY by….
 
     Arguments as for `skewjoin query`: left/right a Parquet file, a directory
     or a glob; by and aggs a list or a comma-separated string.  Returns the
     answer as a DataFrame, or with out= writes it there (.parquet or .csv)
     and returns the number of rows.  explain=True returns (answer, plan text).
+    stop: a Stop whose request() ends the query (Ctrl-C does too).
     """
     tmp = None
     target = out
@@ -328,9 +373,7 @@ def query(left, right, on, by=None, aggs="count(*)", threads=0, memory_limit=0, 
         target = os.path.join(tmp, "answer.parquet")
     try:
         q = _lib.make_query(left, right, on, by, aggs, threads, memory_limit, target, temp_dir)
-        report = _lib.sj_query_report()
-        err = _lib.sj_error()
-        _lib.check(_lib.lib.sj_query_run(ctypes.byref(q), ctypes.byref(report), ctypes.byref(err)), err)
+        report = _run(q, stop or Stop())
         answer = report.rows if out is not None else read_parquet(target)
         return (answer, report.plan.decode()) if explain else answer
     finally:

@@ -23,6 +23,7 @@ class UsageError(Error, ValueError):
 
 
 SJ_EUSAGE = 2
+SJ_EINTR = 5
 
 
 class sj_error(ctypes.Structure):
@@ -41,6 +42,7 @@ class sj_query(ctypes.Structure):
         ("progress", ctypes.c_void_p),
         ("progress_ctx", ctypes.c_void_p),
         ("materialize", ctypes.c_char_p),
+        ("stop", ctypes.c_void_p),
     ]
 
 
@@ -137,6 +139,10 @@ lib = ctypes.CDLL(_find())
 P = ctypes.POINTER
 _decl = {
     "sj_query_run": (ctypes.c_int, [P(sj_query), P(sj_query_report), P(sj_error)]),
+    "sj_stop_new": (ctypes.c_void_p, []),
+    "sj_stop_free": (None, [ctypes.c_void_p]),
+    "sj_stop_request": (None, [ctypes.c_void_p]),
+    "sj_stop_requested": (ctypes.c_int, [ctypes.c_void_p]),
     "pq_open": (ctypes.c_int, [P(ctypes.c_void_p), ctypes.c_char_p, P(sj_error)]),
     "pq_close": (None, [ctypes.c_void_p]),
     "pq_ncols": (ctypes.c_int, [ctypes.c_void_p]),

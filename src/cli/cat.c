@@ -23,7 +23,6 @@ static const char help[] =
 int cli_cat(int argc, char **argv) {
   int done = cli_one_file(argc, argv, "cat", help);
   if (done >= 0) return done;
-  cli_handle_signals();
   sj_error err = {0};
   pq_reader *r;
   int rc = pq_open(&r, argv[1], &err);
@@ -31,6 +30,9 @@ int cli_cat(int argc, char **argv) {
     fprintf(stderr, "skewjoin cat: %s\n", err.msg);
     return cli_exit_code(rc);
   }
+  sj_stop *stop = sj_stop_new();
+  if (!stop) rc = sj_fail(&err, SJ_ENOMEM, "out of memory");
+  cli_handle_signals(stop);
   static char obuf[1 << 16];
   setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
   int ncols = pq_ncols(r);
@@ -43,6 +45,7 @@ int cli_cat(int argc, char **argv) {
   pq_column *cols = calloc((size_t)ncols ? (size_t)ncols : 1, sizeof *cols);
   if (!cols) rc = sj_fail(&err, SJ_ENOMEM, "out of memory");
   for (int rg = 0; rg < pq_nrowgroups(r) && !rc; rg++) {
+    if (sj_stop_requested(stop)) rc = sj_fail(&err, SJ_EINTR, "interrupted");
     for (int c = 0; c < ncols && !rc; c++) rc = pq_read(r, rg, c, &cols[c], &err);
     uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
     for (uint64_t i = 0; i < rows && !rc; i++) {
@@ -63,6 +66,8 @@ int cli_cat(int argc, char **argv) {
   }
   free(cols);
   pq_close(r);
+  cli_handle_signals(NULL);
+  sj_stop_free(stop);
   if (fflush(stdout) != 0 && !rc) rc = sj_fail(&err, SJ_EIO, "writing to stdout failed");
   if (rc) {
     fprintf(stderr, "skewjoin cat: %s\n", err.msg);

@@ -35,8 +35,9 @@ double cli_now(void);
 ** (returns 0) or a usage error (returns 2); returns -1 to go on. */
 int cli_one_file(int argc, char **argv, const char *cmd, const char *help);
 
-/* Installs SIGINT/SIGTERM handlers that request a cooperative stop. */
-void cli_handle_signals(void);
+/* Installs SIGINT/SIGTERM/SIGHUP handlers that request a cooperative stop
+** of the run `stop` is handed to; NULL: of none (before it is freed). */
+void cli_handle_signals(sj_stop *stop);
 
 int cli_gen(int argc, char **argv);
 int cli_cat(int argc, char **argv);

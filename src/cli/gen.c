@@ -153,7 +153,8 @@ static int parse_options(int argc, char **argv, gen_params *p, int *dry_run, int
         break;
       case O_THREADS:
         rc = cli_parse_u64(optarg, "--threads", &u, err);
-        if (!rc && (u < 1 || u > 1024)) rc = sj_fail(err, SJ_EUSAGE, "--threads must be 1 to 1024");
+        if (!rc && (u < 1 || u > SJ_MAX_THREADS))
+          rc = sj_fail(err, SJ_EUSAGE, "--threads must be 1 to %d", SJ_MAX_THREADS);
         p->threads = (int)u;
         break;
       case O_DRYRUN:
@@ -198,8 +199,7 @@ int cli_gen(int argc, char **argv) {
     fprintf(stderr, "skewjoin gen: %s\n", err.msg);
     return cli_exit_code(rc);
   }
-  cli_handle_signals();
-  if (dry_run) {
+  if (dry_run) { /* writes nothing: a signal may end it as it ends any program */
     gen_plan plan;
     rc = gen_plan_make(&p, dry_run == 2, &plan, &err);
     if (rc) {
@@ -213,7 +213,15 @@ int cli_gen(int argc, char **argv) {
   cli_progress pr;
   cli_progress_init(&pr, "gen", "rows");
   gen_report rep;
-  rc = gen_run(&p, out, force, cli_progress_update, &pr, &rep, &err);
+  sj_stop *stop = sj_stop_new();
+  if (!stop) {
+    fprintf(stderr, "skewjoin gen: out of memory\n");
+    return 1;
+  }
+  cli_handle_signals(stop);
+  rc = gen_run(&p, out, force, cli_progress_update, &pr, stop, &rep, &err);
+  cli_handle_signals(NULL);
+  sj_stop_free(stop);
   cli_progress_finish(&pr);
   if (rc) {
     fprintf(stderr, "skewjoin gen: %s%s\n", err.msg,

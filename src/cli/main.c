@@ -108,12 +108,15 @@ int cli_one_file(int argc, char **argv, const char *cmd, const char *help) {
   return -1;
 }
 
+static sj_stop *volatile signalled; /* the run a signal stops */
+
 static void on_signal(int sig) {
   (void)sig;
-  sj_request_stop();
+  sj_stop_request(signalled);
 }
 
-void cli_handle_signals(void) {
+void cli_handle_signals(sj_stop *stop) {
+  signalled = stop;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;

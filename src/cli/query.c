@@ -112,7 +112,8 @@ int cli_query(int argc, char **argv) {
       case O_MAT: q.materialize = optarg; break;
       case O_THREADS:
         rc = cli_parse_u64(optarg, "--threads", &u, &err);
-        if (!rc && (u < 1 || u > 256)) rc = sj_fail(&err, SJ_EUSAGE, "--threads must be 1 to 256");
+        if (!rc && (u < 1 || u > SJ_MAX_THREADS))
+          rc = sj_fail(&err, SJ_EUSAGE, "--threads must be 1 to %d", SJ_MAX_THREADS);
         q.threads = (int)u;
         break;
       case O_MEM: rc = parse_size(optarg, &q.memory_limit, &err); break;
@@ -132,7 +133,13 @@ int cli_query(int argc, char **argv) {
     fprintf(stderr, "skewjoin query: %s\n", err.msg);
     return cli_exit_code(rc);
   }
-  cli_handle_signals();
+  sj_stop *stop = sj_stop_new();
+  if (!stop) {
+    fprintf(stderr, "skewjoin query: out of memory\n");
+    return 1;
+  }
+  cli_handle_signals(stop);
+  q.stop = stop;
   if (q.memory_limit) {
     /* main() has glibc keep freed buffers for speed; under a limit, large
     ** buffers go back to the system when freed. */
@@ -146,6 +153,8 @@ int cli_query(int argc, char **argv) {
   q.progress_ctx = &pr;
   sj_query_report rep;
   rc = sj_query_run(&q, &rep, &err);
+  cli_handle_signals(NULL);
+  sj_stop_free(stop);
   cli_progress_finish(&pr);
   if (!rc && explain) fputs(rep.plan, stderr);
   if (rc) {

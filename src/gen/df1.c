@@ -22,6 +22,7 @@
 */
 #include "gen_internal.h"
 #include "stream.h"
+#include "../util/pool.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -158,6 +159,9 @@ typedef struct pipeline {
   gen_task *to_encode;   /* the first task no encoder has taken */
   uint64_t waiting;      /* tasks past FILLING not yet written */
   uint64_t limit;
+  const sj_stop *stop;
+  np_rng *rng;  /* notebook mode: the stream the producer draws */
+  int nworkers; /* threads besides the producer */
   int producer_done;
   int writing;
   int failed;
@@ -261,7 +265,7 @@ static void write_ready_locked(pipeline *pl) {
     pl->writing = 1;
     pthread_mutex_unlock(&pl->mu);
     sj_error e;
-    int rc = sj_stop_requested() ? sj_fail(&e, SJ_EINTR, "interrupted") : write_task(pl, t, &e);
+    int rc = sj_stop_requested(pl->stop) ? sj_fail(&e, SJ_EINTR, "interrupted") : write_task(pl, t, &e);
     pthread_mutex_lock(&pl->mu);
     pl->writing = 0;
     if (rc) { fail_locked(pl, &e); break; }
@@ -357,8 +361,12 @@ static void work(pipeline *pl, worker_scratch *w) {
   pthread_mutex_unlock(&pl->mu);
 }
 
-static void *worker_main(void *arg) {
-  pipeline *pl = arg;
+/* A pool task: one worker's loop. */
+static int worker_main(void *ctx, size_t i, int worker, sj_error *err) {
+  (void)i;
+  (void)worker;
+  (void)err; /* failures go to the pipeline, which every thread watches */
+  pipeline *pl = ctx;
   worker_scratch w;
   if (scratch_init(&w)) {
     sj_error e;
@@ -368,7 +376,7 @@ static void *worker_main(void *arg) {
     work(pl, &w);
   }
   scratch_done(&w);
-  return NULL;
+  return 0;
 }
 
 /* ------------------------------------------------------ notebook producer */
@@ -397,7 +405,7 @@ static gen_task *release(pipeline *pl, gen_task *open, uint64_t upto, int nworke
   return open;
 }
 
-static int produce_notebook(pipeline *pl, np_rng *rng, const uint64_t *rows, int nworkers,
+static int produce_notebook(pipeline *pl, np_rng *rng, int nworkers,
                             worker_scratch *self, sj_error *err) {
   const gen_params *p = pl->p;
   cutter *c = &pl->cut;
@@ -420,7 +428,7 @@ static int produce_notebook(pipeline *pl, np_rng *rng, const uint64_t *rows, int
       if (!open) open = t;
     }
     if (k == c->df1_keys) break;
-    if (sj_stop_requested()) return sj_fail(err, SJ_EINTR, "interrupted");
+    if (sj_stop_requested(pl->stop)) return sj_fail(err, SJ_EINTR, "interrupted");
     /* group1..groupN over the key's rows, then value, as the notebook draws. */
     for (int g = 0; g <= p->ngroups; g++) {
       for (gen_task *t = open; t && t->row0 < e; t = t->next) {
@@ -442,10 +450,25 @@ static int produce_notebook(pipeline *pl, np_rng *rng, const uint64_t *rows, int
   return 0;
 }
 
+/* Notebook mode's calling thread: draws, then tells the workers it is done. */
+static int produce_beside(void *ctx, sj_error *err) {
+  pipeline *pl = ctx;
+  worker_scratch self = {0};
+  int rc = scratch_init(&self) ? sj_fail(err, SJ_ENOMEM, "out of memory") : 0;
+  if (!rc) rc = produce_notebook(pl, pl->rng, pl->nworkers, &self, err);
+  if (rc) fail(pl, err);
+  scratch_done(&self);
+  pthread_mutex_lock(&pl->mu);
+  pl->producer_done = 1;
+  pthread_cond_broadcast(&pl->cv);
+  pthread_mutex_unlock(&pl->mu);
+  return rc;
+}
+
 /* ------------------------------------------------------------------ entry */
 
 int gen_write_df1(const gen_params *p, np_rng *rng, const uint64_t *rows, uint64_t df1_keys,
-                  const char *dir, gen_progress_fn progress, void *progress_ctx,
+                  const char *dir, gen_progress_fn progress, void *progress_ctx, const sj_stop *stop,
                   gen_report *report, uint64_t *files_done, sj_error *err) {
   pipeline *pl = calloc(1, sizeof *pl);
   uint64_t *key_start = malloc((df1_keys + 1) * sizeof *key_start);
@@ -459,6 +482,8 @@ int gen_write_df1(const gen_params *p, np_rng *rng, const uint64_t *rows, uint64
   pl->dir = dir;
   pl->progress = progress;
   pl->progress_ctx = progress_ctx;
+  pl->stop = stop;
+  pl->rng = rng;
   pl->cut = (cutter){.p = p, .key_start = key_start, .df1_keys = df1_keys, .total = total,
                      .nfiles = gen_df1_files(p, df1_keys, total)};
   pl->specs[0] = (pq_column_spec){"key", PQ_INT64, PQ_ENC_DICTIONARY, p->codec, 0, {0}};
@@ -479,32 +504,18 @@ int gen_write_df1(const gen_params *p, np_rng *rng, const uint64_t *rows, uint64
   int threads = p->threads ? p->threads : (int)(cores > 0 ? cores : 1);
   /* Notebook mode: this thread draws, the others encode and write. */
   int nworkers = p->rng == GEN_RNG_NOTEBOOK ? threads - 1 : threads;
+  sj_pool *pool = NULL;
+  if (!rc && nworkers > 0 && !(rc = sj_pool_new(&pool, nworkers, stop, err))) nworkers = sj_pool_threads(pool);
   pl->limit = 2 * (uint64_t)(nworkers > 0 ? nworkers : 1) + 2;
   pthread_mutex_init(&pl->mu, NULL);
   pthread_cond_init(&pl->cv, NULL);
-
-  pthread_t *tids = calloc((size_t)(nworkers > 0 ? nworkers : 1), sizeof *tids);
-  int started = 0;
-  if (!tids && !rc) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  for (; !rc && started < nworkers; started++)
-    if (pthread_create(&tids[started], NULL, worker_main, pl) != 0) {
-      rc = sj_fail(err, SJ_ENOMEM, "cannot start a thread");
-      fail(pl, err);
-      break;
-    }
-  if (!rc && p->rng == GEN_RNG_NOTEBOOK) {
-    worker_scratch self = {0};
-    if (scratch_init(&self)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    if (!rc) rc = produce_notebook(pl, rng, rows, nworkers, &self, err);
-    if (rc) fail(pl, err);
-    scratch_done(&self);
-    pthread_mutex_lock(&pl->mu);
-    pl->producer_done = 1;
-    pthread_cond_broadcast(&pl->cv);
-    pthread_mutex_unlock(&pl->mu);
-  }
-  for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
-  free(tids);
+  pl->nworkers = nworkers;
+  if (!rc && pool)
+    rc = sj_pool_run_beside(pool, (size_t)nworkers, worker_main, pl,
+                            p->rng == GEN_RNG_NOTEBOOK ? produce_beside : NULL, err);
+  else if (!rc)
+    rc = produce_beside(pl, err);
+  sj_pool_free(pool);
 
   if (pl->failed && !rc) {
     *err = pl->err;

@@ -48,7 +48,6 @@ int gen_df2_walk(const gen_params *p, np_rng *rng, gen_df2_visit visit, void *ct
   }
   sizes[count - 1] = keys;
   for (uint64_t i = 0; i < count && !rc; i++) {
-    if (sj_stop_requested()) { rc = sj_fail(err, SJ_EINTR, "interrupted"); break; }
     for (uint64_t k = 0; k < keys; k++) perm[k] = (uint32_t)k;
     if (notebook) {
       np_shuffle_prefix(rng, perm, (uint32_t)keys);

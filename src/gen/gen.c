@@ -26,6 +26,7 @@ typedef struct df2_writer {
   pq_column_spec specs[2];
   int64_t *grouping, *key;
   uint64_t n, rows;
+  const sj_stop *stop;
 } df2_writer;
 
 static int df2_flush(df2_writer *w, sj_error *err) {
@@ -43,6 +44,7 @@ static int df2_flush(df2_writer *w, sj_error *err) {
 
 static int df2_visit(void *ctx, uint64_t grouping, const uint32_t *keys, uint64_t n, sj_error *err) {
   df2_writer *w = ctx;
+  if (sj_stop_requested(w->stop)) return sj_fail(err, SJ_EINTR, "interrupted");
   for (uint64_t i = 0; i < n; i++) {
     w->grouping[w->n] = (int64_t)grouping;
     w->key[w->n] = keys[i];
@@ -54,9 +56,9 @@ static int df2_visit(void *ctx, uint64_t grouping, const uint32_t *keys, uint64_
   return 0;
 }
 
-static int write_df2(const gen_params *p, np_rng *rng, const char *path, gen_report *report,
-                     sj_error *err) {
-  df2_writer w = {0};
+static int write_df2(const gen_params *p, np_rng *rng, const char *path, const sj_stop *stop,
+                     gen_report *report, sj_error *err) {
+  df2_writer w = {.stop = stop};
   w.specs[0] = (pq_column_spec){"df2_group", PQ_INT64, PQ_ENC_DELTA, p->codec, 0, {0}};
   w.specs[1] = (pq_column_spec){"key", PQ_INT64, PQ_ENC_DELTA, p->codec, 0, {0}};
   w.scratch = pq_scratch_new();
@@ -185,7 +187,7 @@ static double now_seconds(void) {
 }
 
 int gen_run(const gen_params *p, const char *out_dir, int force, gen_progress_fn progress,
-            void *progress_ctx, gen_report *report, sj_error *err) {
+            void *progress_ctx, const sj_stop *stop, gen_report *report, sj_error *err) {
   memset(report, 0, sizeof *report);
   double t0 = now_seconds();
   int rc = gen_params_check(p, err);
@@ -204,12 +206,12 @@ int gen_run(const gen_params *p, const char *out_dir, int force, gen_progress_fn
   if (!rc) rc = prepare_output(p, out_dir, force, err);
   int writing = !rc;
   if (!rc)
-    rc = gen_write_df1(p, &rng, rows, df1_keys, out_dir, progress, progress_ctx, report,
+    rc = gen_write_df1(p, &rng, rows, df1_keys, out_dir, progress, progress_ctx, stop, report,
                        &files_done, err);
   if (!rc) {
     char path[4096];
     snprintf(path, sizeof path, "%s/df2.parquet", out_dir);
-    rc = write_df2(p, &rng, path, report, err);
+    rc = write_df2(p, &rng, path, stop, report, err);
   }
   if (rc && writing) remove_written(p, out_dir, files_done);
   free(rows);

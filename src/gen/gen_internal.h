@@ -41,7 +41,7 @@ uint64_t gen_groupings(const gen_params *p);
 ** mode continues rng.  Adds to *report; *files_done tells the caller how
 ** many files reached their final names (for clean-up on failure). */
 int gen_write_df1(const gen_params *p, np_rng *rng, const uint64_t *rows, uint64_t df1_keys,
-                  const char *dir, gen_progress_fn progress, void *progress_ctx,
+                  const char *dir, gen_progress_fn progress, void *progress_ctx, const sj_stop *stop,
                   gen_report *report, uint64_t *files_done, sj_error *err);
 
 /* The path of df1 file number i under out_dir for the layout. */

@@ -69,8 +69,8 @@ int gen_params_check(const gen_params *p, sj_error *err) {
                    (unsigned long long)p->groupings, p->df2_mix.major);
   if (p->layout == GEN_LAYOUT_ROWS && p->rows_per_file == 0)
     return sj_fail(err, SJ_EUSAGE, "--layout rows:N needs N >= 1");
-  if (p->threads < 0 || p->threads > 1024)
-    return sj_fail(err, SJ_EUSAGE, "--threads must be 0 (all cores) to 1024");
+  if (p->threads < 0 || p->threads > SJ_MAX_THREADS)
+    return sj_fail(err, SJ_EUSAGE, "--threads must be 0 (all cores) to %d", SJ_MAX_THREADS);
   return 0;
 }
 

@@ -1285,7 +1285,6 @@ static int read_chunk(const pq_reader *r, int rg, int col, pq_column *out, uint3
   if (!rc && (end < start || (uint64_t)end > r->size)) rc = cfail(&cr, SJ_ECORRUPT, "its chunk runs past the end of the file");
   const uint8_t *p = r->map + (rc ? 0 : start), *stop = r->map + (rc ? 0 : end);
   while (!rc && cr.done < rows) {
-    if (sj_stop_requested()) { rc = sj_fail(err, SJ_EINTR, "interrupted"); break; }
     if (p >= stop) { rc = cfail(&cr, SJ_ECORRUPT, "its pages end before all rows are read"); break; }
     page_header h;
     size_t hl;

@@ -148,7 +148,7 @@ typedef struct collect_job {
   const side *s;
   const char *name;
   const morsel *morsels;
-  key_dict *dicts[256]; /* one per worker */
+  key_dict *dicts[SJ_MAX_THREADS]; /* one per worker */
 } collect_job;
 
 static int collect_morsel(void *ctx, size_t m, int worker, sj_error *err) {
@@ -175,12 +175,11 @@ int key_dict_build(const plan *p, side *s, const char *name, key_dict **out, sj_
   morsel *morsels = NULL;
   int rc = list_morsels(s, &morsels, &nmorsels, err);
   j.morsels = morsels;
-  int threads = p->threads < 256 ? p->threads : 256;
-  if (!rc) rc = run_parallel(threads, nmorsels, collect_morsel, &j, err);
+  if (!rc) rc = sj_pool_run(p->pool, nmorsels, collect_morsel, &j, err);
   free(morsels);
-  key_dict *dicts[256];
+  key_dict *dicts[SJ_MAX_THREADS];
   int n = 0;
-  for (int w = 0; w < 256; w++)
+  for (int w = 0; w < SJ_MAX_THREADS; w++)
     if (j.dicts[w]) dicts[n++] = j.dicts[w];
   if (rc) {
     for (int k = 0; k < n; k++) key_dict_free(dicts[k]);

@@ -227,7 +227,7 @@ static int scan_domains(plan *p, side *in, sj_error *err) {
   int rc = list_morsels(in, &morsels, &n, err);
   j.morsels = morsels;
   if (!rc && !(j.ranges = calloc(n ? n * (size_t)j.ncols : 1, sizeof *j.ranges))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  if (!rc) rc = run_parallel(p->threads, n, domain_morsel, &j, err);
+  if (!rc) rc = sj_pool_run(p->pool, n, domain_morsel, &j, err);
   for (int c = 0; c < j.ncols && !rc; c++) {
     col_range all = {0, 0, 0, 0};
     for (size_t m = 0; m < n; m++) {
@@ -325,10 +325,10 @@ typedef struct inner_job {
   side *s;
   const morsel *morsels;
   mpart *parts;
-  sort_pair *scratch[2][256]; /* per worker */
-  size_t scratch_cap[256];
-  uint64_t *slots[256];       /* per worker: direct_into_run's entries by code */
-  size_t slots_cap[256];      /* words */
+  sort_pair *scratch[2][SJ_MAX_THREADS]; /* per worker */
+  size_t scratch_cap[SJ_MAX_THREADS];
+  uint64_t *slots[SJ_MAX_THREADS];       /* per worker: direct_into_run's entries by code */
+  size_t slots_cap[SJ_MAX_THREADS];      /* words */
   /* Under a memory limit the runs are appended to an unlinked temporary
   ** file; each run keeps its offset and a sparse index of its codes. */
   int spill_fd;             /* -1: runs stay in memory */
@@ -1177,9 +1177,9 @@ int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int 
   if (group_at) group_at[ngroups] = n;
   ij->group_at = group_at;
   if (!rc && spill) rc = plan_temp_file(p->q->temp_dir, SPILL_FILE, &ij->spill_fd, err);
-  if (!rc) rc = run_parallel(p->threads, ngroups, scan_inner_group, ij, err);
+  if (!rc) rc = sj_pool_run(p->pool, ngroups, scan_inner_group, ij, err);
   free(group_at);
-  for (int w = 0; w < 256; w++) {
+  for (int w = 0; w < SJ_MAX_THREADS; w++) {
     free(ij->scratch[0][w]);
     free(ij->scratch[1][w]);
     free(ij->slots[w]);
@@ -1307,7 +1307,7 @@ int merge_write(const plan *p, const merge_layout *lay, const merge_runs *r, con
     rows += j.units[u].rows;
     entries += j.units[u].entries;
   }
-  out_pipeline pl = {sink, schema, p->threads, j.ntiles, &j, worker_new, worker_free, fill_tile,
+  out_pipeline pl = {sink, schema, p->pool, j.ntiles, &j, worker_new, worker_free, fill_tile,
                      p->q->progress, p->q->progress_ctx};
   if (!rc) rc = out_pipeline_run(&pl, &st->rows_out, err);
   st->spill_reads = atomic_load(&j.spill_reads);

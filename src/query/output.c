@@ -17,7 +17,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -378,98 +377,67 @@ void plan_schema(const plan *p, out_schema *s) {
 
 typedef struct piece {
   uint64_t rows;
-  int done;
   out_blob blob;
 } piece;
+
+typedef struct worker_state { /* what one worker fills and encodes with */
+  int ready;
+  out_chunk chunk;
+  pq_scratch *scratch;
+  void *state;
+} worker_state;
 
 typedef struct pipe_job {
   const out_pipeline *pl;
   piece *pieces;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  size_t next, written, window;
-  int failed;
-  sj_error err;
+  worker_state *workers;
+  uint64_t rows;
 } pipe_job;
 
-static void *pipe_worker(void *arg) {
-  pipe_job *j = arg;
+static int pipe_make(void *ctx, size_t t, int worker, sj_error *err) {
+  pipe_job *j = ctx;
   const out_pipeline *pl = j->pl;
-  out_chunk chunk;
-  chunk_init(&chunk, pl->schema);
-  pq_scratch *scratch = pq_scratch_new();
-  void *state = pl->state_new(pl->ctx);
-  pthread_mutex_lock(&j->mu);
-  if ((!scratch || !state) && !j->failed) {
-    j->failed = 1;
-    sj_fail(&j->err, SJ_ENOMEM, "out of memory");
+  worker_state *w = &j->workers[worker];
+  if (!w->ready) {
+    w->ready = 1;
+    chunk_init(&w->chunk, pl->schema);
+    w->scratch = pq_scratch_new();
+    w->state = pl->state_new(pl->ctx);
   }
-  for (;;) {
-    while (!j->failed && j->next < pl->npieces && j->next >= j->written + j->window) pthread_cond_wait(&j->cv, &j->mu);
-    if (j->failed || j->next >= pl->npieces) break;
-    size_t t = j->next++;
-    pthread_mutex_unlock(&j->mu);
-    sj_error e;
-    chunk.rows = 0;
-    int rc = sj_stop_requested() ? sj_fail(&e, SJ_EINTR, "interrupted") : pl->fill(pl->ctx, state, t, &chunk, &e);
-    j->pieces[t].rows = chunk.rows;
-    if (!rc) rc = out_encode(pl->sink, &chunk, scratch, &j->pieces[t].blob, &e);
-    pthread_mutex_lock(&j->mu);
-    if (rc && !j->failed) {
-      j->failed = 1;
-      j->err = e;
-    }
-    j->pieces[t].done = 1;
-    pthread_cond_broadcast(&j->cv);
-  }
-  pthread_cond_broadcast(&j->cv);
-  pthread_mutex_unlock(&j->mu);
-  if (state) pl->state_free(state);
-  chunk_free(&chunk);
-  pq_scratch_free(scratch);
-  return NULL;
+  if (!w->scratch || !w->state) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  w->chunk.rows = 0;
+  int rc = pl->fill(pl->ctx, w->state, t, &w->chunk, err);
+  j->pieces[t].rows = w->chunk.rows;
+  if (!rc) rc = out_encode(pl->sink, &w->chunk, w->scratch, &j->pieces[t].blob, err);
+  return rc;
+}
+
+static int pipe_write(void *ctx, size_t t, sj_error *err) {
+  pipe_job *j = ctx;
+  const out_pipeline *pl = j->pl;
+  int rc = out_write(pl->sink, &j->pieces[t].blob, err);
+  j->rows += j->pieces[t].rows;
+  if (pl->progress) pl->progress(pl->progress_ctx, t + 1, pl->npieces);
+  return rc;
 }
 
 int out_pipeline_run(const out_pipeline *pl, uint64_t *rows_out, sj_error *err) {
   *rows_out = 0;
-  pipe_job j;
-  memset(&j, 0, sizeof j);
-  j.pl = pl;
-  if (!(j.pieces = calloc(pl->npieces ? pl->npieces : 1, sizeof *j.pieces))) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  pthread_mutex_init(&j.mu, NULL);
-  pthread_cond_init(&j.cv, NULL);
-  j.window = 2 * (size_t)pl->threads + 2;
-  pthread_t tid[256];
-  int started = 0;
-  for (; started < pl->threads && started < 256; started++)
-    if (pthread_create(&tid[started], NULL, pipe_worker, &j)) break;
-  int rc = 0;
-  if (!started) rc = sj_fail(err, SJ_ENOMEM, "cannot start a thread");
-  pthread_mutex_lock(&j.mu);
-  while (!rc && j.written < pl->npieces) {
-    while (!j.failed && !j.pieces[j.written].done) pthread_cond_wait(&j.cv, &j.mu);
-    if (j.failed) break;
-    piece *t = &j.pieces[j.written];
-    pthread_mutex_unlock(&j.mu);
-    rc = out_write(pl->sink, &t->blob, err);
-    *rows_out += t->rows;
-    if (pl->progress) pl->progress(pl->progress_ctx, j.written + 1, pl->npieces);
-    pthread_mutex_lock(&j.mu);
-    j.written++;
-    if (rc) j.failed = 1;
-    pthread_cond_broadcast(&j.cv);
+  int nworkers = sj_pool_threads(pl->pool);
+  pipe_job j = {pl, calloc(pl->npieces ? pl->npieces : 1, sizeof *j.pieces), calloc((size_t)nworkers, sizeof *j.workers), 0};
+  int rc = j.pieces && j.workers ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
+  sj_window w = {&j, pipe_make, pipe_write};
+  if (!rc) rc = sj_pool_ordered(pl->pool, pl->npieces, &w, err);
+  *rows_out = j.rows;
+  for (int i = 0; j.workers && i < nworkers; i++) {
+    worker_state *ws = &j.workers[i];
+    if (!ws->ready) continue;
+    if (ws->state) pl->state_free(ws->state);
+    chunk_free(&ws->chunk);
+    pq_scratch_free(ws->scratch);
   }
-  if (!rc && j.failed) {
-    *err = j.err;
-    rc = err->code ? err->code : SJ_EIO;
-  }
-  j.failed |= rc != 0;
-  pthread_cond_broadcast(&j.cv);
-  pthread_mutex_unlock(&j.mu);
-  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
-  for (size_t t = 0; t < pl->npieces; t++) out_blob_free(&j.pieces[t].blob);
+  for (size_t t = 0; j.pieces && t < pl->npieces; t++) out_blob_free(&j.pieces[t].blob);
   free(j.pieces);
-  pthread_cond_destroy(&j.cv);
-  pthread_mutex_destroy(&j.mu);
+  free(j.workers);
   return rc;
 }

@@ -16,6 +16,7 @@
 #define QUERY_PLAN_H
 
 #include "agg.h"
+#include "../util/pool.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -75,6 +76,7 @@ typedef struct plan {
   ** a by-column's, an aggregate's input column's. */
   pq_logical by_lt[MAX_BY], agg_lt[MAX_AGGS];
   int threads;
+  sj_pool *pool;  /* the query's workers, from plan_open to plan_close */
   uint64_t memory_limit;
 } plan;
 
@@ -215,10 +217,6 @@ int scan_side(plan *p, side *s, sj_error *err);
 typedef struct morsel { int file, rg; } morsel;
 int list_morsels(side *s, morsel **out, size_t *n, sj_error *err);
 
-/* Runs fn(ctx, i) for i in [0, n) on `threads` threads, each i once, stopping
-** at the first failure (or a stop request); returns its code and message. */
-int run_parallel(int threads, size_t n, int (*fn)(void *ctx, size_t i, int worker, sj_error *err), void *ctx,
-                 sj_error *err);
 
 /* ------------------------------------------------------------- output */
 
@@ -337,7 +335,7 @@ void out_abort(out_sink *s);
 typedef struct out_pipeline {
   out_sink *sink;
   const out_schema *schema;
-  int threads;
+  sj_pool *pool;
   size_t npieces;
   void *ctx;
   void *(*state_new)(void *ctx);
@@ -358,7 +356,7 @@ int out_pipeline_run(const out_pipeline *pl, uint64_t *rows_out, sj_error *err);
 typedef struct sort_budget {
   uint64_t bytes;       /* of rows held in memory */
   const char *temp_dir; /* NULL: $TMPDIR, else /tmp */
-  int threads;          /* encoding the answer */
+  sj_pool *pool;        /* encoding the answer */
   void (*progress)(void *ctx, uint64_t done, uint64_t total); /* may be NULL */
   void *progress_ctx;
 } sort_budget;

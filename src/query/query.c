@@ -34,8 +34,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -94,7 +92,7 @@ static int open_files(plan *p, side *s, char *const *names, int n, sj_error *err
   if (!s->files) return sj_fail(err, SJ_ENOMEM, "out of memory");
   s->nfiles = n;
   open_job job = {s, names};
-  return run_parallel(p->threads, (size_t)n, open_one, &job, err);
+  return sj_pool_run(p->pool, (size_t)n, open_one, &job, err);
 }
 
 /* Opens the files a --left/--right argument names. */
@@ -339,58 +337,6 @@ static int plan_query(plan *p, sj_error *err) {
 
 /* ------------------------------------------------------------------ scan */
 
-
-/* ------------------------------------------------------------- parallel */
-
-typedef struct par_job {
-  int (*fn)(void *ctx, size_t i, int worker, sj_error *err);
-  void *ctx;
-  size_t n;
-  atomic_size_t next;
-  atomic_int failed;
-  int worker_ids;
-  sj_error err;
-  pthread_mutex_t mu;
-} par_job;
-
-static void *par_worker(void *arg) {
-  par_job *j = arg;
-  pthread_mutex_lock(&j->mu);
-  int me = j->worker_ids++;
-  pthread_mutex_unlock(&j->mu);
-  size_t i;
-  while (!atomic_load(&j->failed) && (i = atomic_fetch_add(&j->next, 1)) < j->n) {
-    sj_error e;
-    if (sj_stop_requested()) sj_fail(&e, SJ_EINTR, "interrupted");
-    else if (!j->fn(j->ctx, i, me, &e)) continue;
-    pthread_mutex_lock(&j->mu);
-    if (!atomic_load(&j->failed)) j->err = e;
-    atomic_store(&j->failed, 1);
-    pthread_mutex_unlock(&j->mu);
-  }
-  return NULL;
-}
-
-int run_parallel(int threads, size_t n, int (*fn)(void *ctx, size_t i, int worker, sj_error *err), void *ctx,
-                 sj_error *err) {
-  par_job j;
-  memset(&j, 0, sizeof j);
-  j.fn = fn;
-  j.ctx = ctx;
-  j.n = n;
-  pthread_mutex_init(&j.mu, NULL);
-  int nt = threads < (int)n ? threads : (int)n;
-  pthread_t tid[256];
-  int started = 0;
-  for (; started < nt && started < 256; started++)
-    if (pthread_create(&tid[started], NULL, par_worker, &j)) break;
-  if (started == 0) par_worker(&j);
-  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
-  pthread_mutex_destroy(&j.mu);
-  if (!atomic_load(&j.failed)) return 0;
-  *err = j.err;
-  return err->code ? err->code : SJ_EIO;
-}
 
 int list_morsels(side *s, morsel **out, size_t *n, sj_error *err) {
   size_t total = 0;
@@ -710,7 +656,7 @@ int scan_side(plan *p, side *s, sj_error *err) {
   if (rc) return rc;
   j.tables = calloc(nmorsels ? nmorsels : 1, sizeof *j.tables);
   if (!j.tables) { free(j.morsels); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
-  rc = run_parallel(p->threads, nmorsels, scan_morsel, &j, err);
+  rc = sj_pool_run(p->pool, nmorsels, scan_morsel, &j, err);
   /* Merge in morsel order: the same answer, bit for bit, on any thread count. */
   if (!rc && agg_table_init(&s->partial, 1 + s->nby, s->nstates)) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   for (size_t m = 0; m < nmorsels; m++) {
@@ -982,7 +928,7 @@ static int stream_left(plan *p, agg_table *answer, answer_runs *runs, uint64_t l
   for (size_t first = 0; first < nmorsels && !rc; first += window) {
     size_t n = nmorsels - first < window ? nmorsels - first : window;
     j.scan.morsels = morsels + first;
-    rc = run_parallel(p->threads, n, stream_morsel, &j, err);
+    rc = sj_pool_run(p->pool, n, stream_morsel, &j, err);
     for (size_t i = 0; i < n; i++) {
       if (!rc) rc = fold_answer(p, answer, &j.answers[i], err);
       if (!rc && answer->nrows > limit_groups) rc = spill_answer(p, answer, runs, err);
@@ -1275,12 +1221,14 @@ int plan_open(plan *p, const sj_query *q, char *const *left_files, int nleft, sj
   p->s[1].what = "right";
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   p->threads = q->threads > 0 ? q->threads : (int)(cores > 0 ? cores : 1);
+  int rc = sj_pool_new(&p->pool, p->threads, q->stop, err);
+  if (rc) return rc;
   p->memory_limit = q->memory_limit;
   if (!p->memory_limit) {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     p->memory_limit = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : (uint64_t)4 << 30;
   }
-  int rc = !q->on || !*q->on ? sj_fail(err, SJ_EUSAGE, "--on names no join key") : 0;
+  rc = !q->on || !*q->on ? sj_fail(err, SJ_EUSAGE, "--on names no join key") : 0;
   if (!rc && left_files) {
     if (nleft <= 0) return sj_fail(err, SJ_EUSAGE, "no left files");
     rc = open_files(p, &p->s[0], left_files, nleft, err);
@@ -1308,6 +1256,7 @@ void plan_close(plan *p) {
       if (p->s[s].files[f]) pq_close(p->s[s].files[f]);
     free(p->s[s].files);
   }
+  sj_pool_free(p->pool);
   memset(p, 0, sizeof *p);
 }
 
@@ -1340,7 +1289,7 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
       }
     rc = out_open(&sink, q->out, q->csv ? q->csv : stdout, final, err);
     if (!rc && resort) { /* a quarter of the memory limit for sorting, the rest for the plan */
-      sort_budget b = {p->memory_limit / 4, q->temp_dir, p->threads, q->progress, q->progress_ctx};
+      sort_budget b = {p->memory_limit / 4, q->temp_dir, p->pool, q->progress, q->progress_ctx};
       p->memory_limit -= b.bytes;
       rc = out_open_sorted(&sorting, sink, schema, final, user_pos, p->nby, &b, err);
     }

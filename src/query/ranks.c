@@ -30,7 +30,7 @@ static uint64_t flip(int64_t x) { return (uint64_t)x ^ (UINT64_C(1) << 63); }
 static void sort_u64(uint64_t *a, uint64_t *tmp, size_t n) {
   uint64_t *src = a, *dst = tmp;
   for (int shift = 0; shift < 64; shift += 8) {
-    size_t count[256] = {0};
+    size_t count[SJ_MAX_THREADS] = {0};
     for (size_t i = 0; i < n; i++) count[src[i] >> shift & 0xff]++;
     if (n == 0 || count[src[0] >> shift & 0xff] == n) continue;
     size_t at = 0;
@@ -69,7 +69,7 @@ typedef struct rank_job {
   const morsel *morsels;
   uint64_t max_values;
   int too_many;
-  collected w[256];
+  collected w[SJ_MAX_THREADS];
 } rank_job;
 
 /* Keeps a worker's values distinct once they have doubled since. */
@@ -121,14 +121,13 @@ int rank_dict_build(const plan *p, side *s, const char *name, uint64_t max_value
   size_t nmorsels = 0;
   int rc = list_morsels(s, &morsels, &nmorsels, err);
   j->morsels = morsels;
-  int threads = p->threads < 256 ? p->threads : 256;
-  if (!rc) rc = run_parallel(threads, nmorsels, rank_morsel, j, err);
+  if (!rc) rc = sj_pool_run(p->pool, nmorsels, rank_morsel, j, err);
   free(morsels);
   /* The workers' values, one after the other, made distinct. */
   collected all = {0};
-  for (int w = 0; w < 256 && !rc; w++) all.cap += j->w[w].n;
+  for (int w = 0; w < SJ_MAX_THREADS && !rc; w++) all.cap += j->w[w].n;
   if (!rc && (!(all.v = malloc((all.cap ? all.cap : 1) * sizeof *all.v)))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  for (int w = 0; w < 256; w++) {
+  for (int w = 0; w < SJ_MAX_THREADS; w++) {
     if (!rc && j->w[w].n) memcpy(all.v + all.n, j->w[w].v, j->w[w].n * sizeof *all.v);
     if (!rc) all.n += j->w[w].n;
     free(j->w[w].v);

@@ -48,7 +48,7 @@ struct out_sorter {
   size_t n, cap, budget_records;
   uint64_t budget;
   const char *temp_dir;
-  int threads;
+  sj_pool *pool;
   void (*progress)(void *ctx, uint64_t done, uint64_t total);
   void *progress_ctx;
   int fd;
@@ -371,20 +371,11 @@ static int fill_merged(void *ctx, void *state, size_t t, out_chunk *c, sj_error 
   (void)state;
   final_job *j = ctx;
   out_sorter *s = j->s;
-  if (chunk_reserve(c, SORT_CHUNK_ROWS)) return sj_fail(err, SJ_ENOMEM, "out of memory writing the answer");
+  /* A failed chunk still takes its turn, or chunk t + 1 would wait for it. */
+  int rc = chunk_reserve(c, SORT_CHUNK_ROWS) ? sj_fail(err, SJ_ENOMEM, "out of memory writing the answer") : 0;
   pthread_mutex_lock(&j->mu);
-  int rc = 0;
-  while (!rc && j->turn != t) {
-    if (j->failed) rc = sj_fail(err, SJ_EIO, "sorting the answer failed");
-    else if (sj_stop_requested()) rc = sj_fail(err, SJ_EINTR, "interrupted"); /* chunk turn - 1 may never come */
-    else {
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_nsec += 100 * 1000 * 1000;
-      if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
-      pthread_cond_timedwait(&j->cv, &j->mu, &until);
-    }
-  }
+  /* The window makes every chunk it hands out, so chunk t - 1 comes. */
+  while (!j->failed && j->turn != t) pthread_cond_wait(&j->cv, &j->mu);
   if (!rc && j->failed) rc = sj_fail(err, SJ_EIO, "sorting the answer failed"); /* the chunk before failed */
   const uint64_t *e;
   while (!rc && c->rows < SORT_CHUNK_ROWS && (e = merge_top(s, &j->heap))) {
@@ -413,7 +404,7 @@ static int write_final(out_sorter *s, size_t first, size_t block_records, sj_err
   pthread_mutex_init(&j.mu, NULL);
   pthread_cond_init(&j.cv, NULL);
   size_t pieces = (size_t)((s->rows + SORT_CHUNK_ROWS - 1) / SORT_CHUNK_ROWS);
-  out_pipeline pl = {s->final, s->fs, s->threads, pieces, &j, final_state, final_state_free,
+  out_pipeline pl = {s->final, s->fs, s->pool, pieces, &j, final_state, final_state_free,
                      s->fd < 0 ? fill_sorted : fill_merged, s->progress, s->progress_ctx};
   uint64_t rows = 0;
   if (!rc) rc = out_pipeline_run(&pl, &rows, err);
@@ -438,7 +429,7 @@ int sort_open(out_sorter **out, out_sink *final, const out_schema *fs, const int
   s->nby = nby;
   s->fd = -1;
   s->temp_dir = b->temp_dir;
-  s->threads = b->threads;
+  s->pool = b->pool;
   s->progress = b->progress;
   s->progress_ctx = b->progress_ctx;
   s->rw = 1;
@@ -515,7 +506,7 @@ int sort_finish(out_sorter *s, char *explain, size_t n, sj_error *err) {
         while (!rc && (e = merge_top(s, &h))) {
           rc = writer_put(&w, e, err);
           if (!rc) rc = merge_pop(s, &h, err);
-          if (!rc && sj_stop_requested()) rc = sj_fail(err, SJ_EINTR, "interrupted");
+          if (!rc && sj_pool_stopped(s->pool)) rc = sj_fail(err, SJ_EINTR, "interrupted");
         }
         int closed = writer_close(&w, !rc, err);
         if (!rc) rc = closed;

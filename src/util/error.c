@@ -3,13 +3,15 @@
 **
 ** Every fallible function returns a status and fills an sj_error; only the
 ** CLI turns statuses into exit codes.  Stop requests come from signal
-** handlers, so the flag is a lock-free atomic.
+** handlers, so a handle is a lock-free atomic flag; each query or run has
+** its own, so one stopped query does not stop the next in the process.
 */
 #include "skewjoin.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int sj_fail(sj_error *err, int code, const char *fmt, ...) {
   if (err) {
@@ -22,7 +24,20 @@ int sj_fail(sj_error *err, int code, const char *fmt, ...) {
   return code;
 }
 
-static atomic_int stop_flag;
+struct sj_stop {
+  atomic_int flag;
+};
 
-void sj_request_stop(void) { atomic_store(&stop_flag, 1); }
-int sj_stop_requested(void) { return atomic_load_explicit(&stop_flag, memory_order_relaxed); }
+sj_stop *sj_stop_new(void) {
+  sj_stop *s = malloc(sizeof *s);
+  if (s) atomic_init(&s->flag, 0);
+  return s;
+}
+
+void sj_stop_free(sj_stop *s) { free(s); }
+void sj_stop_request(sj_stop *s) { if (s) atomic_store(&s->flag, 1); }
+void sj_stop_reset(sj_stop *s) { if (s) atomic_store(&s->flag, 0); }
+
+int sj_stop_requested(const sj_stop *s) {
+  return s && atomic_load_explicit(&((sj_stop *)s)->flag, memory_order_relaxed);
+}

@@ -24,6 +24,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import _thread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -159,6 +161,7 @@ def queries(check, tmp):
         got = skewjoin.query(df1, df2, "key", by.split(","), "count(*),sum(value),min(value)")
         want = skewjoin.read_parquet(cli)
         check(got.equals(want), f"query --by {by}: the same answer as the CLI")
+    stops(check, tmp, df1, df2, want)
     got, plan = skewjoin.query(df1, df2, "key", None, "count(*)", explain=True)
     check(len(got) == 1 and "plan:" in plan, "query without by: one row and a plan text")
     # A string by-column: the answer's strings as DuckDB has them; Dask refuses it.
@@ -186,6 +189,33 @@ def queries(check, tmp):
         check(False, "read_parquet of a missing file: no error")
     except skewjoin.Error as e:
         check("missing.parquet" in str(e), f"read_parquet's error names the file: {e}")
+
+
+def stops(check, tmp, df1, df2, want):
+    """A stop request ends its query only: the next query in the process
+    starts clean.  Ctrl-C (KeyboardInterrupt) stops a running query, which
+    leaves no file behind."""
+    by, aggs = ["df2_group", "group1"], "count(*),sum(value),min(value)"
+    stop = skewjoin.Stop()
+    stop.request()
+    try:
+        skewjoin.query(df1, df2, "key", by, aggs, stop=stop)
+        check(False, "a query whose stop was requested: no error")
+    except skewjoin.Error as e:
+        check(e.code == 5 and "interrupted" in str(e), f"a stopped query fails with SJ_EINTR: {e}")
+    check(skewjoin.query(df1, df2, "key", by, aggs).equals(want), "the query after a stopped one: the CLI's answer")
+    out = os.path.join(tmp, "interrupted.csv")
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    try:
+        skewjoin.query(df1, df2, "key", ["df2_group", "bucket", "group1", "group2"], "count(*),sum(value)", out=out,
+                       threads=1)
+        check(False, "Ctrl-C during a query: it ran to the end")
+    except KeyboardInterrupt:
+        check(not os.path.exists(out) and not os.path.exists(out + ".tmp"), "Ctrl-C during a query: no file left")
+    finally:
+        timer.cancel()
+    check(skewjoin.query(df1, df2, "key", by, aggs).equals(want), "the query after Ctrl-C: the CLI's answer")
 
 
 def partials(check, tmp):
