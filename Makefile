@@ -15,16 +15,19 @@ CC      ?= cc
 CFLAGS  ?= -O3 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 DEFS    := -D_GNU_SOURCE -Iinclude
-ALL_CFLAGS := $(WARN) $(DEFS) $(CFLAGS) -ffp-contract=off -pthread -fPIC
+# The library exports only what include/skewjoin.h declares (its visibility
+# push); -MMD writes each object's header dependencies beside it (a test's
+# as a dot file, out of tests/run's glob).
+ALL_CFLAGS := $(WARN) $(DEFS) $(CFLAGS) -ffp-contract=off -pthread -fPIC -fvisibility=hidden -MMD -MP
 LIBS    := -lzstd -lsnappy -lz -llz4 -lm -pthread
 
-SAN_CFLAGS := $(WARN) $(DEFS) -O1 -g -ffp-contract=off -pthread -fno-omit-frame-pointer -fPIC \
+SAN_CFLAGS := $(WARN) $(DEFS) -O1 -g -ffp-contract=off -pthread -fno-omit-frame-pointer -fPIC -fvisibility=hidden -MMD -MP \
               -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-LIB_SRC := $(wildcard src/util/*.c src/pq/*.c src/gen/*.c src/query/*.c)
-CLI_SRC := $(wildcard src/cli/*.c)
-HDRS    := $(wildcard include/*.h src/*/*.h)
-TEST_SRC := $(wildcard tests/*/test_*.c)
+# Sources at any depth: every .c under src/ is the library's, but the CLI's.
+LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+CLI_SRC := $(sort $(shell find src/cli -name '*.c'))
+TEST_SRC := $(sort $(shell find tests -name 'test_*.c' -not -path '*/node_modules/*'))
 
 B := build
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -38,11 +41,11 @@ SAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/san-tests/%)
 
 all: $(B)/skewjoin $(B)/libskewjoin.a $(B)/libskewjoin.so
 
-$(B)/obj/%.o: %.c $(HDRS)
+$(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/san/%.o: %.c $(HDRS)
+$(B)/san/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -c $< -o $@
 
@@ -68,11 +71,11 @@ $(B)/skewjoin-san: $(SAN_CLI_OBJ) $(SAN_LIB_OBJ)
 
 $(B)/tests/%: tests/%.c tests/check.h $(B)/libskewjoin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -Itests -o $@ $< $(B)/libskewjoin.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -MF $(dir $@).$(notdir $@).d -Isrc -Itests -o $@ $< $(B)/libskewjoin.a $(LIBS)
 
 $(B)/san-tests/%: tests/%.c tests/check.h $(SAN_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) -Isrc -Itests -o $@ $< $(SAN_LIB_OBJ) $(LIBS)
+	$(CC) $(SAN_CFLAGS) -MF $(dir $@).$(notdir $@).d -Isrc -Itests -o $@ $< $(SAN_LIB_OBJ) $(LIBS)
 
 # Unit tests, plain and sanitized; each prints "N passed, N failed".
 test-c: $(TESTS) $(SAN_TESTS) $(B)/skewjoin $(B)/skewjoin-san $(B)/libskewjoin-san.so
@@ -107,3 +110,5 @@ fuzz:
 
 clean:
 	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

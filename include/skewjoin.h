@@ -15,6 +15,10 @@
 ** Every function that can fail returns an int status (0 = success) and fills
 ** an sj_error with a message that names the file and the column involved.
 ** Nothing in the library calls exit(); only src/cli/ decides exit codes.
+**
+** The library is built with -fvisibility=hidden: what this header declares
+** is exported (the push below), nothing else is, so its internal names
+** cannot collide with another library's in a host process such as Python.
 */
 #ifndef SKEWJOIN_H
 #define SKEWJOIN_H
@@ -22,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#pragma GCC visibility push(default)
 
 #define SJ_VERSION "0.1.0"
 
@@ -511,5 +517,7 @@ void sj_dist_tiler_close(sj_dist_tiler *t);
 ** *rows: rows out. */
 int sj_dist_tile(const sj_dist_tiler *t, const sj_bytes *parts, size_t n, uint32_t g0, uint32_t g1, uint64_t c0,
                  uint64_t c1, const char *out, sj_bytes *csv, uint64_t *rows, sj_error *err);
+
+#pragma GCC visibility pop
 
 #endif /* SKEWJOIN_H */

@@ -37,9 +37,11 @@ static inline uint32_t twist(uint32_t cur, uint32_t next, uint32_t far) {
 }
 
 /* Hot: one call per 624 draws.  Cloned for AVX2 where the CPU has it (the
-** twist and tempering loops vectorise 8 words wide); same results either way. */
+** twist and tempering loops vectorise 8 words wide); same results either way.
+** Static, behind np_refill: gcc 12 exports a global clone's dispatcher
+** whatever -fvisibility says. */
 __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
-void np_refill(np_rng *r) {
+static void refill(np_rng *r) {
   uint32_t *mt = r->mt;
   int i;
   for (i = 0; i < NP_MT_N - MT_M; i++) mt[i] = twist(mt[i], mt[i + 1], mt[i + MT_M]);
@@ -55,6 +57,8 @@ void np_refill(np_rng *r) {
   }
   r->pos = 0;
 }
+
+void np_refill(np_rng *r) { refill(r); }
 
 double np_expon(np_rng *r, double loc, double scale) {
   double e = -log(1.0 - np_next_double(r));
