@@ -339,18 +339,34 @@ class Stop:
 def _run(q, stop):
     """sj_query_run on a thread of its own, so that Ctrl-C (KeyboardInterrupt
     in this thread) can stop it: the query unwinds, then the interrupt is
-    raised again."""
+    raised again.  The interrupt may land anywhere, Thread.start included,
+    so the query's thread says when it began and ended, and holds the stop
+    handle itself: it never runs on with a handle that was freed."""
     q.stop = stop._handle
     report, err, rc = _lib.sj_query_report(), _lib.sj_error(), []
-    worker = threading.Thread(target=lambda: rc.append(
-        _lib.lib.sj_query_run(ctypes.byref(q), ctypes.byref(report), ctypes.byref(err))), daemon=True)
-    worker.start()
+    began, done = threading.Event(), threading.Event()
+
+    def work(stop=stop):
+        began.set()
+        try:
+            rc.append(_lib.lib.sj_query_run(ctypes.byref(q), ctypes.byref(report), ctypes.byref(err)))
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, daemon=True)
     try:
-        while worker.is_alive():
-            worker.join(0.1)
+        worker.start()
+        while not done.wait(0.1):
+            pass
     except BaseException:
         stop.request()
-        worker.join()
+        waited = 0
+        while not done.is_set() and (began.is_set() or waited < 10):  # a thread not begun in 1 s never started
+            try:
+                done.wait(0.1)
+                waited += 1
+            except BaseException:  # another Ctrl-C: the query is unwinding, wait for it
+                pass
         raise
     _lib.check(rc[0], err)
     return report
