@@ -29,8 +29,6 @@ void cli_progress_init(cli_progress *pr, const char *label, const char *unit);
 void cli_progress_update(void *ctx, uint64_t done, uint64_t total);
 void cli_progress_finish(cli_progress *pr);
 
-double cli_now(void);
-
 /* For commands that take exactly one FILE: prints the help for -h/--help
 ** (returns 0) or a usage error (returns 2); returns -1 to go on. */
 int cli_one_file(int argc, char **argv, const char *cmd, const char *help);

@@ -5,6 +5,7 @@
 ** whole or absent.
 */
 #include "gen_internal.h"
+#include "../util/clock.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -180,16 +181,10 @@ static void remove_written(const gen_params *p, const char *out_dir, uint64_t df
   unlink(path);
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int gen_run(const gen_params *p, const char *out_dir, int force, gen_progress_fn progress,
             void *progress_ctx, const sj_stop *stop, gen_report *report, sj_error *err) {
   memset(report, 0, sizeof *report);
-  double t0 = now_seconds();
+  double t0 = sj_clock();
   int rc = gen_params_check(p, err);
   uint64_t *rows = NULL, df1_keys = 0, files_done = 0;
   np_rng rng;
@@ -215,6 +210,6 @@ int gen_run(const gen_params *p, const char *out_dir, int force, gen_progress_fn
   }
   if (rc && writing) remove_written(p, out_dir, files_done);
   free(rows);
-  report->seconds = now_seconds() - t0;
+  report->seconds = sj_clock() - t0;
   return rc;
 }

@@ -103,15 +103,9 @@ void tr_init(thrift_reader *r, const uint8_t *p, size_t n) {
 
 static uint64_t tr_uvarint(thrift_reader *r) {
   uint64_t v = 0;
-  for (int shift = 0; shift < 70; shift += 7) {
-    if (r->p >= r->end) { tr_fail(r, "truncated varint"); return 0; }
-    uint8_t b = *r->p++;
-    if (shift == 63 && b > 1) { tr_fail(r, "varint overflows 64 bits"); return 0; }
-    v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) return v;
-  }
-  tr_fail(r, "varint too long");
-  return 0;
+  int rc = sj_uvarint_get(&r->p, r->end, &v);
+  if (rc) tr_fail(r, rc == SJ_VARINT_SHORT ? "truncated varint" : "varint overflows 64 bits");
+  return rc ? 0 : v;
 }
 
 static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }

@@ -14,7 +14,7 @@
 #ifndef QUERY_AGG_H
 #define QUERY_AGG_H
 
-#include "skewjoin.h"
+#include "column.h"
 
 typedef struct agg_state {
   int64_t n;
@@ -60,5 +60,60 @@ static inline void agg_fadd(agg_state *s, double x) {
   else s->v.f.c += (x - t) + s->v.f.s;
   s->v.f.s = t;
 }
+
+/* The aggregate functions. */
+typedef enum { F_COUNT_STAR, F_COUNT, F_SUM, F_MIN, F_MAX, F_AVG } agg_fn;
+
+/* Folds one input value into a state. */
+static inline void state_add(agg_state *st, agg_fn fn, int is_float, const numcol *c, uint64_t i) {
+  if (!present(c, i)) return;
+  st->n++;
+  switch (fn) {
+    case F_SUM:
+    case F_AVG:
+      if (is_float) agg_fadd(st, num_f(c, i));
+      else st->v.isum += num_i(c, i);
+      break;
+    case F_MIN:
+      if (is_float) { double x = num_f(c, i); if (st->n == 1 || x < st->v.f.s) st->v.f.s = x; }
+      else { int64_t x = num_i(c, i); if (st->n == 1 || x < st->v.i) st->v.i = x; }
+      break;
+    case F_MAX:
+      if (is_float) { double x = num_f(c, i); if (st->n == 1 || x > st->v.f.s) st->v.f.s = x; }
+      else { int64_t x = num_i(c, i); if (st->n == 1 || x > st->v.i) st->v.i = x; }
+      break;
+    default: break;
+  }
+}
+
+/* Folds state b, repeated `times` times (the other side's row count), into a. */
+static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int is_float, int64_t times) {
+  if (b->n == 0 || times == 0) return;
+  int first = a->n == 0;
+  a->n += b->n * times;
+  switch (fn) {
+    case F_SUM:
+    case F_AVG:
+      if (is_float) {
+        agg_fadd(a, b->v.f.s * (double)times);
+        if (b->v.f.c != 0) agg_fadd(a, b->v.f.c * (double)times); /* most partials are exact */
+      } else {
+        a->v.isum += b->v.isum * times;
+      }
+      break;
+    case F_MIN:
+      if (is_float) { if (first || b->v.f.s < a->v.f.s) a->v.f.s = b->v.f.s; }
+      else if (first || b->v.i < a->v.i) a->v.i = b->v.i;
+      break;
+    case F_MAX:
+      if (is_float) { if (first || b->v.f.s > a->v.f.s) a->v.f.s = b->v.f.s; }
+      else if (first || b->v.i > a->v.i) a->v.i = b->v.i;
+      break;
+    default: break;
+  }
+}
+
+/* Folds rows [0, rows) of column c into one state. */
+void fold_all(agg_state *st, agg_fn fn, int is_float, const numcol *c, uint64_t rows);
 
 #endif

@@ -23,6 +23,9 @@
 ** decompression bounded by the stated sizes.
 */
 #include "merge.h"
+#include "../util/buf.h"
+#include "input.h"
+#include "scan.h"
 
 #include <stdlib.h>
 #include <zstd.h>
@@ -61,36 +64,12 @@ enum { PACKED_MAX_PER_STATE = 1 + 4 * 10 };
 
 static inline size_t packed_bound(size_t n, int nstates) { return n * (20 + (size_t)nstates * PACKED_MAX_PER_STATE); }
 
-static inline uint8_t *put_varint(uint8_t *o, uint64_t v) {
-  while (v >= 0x80) {
-    *o++ = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  *o++ = (uint8_t)v;
-  return o;
-}
-
-/* Reads a varint from [*p, end); 0 when it runs past end or past 64 bits. */
-static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-  uint64_t x = 0;
-  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-    uint8_t b = *(*p)++;
-    if (shift == 63 && b > 1) return 0;
-    x |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      *v = x;
-      return 1;
-    }
-  }
-  return 0;
-}
-
 /* Packs n entries (ew words each, codes ascending) at o; returns the end. */
 static uint8_t *entry_pack(uint8_t *o, const uint64_t *e, size_t n, int nstates) {
   size_t ew = entry_words(nstates);
   for (size_t i = 0; i < n; i++, e += ew) {
-    o = put_varint(o, i ? e[0] - e[-(ptrdiff_t)ew] - 1 : e[0]);
-    o = put_varint(o, e[1] - 1);
+    o = sj_uvarint_put(o, i ? e[0] - e[-(ptrdiff_t)ew] - 1 : e[0]);
+    o = sj_uvarint_put(o, e[1] - 1);
     for (int k = 0; k < nstates; k++) {
       const uint64_t *w = e + 2 + 4 * k;
       uint8_t *tag = o++;
@@ -99,7 +78,7 @@ static uint8_t *entry_pack(uint8_t *o, const uint64_t *e, size_t n, int nstates)
         uint64_t v = w[b];
         int t = v == 0 ? 0 : v == UINT64_MAX ? 3 : v < ((uint64_t)1 << 56) ? 1 : 2;
         *tag |= (uint8_t)(t << (2 * b));
-        if (t == 1) o = put_varint(o, v);
+        if (t == 1) o = sj_uvarint_put(o, v);
         if (t == 2) {
           memcpy(o, &v, 8);
           o += 8;
@@ -116,10 +95,10 @@ static int entry_unpack(const uint8_t *p, const uint8_t *end, uint64_t *e, size_
   size_t ew = entry_words(nstates);
   uint64_t code = 0, v;
   for (size_t i = 0; i < n; i++, e += ew) {
-    if (!get_varint(&p, end, &v)) return -1;
+    if (sj_uvarint_get(&p, end, &v)) return -1;
     if (v >= code_end) return -1; /* code_end <= 2^62: the sum below cannot wrap */
     code = i ? code + 1 + v : v;
-    if (code >= code_end || !get_varint(&p, end, &v) || v >= (uint64_t)INT64_MAX) return -1;
+    if (code >= code_end || sj_uvarint_get(&p, end, &v) || v >= (uint64_t)INT64_MAX) return -1;
     e[0] = code;
     e[1] = v + 1;
     for (int k = 0; k < nstates; k++) {
@@ -130,7 +109,7 @@ static int entry_unpack(const uint8_t *p, const uint8_t *end, uint64_t *e, size_
         switch ((tag >> (2 * b)) & 3) {
         case 0: w[b] = 0; break;
         case 1:
-          if (!get_varint(&p, end, &w[b])) return -1;
+          if (sj_uvarint_get(&p, end, &w[b])) return -1;
           break;
         case 2:
           if (end - p < 8) return -1;
@@ -789,7 +768,7 @@ int sj_dist_tile(const sj_dist_tiler *t, const sj_bytes *parts, size_t n, uint32
   if (!rc) rc = merge_write(&t->p, &t->lay, &runs, &t->groups, &range, sink, &t->schema, &st, err);
   if (sink) {
     if (rc) out_abort(sink);
-    else rc = out_close(sink, err);
+    else rc = out_close(sink, NULL, 0, err);
   }
   if (mem) fclose(mem);
   if (!rc) {

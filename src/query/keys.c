@@ -11,7 +11,8 @@
 ** column's holds every value of its side, collected on all threads; ids do
 ** not depend on the thread count, as they are ranks.
 */
-#include "plan.h"
+#include "keys.h"
+#include "input.h"
 
 #include <stdlib.h>
 

@@ -15,7 +15,11 @@
 ** is encoded); other types are refused (exit 2) naming the column.  String
 ** keys are matched as ids of the right side's keys (plan.keys).
 */
-#include "plan.h"
+#include "materialize.h"
+#include "output.h"
+#include "input.h"
+#include "scan.h"
+#include "keys.h"
 
 #include <stdlib.h>
 
@@ -368,8 +372,7 @@ static int fill_piece(void *ctx, void *state, size_t t, out_chunk *c, sj_error *
 }
 
 int materialize_run(plan *p, const char *path, plan_report *rep, sj_error *err) {
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = sj_clock();
   mjob *j = calloc(1, sizeof *j);
   out_schema *schema = calloc(1, sizeof *schema);
   int rc = j && schema ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
@@ -381,7 +384,7 @@ int materialize_run(plan *p, const char *path, plan_report *rep, sj_error *err) 
   }
   if (!rc) rc = read_right(j, err);
   if (!rc) rc = cut_pieces(j, &joined, err);
-  double t_plan = seconds_since(&t0);
+  double t_plan = (sj_clock() - t0);
   if (!rc) rc = out_open(&sink, path, NULL, schema, err);
   if (!rc) {
     out_pipeline pl = {sink, schema, p->pool, j->npieces, j, state_new, state_free, fill_piece,
@@ -390,7 +393,7 @@ int materialize_run(plan *p, const char *path, plan_report *rep, sj_error *err) 
   }
   if (sink) {
     if (rc) out_abort(sink);
-    else rc = out_close(sink, err);
+    else rc = out_close(sink, NULL, 0, err);
   }
   if (!rc) {
     rep->rows_out = rows_out;
@@ -401,7 +404,7 @@ int materialize_run(plan *p, const char *path, plan_report *rep, sj_error *err) 
              "  time   plan %.3f s, join + write %.3f s on %d threads\n",
              p->s[1].nfiles, (unsigned long long)(j ? j->R.n : 0), p->s[0].nfiles,
              (unsigned long long)p->s[0].rows_scanned, (unsigned long long)rows_out, j->npieces, PIECE_ROWS,
-             t_plan, seconds_since(&t0) - t_plan, p->threads);
+             t_plan, (sj_clock() - t0) - t_plan, p->threads);
     assert(rows_out == joined);
   }
   if (j) {

@@ -12,9 +12,15 @@
 #ifndef QUERY_MERGE_H
 #define QUERY_MERGE_H
 
-#include "plan.h"
+#include "input.h"
+#include "output.h"
 
 enum { MAX_CODE_BITS = 62 };
+/* Spilled runs keep the code of every IDX_STRIDE-th entry in memory: the
+** blocks a unit's code range needs are found from it (runs.c writes it,
+** tiles.c reads by it). */
+enum { IDX_STRIDE = 32 };
+#define SPILL_FILE "the merge plan's spill" /* "... file" in messages */
 
 /* How the inner by-columns pack into a code: value − lo in `width` bits,
 ** first column in the high bits, NULL as hi − lo + 1 (NULLS LAST). */
@@ -146,5 +152,19 @@ void merge_groups_free(merge_groups *g);
 ** groupings (from merge_groupings). */
 int merge_write(const plan *p, const merge_layout *lay, const merge_runs *r, const merge_groups *groups,
                 const merge_range *range, out_sink *sink, const out_schema *schema, merge_stats *st, sj_error *err);
+
+/* 1 when the merge plan applies: the by-list is one side's columns then the
+** other's (either may be empty; the join key counts as either), and the inner
+** side's columns pack into 62 bits by their domains (statistics, else
+** merge_domains). */
+int merge_applies(const plan *p);
+/* The merge plan's inner by-columns that no statistics bound: their domains
+** (and whether they hold NULLs) from one parallel pass over their values, so
+** that the plan applies to files written without statistics; then, while
+** the domains are too wide to pack and `ranks` is set, the widest integer
+** column is read as ranks (p->by_rank).  A no-op for other plans; after
+** plan_strings. */
+int merge_domains(plan *p, int ranks, sj_error *err);
+int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep, sj_error *err);
 
 #endif

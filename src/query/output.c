@@ -13,13 +13,11 @@
 ** for dates, times, timestamps and decimals keep their annotation (DATE
 ** and TIME in milliseconds as INT32), and CSV prints them as DuckDB does.
 */
-#include "plan.h"
+#include "output.h"
+#include "keys.h"
+#include "ranks.h"
 
-#include <assert.h>
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 /* ---------------------------------------------------------------- chunks */
 
@@ -128,29 +126,146 @@ static int encode_csv(const out_schema *schema, const out_chunk *c, out_blob *b,
 
 /* --------------------------------------------------------------- the sink */
 
-struct out_sink {
-  const out_schema *schema;
-  out_sorter *sort; /* a sorting sink: rows go to it (sort.c) */
+/* A file or stream sink: CSV, or Parquet through the writer. */
+typedef struct file_sink {
+  out_sink base;
   FILE *stream;  /* CSV to a stream or a file */
   char *tmp, *path;
   pq_file *pq;
   pq_column_spec specs[MAX_BY + MAX_AGGS];
-};
+} file_sink;
 
-static int header_csv(out_sink *s) {
-  for (int c = 0; c < s->schema->ncols; c++) {
+static int header_csv(file_sink *s) {
+  const out_schema *schema = s->base.schema;
+  for (int c = 0; c < schema->ncols; c++) {
     if (c) putc(',', s->stream);
-    sj_csv_text(s->stream, s->schema->names[c], strlen(s->schema->names[c]));
+    sj_csv_text(s->stream, schema->names[c], strlen(schema->names[c]));
   }
   putc('\n', s->stream);
   return ferror(s->stream);
 }
 
+/* A chunk's string column i as bytes and offsets for the writer. */
+static int gather_strings(const out_schema *schema, int i, const out_col *col, uint64_t rows, uint8_t **bytes,
+                          uint64_t **offsets) {
+  uint64_t total = 0;
+  size_t n;
+  for (uint64_t r = 0; r < rows; r++)
+    if (!col->valid || col->valid[r]) {
+      string_at(schema, i, col, r, &n);
+      total += n;
+    }
+  *bytes = malloc(total ? total : 1);
+  *offsets = malloc((rows + 1) * sizeof **offsets);
+  if (!*bytes || !*offsets) return -1;
+  (*offsets)[0] = 0;
+  for (uint64_t r = 0, at = 0; r < rows; r++) {
+    if (!col->valid || col->valid[r]) {
+      const uint8_t *v = string_at(schema, i, col, r, &n);
+      if (n) memcpy(*bytes + at, v, n); /* an empty value may have no bytes at all */
+      at += n;
+    }
+    (*offsets)[r + 1] = at;
+  }
+  return 0;
+}
+
+static int encode_parquet(file_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
+  pq_vector vecs[MAX_BY + MAX_AGGS];
+  int64_t *narrowed[MAX_BY + MAX_AGGS] = {0};
+  uint8_t *bytes[MAX_BY + MAX_AGGS] = {0};
+  uint64_t *offsets[MAX_BY + MAX_AGGS] = {0};
+  int rc = 0;
+  for (int i = 0; i < c->ncols && !rc; i++) {
+    const out_col *col = &c->cols[i];
+    if (col->kind == SJ_COL_STRING || col->kind == SJ_COL_BYTES) {
+      if (gather_strings(s->base.schema, i, col, c->rows, &bytes[i], &offsets[i])) {
+        rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+        break;
+      }
+      vecs[i] = (pq_vector){.kind = PQ_VEC_BYTES, .bytes = bytes[i], .offsets = offsets[i], .valid = col->valid};
+      continue;
+    }
+    if (col->kind == SJ_COL_HUGEINT) { /* exact sums: written as INT64 when they fit */
+      if (!(narrowed[i] = malloc((c->rows ? c->rows : 1) * 8))) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
+      /* a DECIMAL(18, s) holds less than 10^18 units */
+      __int128 most = s->base.schema->lt[i].kind == PQ_LT_DECIMAL ? (__int128)999999999999999999 : INT64_MAX;
+      for (uint64_t r = 0; r < c->rows && !rc; r++) {
+        if ((!col->valid || col->valid[r]) && (col->h[r] > most || col->h[r] < -most - (most == INT64_MAX)))
+          rc = sj_fail(err, SJ_EUSAGE, "%s: %s exceeds %s; write CSV (--out x.csv) for exact 128-bit sums",
+                       s->path, s->base.schema->names[i], most == INT64_MAX ? "64 bits" : "18 decimal digits");
+        narrowed[i][r] = (int64_t)col->h[r];
+      }
+    }
+    vecs[i] = col->kind == SJ_COL_DOUBLE ? (pq_vector){.kind = PQ_VEC_F64, .f64 = col->d}
+                                         : (pq_vector){.kind = PQ_VEC_I64, .i64 = narrowed[i] ? narrowed[i] : col->i};
+    vecs[i].valid = col->valid;
+  }
+  if (!rc) rc = pq_rowgroup_encode(s->specs, c->ncols, vecs, c->rows, scratch, &b->rg, err);
+  for (int i = 0; i < c->ncols; i++) {
+    free(narrowed[i]);
+    free(bytes[i]);
+    free(offsets[i]);
+  }
+  return rc;
+}
+
+static int file_encode(out_sink *base, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
+  file_sink *s = (file_sink *)base;
+  return s->pq ? encode_parquet(s, c, scratch, b, err) : encode_csv(base->schema, c, b, err);
+}
+
+static int file_write(out_sink *base, out_blob *b, sj_error *err) {
+  file_sink *s = (file_sink *)base;
+  int rc = 0;
+  if (b->rg) rc = pq_file_append(s->pq, b->rg, err);
+  else if (b->len && fwrite(b->text, 1, b->len, s->stream) != b->len)
+    rc = sj_fail(err, SJ_EIO, "%s: writing the answer failed: %s", s->tmp ? s->tmp : "stdout", strerror(errno));
+  out_blob_free(b);
+  return rc;
+}
+
+static void file_free(file_sink *s) {
+  free(s->tmp);
+  free(s->path);
+  free(s);
+}
+
+static int file_close(out_sink *base, char *explain, size_t n, sj_error *err) {
+  (void)explain;
+  (void)n;
+  file_sink *s = (file_sink *)base;
+  int rc = 0;
+  if (s->pq) {
+    rc = pq_file_close(s->pq, NULL, err);
+  } else if (s->tmp) {
+    if (fclose(s->stream) != 0) rc = sj_fail(err, SJ_EIO, "%s: write failed: %s", s->tmp, strerror(errno));
+    else if (rename(s->tmp, s->path) != 0) rc = sj_fail(err, SJ_EIO, "%s: rename failed: %s", s->path, strerror(errno));
+    if (rc) unlink(s->tmp);
+  } else if (fflush(s->stream) != 0 || ferror(s->stream)) {
+    rc = sj_fail(err, SJ_EIO, "writing the answer to stdout failed: %s", strerror(errno));
+  }
+  file_free(s);
+  return rc;
+}
+
+static void file_abort(out_sink *base) {
+  file_sink *s = (file_sink *)base;
+  if (s->pq) pq_file_abort(s->pq);
+  if (s->tmp && s->stream) {
+    fclose(s->stream);
+    unlink(s->tmp);
+  }
+  file_free(s);
+}
+
+static const out_sink_ops file_ops = {file_encode, file_write, file_close, file_abort};
+
 int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *schema, sj_error *err) {
   *out = NULL;
-  out_sink *s = calloc(1, sizeof *s);
+  file_sink *s = calloc(1, sizeof *s);
   if (!s) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  s->schema = schema;
+  s->base = (out_sink){&file_ops, schema};
   size_t n = path ? strlen(path) : 0;
   int rc = 0;
   if (!path) {
@@ -184,77 +299,14 @@ int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *s
   }
   if (!rc && s->stream && header_csv(s)) rc = sj_fail(err, SJ_EIO, "writing the answer failed: %s", strerror(errno));
   if (rc) {
-    out_abort(s);
+    file_abort(&s->base);
     return rc;
   }
-  *out = s;
+  *out = &s->base;
   return 0;
 }
 
-/* A chunk's string column i as bytes and offsets for the writer. */
-static int gather_strings(const out_schema *schema, int i, const out_col *col, uint64_t rows, uint8_t **bytes,
-                          uint64_t **offsets) {
-  uint64_t total = 0;
-  size_t n;
-  for (uint64_t r = 0; r < rows; r++)
-    if (!col->valid || col->valid[r]) {
-      string_at(schema, i, col, r, &n);
-      total += n;
-    }
-  *bytes = malloc(total ? total : 1);
-  *offsets = malloc((rows + 1) * sizeof **offsets);
-  if (!*bytes || !*offsets) return -1;
-  (*offsets)[0] = 0;
-  for (uint64_t r = 0, at = 0; r < rows; r++) {
-    if (!col->valid || col->valid[r]) {
-      const uint8_t *v = string_at(schema, i, col, r, &n);
-      if (n) memcpy(*bytes + at, v, n); /* an empty value may have no bytes at all */
-      at += n;
-    }
-    (*offsets)[r + 1] = at;
-  }
-  return 0;
-}
-
-static int encode_parquet(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
-  pq_vector vecs[MAX_BY + MAX_AGGS];
-  int64_t *narrowed[MAX_BY + MAX_AGGS] = {0};
-  uint8_t *bytes[MAX_BY + MAX_AGGS] = {0};
-  uint64_t *offsets[MAX_BY + MAX_AGGS] = {0};
-  int rc = 0;
-  for (int i = 0; i < c->ncols && !rc; i++) {
-    const out_col *col = &c->cols[i];
-    if (col->kind == SJ_COL_STRING || col->kind == SJ_COL_BYTES) {
-      if (gather_strings(s->schema, i, col, c->rows, &bytes[i], &offsets[i])) {
-        rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-        break;
-      }
-      vecs[i] = (pq_vector){.kind = PQ_VEC_BYTES, .bytes = bytes[i], .offsets = offsets[i], .valid = col->valid};
-      continue;
-    }
-    if (col->kind == SJ_COL_HUGEINT) { /* exact sums: written as INT64 when they fit */
-      if (!(narrowed[i] = malloc((c->rows ? c->rows : 1) * 8))) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
-      /* a DECIMAL(18, s) holds less than 10^18 units */
-      __int128 most = s->schema->lt[i].kind == PQ_LT_DECIMAL ? (__int128)999999999999999999 : INT64_MAX;
-      for (uint64_t r = 0; r < c->rows && !rc; r++) {
-        if ((!col->valid || col->valid[r]) && (col->h[r] > most || col->h[r] < -most - (most == INT64_MAX)))
-          rc = sj_fail(err, SJ_EUSAGE, "%s: %s exceeds %s; write CSV (--out x.csv) for exact 128-bit sums",
-                       s->path, s->schema->names[i], most == INT64_MAX ? "64 bits" : "18 decimal digits");
-        narrowed[i][r] = (int64_t)col->h[r];
-      }
-    }
-    vecs[i] = col->kind == SJ_COL_DOUBLE ? (pq_vector){.kind = PQ_VEC_F64, .f64 = col->d}
-                                         : (pq_vector){.kind = PQ_VEC_I64, .i64 = narrowed[i] ? narrowed[i] : col->i};
-    vecs[i].valid = col->valid;
-  }
-  if (!rc) rc = pq_rowgroup_encode(s->specs, c->ncols, vecs, c->rows, scratch, &b->rg, err);
-  for (int i = 0; i < c->ncols; i++) {
-    free(narrowed[i]);
-    free(bytes[i]);
-    free(offsets[i]);
-  }
-  return rc;
-}
+/* ------------------------------------------------------------ every sink */
 
 int out_encode(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
   memset(b, 0, sizeof *b);
@@ -262,8 +314,7 @@ int out_encode(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b
     return sj_fail(err, SJ_ECORRUPT, "a NULL in the answer's column %s, which the input files' statistics "
                    "say cannot be NULL", s->schema->names[c->bad_null - 1]);
   if (c->rows == 0) return 0;
-  if (s->sort) return sort_encode(s->sort, c, b, err);
-  return s->pq ? encode_parquet(s, c, scratch, b, err) : encode_csv(s->schema, c, b, err);
+  return s->ops->encode(s, c, scratch, b, err);
 }
 
 void out_blob_free(out_blob *b) {
@@ -272,68 +323,15 @@ void out_blob_free(out_blob *b) {
   memset(b, 0, sizeof *b);
 }
 
-int out_write(out_sink *s, out_blob *b, sj_error *err) {
-  if (s->sort) return sort_add(s->sort, b, err);
-  int rc = 0;
-  if (b->rg) rc = pq_file_append(s->pq, b->rg, err);
-  else if (b->len && fwrite(b->text, 1, b->len, s->stream) != b->len)
-    rc = sj_fail(err, SJ_EIO, "%s: writing the answer failed: %s", s->tmp ? s->tmp : "stdout", strerror(errno));
-  out_blob_free(b);
-  return rc;
-}
+int out_write(out_sink *s, out_blob *b, sj_error *err) { return s->ops->write(s, b, err); }
 
-static void sink_free(out_sink *s) {
-  free(s->tmp);
-  free(s->path);
-  free(s);
-}
-
-int out_close(out_sink *s, sj_error *err) {
-  int rc = 0;
-  if (s->pq) {
-    rc = pq_file_close(s->pq, NULL, err);
-  } else if (s->tmp) {
-    if (fclose(s->stream) != 0) rc = sj_fail(err, SJ_EIO, "%s: write failed: %s", s->tmp, strerror(errno));
-    else if (rename(s->tmp, s->path) != 0) rc = sj_fail(err, SJ_EIO, "%s: rename failed: %s", s->path, strerror(errno));
-    if (rc) unlink(s->tmp);
-  } else if (fflush(s->stream) != 0 || ferror(s->stream)) {
-    rc = sj_fail(err, SJ_EIO, "writing the answer to stdout failed: %s", strerror(errno));
-  }
-  sink_free(s);
-  return rc;
-}
-
-int out_open_sorted(out_sink **out, out_sink *final, const out_schema *engine, const out_schema *fs, const int *pos,
-                    int nby, const sort_budget *b, sj_error *err) {
-  *out = NULL;
-  out_sink *s = calloc(1, sizeof *s);
-  if (!s) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  s->schema = engine;
-  int rc = sort_open(&s->sort, final, fs, pos, nby, b, err);
-  if (rc) {
-    free(s);
-    return rc;
-  }
-  *out = s;
-  return 0;
-}
-
-int out_close_sorted(out_sink *s, char *explain, size_t n, sj_error *err) {
-  assert(s->sort);
-  int rc = sort_finish(s->sort, explain, n, err);
-  sink_free(s);
-  return rc;
+int out_close(out_sink *s, char *explain, size_t n, sj_error *err) {
+  if (explain && n) explain[0] = 0;
+  return s->ops->close(s, explain, n, err);
 }
 
 void out_abort(out_sink *s) {
-  if (!s) return;
-  sort_free(s->sort);
-  if (s->pq) pq_file_abort(s->pq);
-  if (s->tmp && s->stream) {
-    fclose(s->stream);
-    unlink(s->tmp);
-  }
-  sink_free(s);
+  if (s) s->ops->abort(s);
 }
 
 /* ------------------------------------------------------------ answer rows */

@@ -14,7 +14,8 @@
 ** Values are held as uint64 with the sign bit flipped, so that unsigned
 ** order is signed order and a radix sort serves.
 */
-#include "plan.h"
+#include "ranks.h"
+#include "input.h"
 
 #include <stdlib.h>
 

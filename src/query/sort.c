@@ -20,15 +20,12 @@
 ** Memory: the budget (records and their sort keys, or the runs' blocks),
 ** plus the chunks in flight.
 */
+#include "sort.h"
 #include "merge.h"
-#include "plan.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #define SORT_FILE "the sort's" /* "... file" in messages */
 enum { SORT_CHUNK_ROWS = 1 << 18, SORT_BLOCK_BYTES = 1 << 16, SORT_WRITE_BYTES = 1 << 20 };
@@ -37,7 +34,8 @@ typedef struct srun {
   uint64_t off, n; /* records [off, off + n·rw words) of the file */
 } srun;
 
-struct out_sorter {
+typedef struct out_sorter {
+  out_sink base; /* the sink it is (its ops below) */
   out_sink *final;
   const out_schema *fs; /* the final sink's schema */
   int ncols, nby;
@@ -47,6 +45,7 @@ struct out_sorter {
   uint64_t *buf;               /* records in memory */
   size_t n, cap, budget_records;
   uint64_t budget;
+  budget *mem;
   const char *temp_dir;
   sj_pool *pool;
   void (*progress)(void *ctx, uint64_t done, uint64_t total);
@@ -58,7 +57,13 @@ struct out_sorter {
   uint64_t rows, spilled_bytes;
   int passes;
   double seconds;
-};
+} out_sorter;
+
+/* The record buffer's capacity, told to the budget. */
+static void set_cap(out_sorter *s, size_t cap) {
+  if (s->mem) budget_hold(s->mem, MEM_SORT, ((int64_t)cap - (int64_t)s->cap) * (int64_t)s->rw * 8);
+  s->cap = cap;
+}
 
 /* ------------------------------------------------------------- records */
 
@@ -80,7 +85,9 @@ static int cmp_index(const void *x, const void *y, void *ctx) {
 }
 
 /* Engine chunk c as records, in out->text (any thread). */
-int sort_encode(const out_sorter *s, const out_chunk *c, out_blob *out, sj_error *err) {
+static int sort_encode(out_sink *base, const out_chunk *c, pq_scratch *scratch, out_blob *out, sj_error *err) {
+  (void)scratch;
+  const out_sorter *s = (const out_sorter *)base;
   size_t bytes = (size_t)c->rows * s->rw * 8;
   uint64_t *rec = malloc(bytes ? bytes : 1);
   if (!rec) return sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
@@ -116,14 +123,14 @@ static int writer_open(run_writer *w, out_sorter *s, sj_error *err) {
   w->s = s;
   w->cap = SORT_WRITE_BYTES / (s->rw * 8) + 1;
   w->run.off = s->file_words;
-  if (s->fd < 0 && plan_temp_file(s->temp_dir, SORT_FILE, &s->fd, err)) return SJ_EIO;
+  if (s->fd < 0 && sj_temp_open(s->temp_dir, SORT_FILE, &s->fd, err)) return SJ_EIO;
   w->stage = malloc(w->cap * s->rw * 8);
   return w->stage ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
 }
 
 static int writer_flush(run_writer *w, sj_error *err) {
   out_sorter *s = w->s;
-  int rc = plan_pwrite(s->fd, w->stage, w->staged * s->rw * 8, (w->run.off + w->run.n * s->rw) * 8, SORT_FILE, err);
+  int rc = sj_temp_write(s->fd, w->stage, w->staged * s->rw * 8, (w->run.off + w->run.n * s->rw) * 8, SORT_FILE, err);
   w->run.n += w->staged;
   w->staged = 0;
   return rc;
@@ -153,39 +160,12 @@ static int writer_close(run_writer *w, int ok, sj_error *err) {
   return rc;
 }
 
-sort_pair *sort_radix(sort_pair *a, sort_pair *tmp, size_t n, int bits) {
-  assert(bits >= 0 && bits <= 64);
-  int digits = (bits + 7) / 8;
-  if (!n || !digits) return a;
-  size_t count[8][256]; /* every digit's histogram in one pass over the keys */
-  memset(count, 0, (size_t)digits * sizeof count[0]);
-  for (size_t i = 0; i < n; i++) {
-    uint64_t k = a[i].k;
-    for (int d = 0; d < digits; d++) count[d][k >> (8 * d) & 255]++;
-  }
-  for (int d = 0; d < digits; d++) {
-    int shift = 8 * d;
-    size_t *c = count[d];
-    if (c[a[0].k >> shift & 255] == n) continue;
-    for (size_t at = 0, x = 0; x < 256; x++) {
-      size_t here = c[x];
-      c[x] = at;
-      at += here;
-    }
-    for (size_t i = 0; i < n; i++) tmp[c[a[i].k >> shift & 255]++] = a[i];
-    sort_pair *t = a;
-    a = tmp;
-    tmp = t;
-  }
-  return a;
-}
-
 /* The records' by-values packed into one code as the merge plan packs its
 ** inner columns (merge_layout_pack: each column's range, here the buffer's,
 ** NULL as the value after its largest, the first column in the high bits),
 ** so codes sort as cmp_record does: then the buffer sorts by radix.
 ** Returns the code's bits, or -1 when they do not fit. */
-static int pack_keys(const out_sorter *s, sort_pair *pairs) {
+static int pack_keys(const out_sorter *s, radix_pair *pairs) {
   merge_layout lay;
   memset(&lay, 0, sizeof lay);
   lay.ncols = s->nby;
@@ -206,19 +186,19 @@ static int pack_keys(const out_sorter *s, sort_pair *pairs) {
     uint64_t k = 0;
     for (int j = 0; j < s->nby; j++)
       k |= (e[0] >> j & 1 ? lay.null_code[j] : (uint64_t)e[s->slot[j]] - (uint64_t)lay.lo[j]) << lay.shift[j];
-    pairs[i] = (sort_pair){k, (uint32_t)i, 0};
+    pairs[i] = (radix_pair){k, (uint32_t)i, 0};
   }
   return lay.bits;
 }
 
 /* The buffer's order: pairs whose .a are record indexes, sorted; NULL when
 ** out of memory.  Free it. */
-static sort_pair *sort_order(out_sorter *s, sort_pair **block) {
-  sort_pair *pairs = malloc((s->n ? s->n : 1) * 2 * sizeof *pairs);
+static radix_pair *sort_order(out_sorter *s, radix_pair **block) {
+  radix_pair *pairs = malloc((s->n ? s->n : 1) * 2 * sizeof *pairs);
   *block = pairs;
   if (!pairs) return NULL;
   int bits = pack_keys(s, pairs);
-  if (bits >= 0) return sort_radix(pairs, pairs + s->n, s->n, bits);
+  if (bits >= 0) return radix_sort(pairs, pairs + s->n, s->n, bits);
   uint32_t *ix = (uint32_t *)(pairs + s->n); /* wide keys: compare the records */
   for (size_t i = 0; i < s->n; i++) ix[i] = (uint32_t)i;
   qsort_r(ix, s->n, sizeof *ix, cmp_index, s);
@@ -228,7 +208,7 @@ static sort_pair *sort_order(out_sorter *s, sort_pair **block) {
 
 /* Sorts the buffer into a new run of the file and empties it. */
 static int spill_buffer(out_sorter *s, sj_error *err) {
-  sort_pair *block, *order = sort_order(s, &block);
+  radix_pair *block, *order = sort_order(s, &block);
   if (!order) return sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
   run_writer w;
   int rc = writer_open(&w, s, err);
@@ -260,7 +240,7 @@ static int reader_fill(out_sorter *s, reader *r, sj_error *err) {
   uint64_t left = r->run->n - r->next;
   r->len = left < r->cap ? (size_t)left : r->cap;
   r->at = 0;
-  int rc = plan_pread(s->fd, r->block, r->len * s->rw * 8, (r->run->off + r->next * s->rw) * 8, SORT_FILE, err);
+  int rc = sj_temp_read(s->fd, r->block, r->len * s->rw * 8, (r->run->off + r->next * s->rw) * 8, SORT_FILE, err);
   r->next += r->len;
   return rc;
 }
@@ -346,7 +326,7 @@ static void put_record(const out_sorter *s, out_chunk *c, const uint64_t *e) {
 ** chunk before its own), and encoded while the next is merged. */
 typedef struct final_job {
   out_sorter *s;
-  const sort_pair *order; /* in memory */
+  const radix_pair *order; /* in memory */
   heap_merge heap;        /* from runs */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -394,7 +374,7 @@ static int write_final(out_sorter *s, size_t first, size_t block_records, sj_err
   final_job j;
   memset(&j, 0, sizeof j);
   j.s = s;
-  sort_pair *block = NULL;
+  radix_pair *block = NULL;
   int rc = 0;
   if (s->fd < 0) {
     if (!(j.order = sort_order(s, &block))) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
@@ -418,39 +398,10 @@ static int write_final(out_sorter *s, size_t first, size_t block_records, sj_err
 
 /* ---------------------------------------------------------------- the sink */
 
-int sort_open(out_sorter **out, out_sink *final, const out_schema *fs, const int *pos, int nby, const sort_budget *b,
-              sj_error *err) {
-  *out = NULL;
-  out_sorter *s = calloc(1, sizeof *s);
-  if (!s) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  s->final = final;
-  s->fs = fs;
-  s->ncols = fs->ncols;
-  s->nby = nby;
-  s->fd = -1;
-  s->temp_dir = b->temp_dir;
-  s->pool = b->pool;
-  s->progress = b->progress;
-  s->progress_ctx = b->progress_ctx;
-  s->rw = 1;
-  for (int j = 0; j < fs->ncols; j++) {
-    assert(fs->kinds[j] != SJ_COL_BYTES); /* records hold values, not pointers into pages */
-    s->slot[j] = (int)s->rw;
-    s->rw += fs->kinds[j] == SJ_COL_HUGEINT ? 2 : 1;
-  }
-  for (int c = 0; c < fs->ncols; c++) s->pos[c] = pos[c];
-  s->budget = b->bytes;
-  s->budget_records = (size_t)(b->bytes / (s->rw * 8 + 2 * sizeof(sort_pair))); /* a record and its sort pairs */
-  if (s->budget_records < 1) s->budget_records = 1;
-  if (s->budget_records > (size_t)1 << 31) s->budget_records = (size_t)1 << 31; /* indexes are 32-bit */
-  *out = s;
-  return 0;
-}
-
 /* Takes a blob of records from sort_encode (the calling thread, in order). */
-int sort_add(out_sorter *s, out_blob *b, sj_error *err) {
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+static int sort_add(out_sink *base, out_blob *b, sj_error *err) {
+  out_sorter *s = (out_sorter *)base;
+  double t0 = sj_clock();
   size_t k = b->len / (s->rw * 8);
   int rc = 0;
   if (s->n + k > s->cap) {
@@ -459,7 +410,7 @@ int sort_add(out_sorter *s, out_blob *b, sj_error *err) {
     if (cap > s->budget_records) cap = s->n + k > s->budget_records ? s->n + k : s->budget_records;
     uint64_t *nb = realloc(s->buf, cap * s->rw * 8);
     if (!nb) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
-    else s->buf = nb, s->cap = cap;
+    else s->buf = nb, set_cap(s, cap);
   }
   if (!rc && k) {
     memcpy(s->buf + s->n * s->rw, b->text, k * s->rw * 8);
@@ -472,23 +423,32 @@ int sort_add(out_sorter *s, out_blob *b, sj_error *err) {
     if (!rc && s->cap > s->budget_records) { /* a chunk larger than the budget grew it: give it back */
       free(s->buf);
       s->buf = NULL;
-      s->cap = 0;
+      set_cap(s, 0);
     }
   }
-  s->seconds += seconds_since(&t0);
+  s->seconds += (sj_clock() - t0);
   return rc;
 }
 
-int sort_finish(out_sorter *s, char *explain, size_t n, sj_error *err) {
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+static void sort_free(out_sorter *s) {
+  if (!s) return;
+  if (s->fd >= 0) close(s->fd);
+  set_cap(s, 0);
+  free(s->buf);
+  free(s->runs);
+  free(s);
+}
+
+static int sort_close(out_sink *base, char *explain, size_t n, sj_error *err) {
+  out_sorter *s = (out_sorter *)base;
+  double t0 = sj_clock();
   int rc = 0;
   size_t first = 0, block_records = 1;
   if (s->fd >= 0) {
     if (s->n) rc = spill_buffer(s, err);
     free(s->buf);
     s->buf = NULL;
-    s->cap = 0;
+    set_cap(s, 0);
     /* As many runs at once as blocks of 64 KB fit in the budget, at least 2;
     ** while there are more, a pass merges the first ones into one. */
     size_t fan_in = (size_t)(s->budget / SORT_BLOCK_BYTES);
@@ -522,7 +482,7 @@ int sort_finish(out_sorter *s, char *explain, size_t n, sj_error *err) {
     }
   }
   if (!rc) rc = write_final(s, first, block_records, err);
-  s->seconds += seconds_since(&t0);
+  s->seconds += (sj_clock() - t0);
   if (!rc && explain) {
     char by[1200];
     size_t at = 0;
@@ -543,10 +503,37 @@ int sort_finish(out_sorter *s, char *explain, size_t n, sj_error *err) {
   return rc;
 }
 
-void sort_free(out_sorter *s) {
-  if (!s) return;
-  if (s->fd >= 0) close(s->fd);
-  free(s->buf);
-  free(s->runs);
-  free(s);
+static void sort_abort(out_sink *base) { sort_free((out_sorter *)base); }
+
+static const out_sink_ops sort_ops = {sort_encode, sort_add, sort_close, sort_abort};
+
+int out_open_sorted(out_sink **out, out_sink *final, const out_schema *engine, const out_schema *fs, const int *pos,
+                    int nby, const sort_budget *b, sj_error *err) {
+  *out = NULL;
+  out_sorter *s = calloc(1, sizeof *s);
+  if (!s) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  s->base = (out_sink){&sort_ops, engine};
+  s->final = final;
+  s->fs = fs;
+  s->ncols = fs->ncols;
+  s->nby = nby;
+  s->fd = -1;
+  s->temp_dir = b->temp_dir;
+  s->pool = b->pool;
+  s->progress = b->progress;
+  s->progress_ctx = b->progress_ctx;
+  s->rw = 1;
+  for (int j = 0; j < fs->ncols; j++) {
+    assert(fs->kinds[j] != SJ_COL_BYTES); /* records hold values, not pointers into pages */
+    s->slot[j] = (int)s->rw;
+    s->rw += fs->kinds[j] == SJ_COL_HUGEINT ? 2 : 1;
+  }
+  for (int c = 0; c < fs->ncols; c++) s->pos[c] = pos[c];
+  s->budget = b->bytes;
+  s->mem = b->mem;
+  s->budget_records = (size_t)(b->bytes / (s->rw * 8 + 2 * sizeof(radix_pair))); /* a record and its sort pairs */
+  if (s->budget_records < 1) s->budget_records = 1;
+  if (s->budget_records > (size_t)1 << 31) s->budget_records = (size_t)1 << 31; /* indexes are 32-bit */
+  *out = &s->base;
+  return 0;
 }

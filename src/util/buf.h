@@ -52,13 +52,39 @@ static inline void sj_buf_le32(sj_buf *b, uint32_t v) {
   sj_buf_put(b, t, 4);
 }
 
-/* Unsigned LEB128, as Thrift's compact protocol and Parquet's RLE headers use. */
+/* Unsigned LEB128, as Thrift's compact protocol, Parquet's RLE and delta
+** headers and SJPART partials use: the one varint of the library.
+** sj_uvarint_put writes at most 10 bytes at o and returns their end;
+** sj_uvarint_get reads one from [*p, end) and advances *p: 0, or
+** SJ_VARINT_SHORT when it runs past end, SJ_VARINT_WIDE past 64 bits. */
+enum { SJ_VARINT_SHORT = -1, SJ_VARINT_WIDE = -2 };
+
+static inline uint8_t *sj_uvarint_put(uint8_t *o, uint64_t v) {
+  while (v >= 0x80) {
+    *o++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *o++ = (uint8_t)v;
+  return o;
+}
+
+static inline int sj_uvarint_get(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  uint64_t x = 0;
+  for (int shift = 0;; shift += 7) {
+    if (*p >= end) return SJ_VARINT_SHORT;
+    uint8_t b = *(*p)++;
+    if (shift == 63 && b > 1) return SJ_VARINT_WIDE;
+    x |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = x;
+      return 0;
+    }
+  }
+}
+
 static inline void sj_buf_uvarint(sj_buf *b, uint64_t v) {
   uint8_t t[10];
-  int n = 0;
-  while (v >= 0x80) { t[n++] = (uint8_t)(v | 0x80); v >>= 7; }
-  t[n++] = (uint8_t)v;
-  sj_buf_put(b, t, (size_t)n);
+  sj_buf_put(b, t, (size_t)(sj_uvarint_put(t, v) - t));
 }
 
 static inline uint64_t sj_zigzag64(int64_t v) {
