@@ -41,6 +41,9 @@ typedef struct part_header {
   uint64_t nruns, nentries, table_zlen, entries_zlen;
 } part_header;
 
+/* The fewest bytes a zstd frame takes: magic, frame header, a block header. */
+enum { FRAME_MIN_BYTES = 8 };
+
 /* A run in the table: its key, entries, and where its frame is. */
 typedef struct part_run {
   int64_t key;
@@ -409,7 +412,11 @@ static int part_table(ZSTD_DCtx *d, const sj_dist_info *info, const sj_bytes *b,
       memcmp(h->state_fn, info->state_fn, sizeof h->state_fn) || memcmp(h->state_float, info->state_float, sizeof h->state_float))
     return sj_fail(err, SJ_EUSAGE, "partial %zu was made for another plan (layout or aggregates differ)", idx);
   size_t ew = entry_words(info->nstates), body = b->len - sizeof *h;
+  /* Each run is a zstd frame of its own in the entries' bytes, and a frame
+  ** takes at least FRAME_MIN_BYTES of them: that bounds the run table before
+  ** it is allocated (a header alone once asked for 1.5 TB). */
   if (h->table_zlen > body || h->entries_zlen != body - h->table_zlen || h->nruns > h->nentries ||
+      h->nruns > h->entries_zlen / FRAME_MIN_BYTES ||
       h->nruns > SIZE_MAX / sizeof(part_run) || h->nentries > SIZE_MAX / (ew * 8))
     return sj_fail(err, SJ_ECORRUPT, "partial %zu: its sizes contradict each other", idx);
   part_run *t = malloc((h->nruns ? h->nruns : 1) * sizeof *t);

@@ -245,6 +245,16 @@ def partials(check, tmp):
             refused += 1
     check(refused + same == len(damaged) and refused >= len(damaged) * 0.95,
           f"damaged partials: {refused} refused, {same} with the undamaged answer, of {len(damaged)}")
+    # A header that claims more runs than its frames' bytes can hold is refused
+    # before anything is allocated (it asked for 1.5 TB; found by fuzz_partial).
+    huge = bytearray(good)
+    huge[408:416] = (2**40).to_bytes(8, "little")  # part_header.nruns, after magic..state_float
+    huge[416:424] = (2**41).to_bytes(8, "little")  # nentries, so that nruns <= nentries holds
+    try:
+        sd.combine_task(plan.info_bytes, bytes(huge))
+        check(False, "a partial claiming 2^40 runs: no error")
+    except skewjoin.Error as e:
+        check("contradict" in str(e), f"a partial claiming 2^40 runs is refused: {e}")
     other = sd.Plan(os.path.join(data, "df1"), (qargs[0], "key", "df2_group", "count(*)", 1, None))
     try:
         sd.combine_task(other.info_bytes, good)
