@@ -1,20 +1,15 @@
 /*
-** footer.c — opening a Parquet file: pq_open maps the file, reads the
-** footer (FileMetaData) with pread — not through the map: a query opens
-** thousands of files before it reads one, and a fault in a file the kernel
-** caches as one large folio maps all of it (at s=0.01 that was 300 MB of RSS
-** for 7000 footers) — decodes and checks it: the schema must be flat (every
-** leaf a direct child of the root, REQUIRED or OPTIONAL), every column chunk
-** must lie inside the file, and the row groups must agree with the schema.
-** Then the accessors of what the footer says.
+** footer.c — opening a Parquet file: pq_open opens it through the store
+** (src/util/store.h), reads the footer (FileMetaData) as byte ranges — a
+** local file is mapped only afterwards, see store.c — and decodes and checks
+** it: the schema must be flat (every leaf a direct child of the root,
+** REQUIRED or OPTIONAL), every column chunk must lie inside the file, and the
+** row groups must agree with the schema.  Then the accessors of what the
+** footer says.
 */
 #include "reader.h"
 #include "thrift.h"
-#include "../util/io.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 
 const char *pq_type_name(pq_type t) {
   static const char *names[] = {"BOOLEAN", "INT32", "INT64", "INT96", "FLOAT", "DOUBLE",
@@ -390,12 +385,6 @@ static int read_footer(pq_reader *r, const uint8_t *p, size_t n, sj_error *err) 
 }
 
 /* n bytes of the file at off; a failure is a message naming it. */
-static int read_at(int fd, void *buf, size_t n, size_t off, const char *path, sj_error *err) {
-  int rc = sj_pread_all(fd, buf, n, off);
-  if (rc) return sj_fail(err, SJ_EIO, "%s: cannot read: %s", path, rc < 0 ? strerror(errno) : "the file is shorter than its size");
-  return 0;
-}
-
 int pq_open(pq_reader **out, const char *path, sj_error *err) {
   *out = NULL;
   pq_reader *r = calloc(1, sizeof *r);
@@ -403,24 +392,14 @@ int pq_open(pq_reader **out, const char *path, sj_error *err) {
     free(r);
     return sj_fail(err, SJ_ENOMEM, "out of memory");
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  int rc = 0;
-  if (fd < 0) {
-    rc = sj_fail(err, errno == ENOENT ? SJ_EUSAGE : SJ_EIO, "%s: cannot open: %s", path, strerror(errno));
-  } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    rc = sj_fail(err, SJ_EUSAGE, "%s: not a regular file", path);
-  } else if (st.st_size < 12) {
-    rc = sj_fail(err, SJ_ECORRUPT, "%s: not a Parquet file (%lld bytes)", path, (long long)st.st_size);
-  } else {
-    r->size = (size_t)st.st_size;
-    void *m = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) rc = sj_fail(err, SJ_EIO, "%s: cannot map: %s", path, strerror(errno));
-    else r->map = m;
+  int rc = sj_input_open(&r->in, path, err);
+  if (!rc) {
+    r->size = (size_t)sj_input_size(r->in);
+    if (r->size < 12) rc = sj_fail(err, SJ_ECORRUPT, "%s: not a Parquet file (%lld bytes)", path, (long long)r->size);
   }
   uint8_t head[4], tail[8];
-  if (!rc) rc = read_at(fd, head, 4, 0, path, err);
-  if (!rc) rc = read_at(fd, tail, 8, r->size - 8, path, err);
+  if (!rc) rc = sj_input_read(r->in, head, 4, 0, err);
+  if (!rc) rc = sj_input_read(r->in, tail, 8, r->size - 8, err);
   if (!rc) {
     uint32_t meta_len;
     memcpy(&meta_len, tail, 4);
@@ -432,10 +411,10 @@ int pq_open(pq_reader **out, const char *path, sj_error *err) {
       rc = sj_fail(err, SJ_ECORRUPT, "%s: footer length %u exceeds the file", path, meta_len);
     else if (!(r->footer = malloc(meta_len ? meta_len : 1))) /* no larger than the file */
       rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    else if (!(rc = read_at(fd, r->footer, meta_len, r->size - 8 - meta_len, path, err)))
+    else if (!(rc = sj_input_read(r->in, r->footer, meta_len, r->size - 8 - meta_len, err)))
       rc = read_footer(r, r->footer, meta_len, err);
   }
-  if (fd >= 0) close(fd);
+  if (!rc) rc = sj_input_ready(r->in, err);
   if (!r->created_by && !rc && !(r->created_by = strdup(""))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   if (rc) {
     pq_close(r);
@@ -447,7 +426,7 @@ int pq_open(pq_reader **out, const char *path, sj_error *err) {
 
 void pq_close(pq_reader *r) {
   if (!r) return;
-  if (r->map) munmap((void *)r->map, r->size);
+  sj_input_close(r->in);
   free(r->footer);
   free(r->cols);
   free(r->names);

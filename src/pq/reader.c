@@ -11,8 +11,6 @@
 #include "encoding.h"
 #include "thrift.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
 
 static int type_width(pq_type t, int32_t type_length) {
   switch (t) {
@@ -544,9 +542,7 @@ void pq_release_rowgroup(const pq_reader *r, int rg) {
     if ((uint64_t)start < lo) lo = (uint64_t)start;
     if ((uint64_t)end > hi) hi = (uint64_t)end;
   }
-  uint64_t page = (uint64_t)sysconf(_SC_PAGE_SIZE);
-  lo &= ~(page - 1);
-  if (lo < hi) madvise((void *)(r->map + lo), (size_t)(hi - lo), MADV_DONTNEED);
+  if (lo < hi) sj_input_release(r->in, lo, hi - lo);
 }
 
 int pq_read(const pq_reader *r, int rg, int col, pq_column *out, sj_error *err) {
@@ -620,7 +616,8 @@ static int read_chunk(const pq_reader *r, int rg, int col, pq_column *out, uint3
   if (ch->dictionary_page_offset >= 4 && ch->dictionary_page_offset < start) start = ch->dictionary_page_offset;
   int64_t end = start + ch->info.compressed_size;
   if (!rc && (end < start || (uint64_t)end > r->size)) rc = cfail(&cr, SJ_ECORRUPT, "its chunk runs past the end of the file");
-  const uint8_t *p = r->map + (rc ? 0 : start), *stop = r->map + (rc ? 0 : end);
+  const uint8_t *p = NULL, *stop = NULL;
+  if (!rc && !(rc = sj_input_view(r->in, (uint64_t)start, (uint64_t)(end - start), &p, err))) stop = p + (end - start);
   while (!rc && cr.done < rows) {
     if (p >= stop) { rc = cfail(&cr, SJ_ECORRUPT, "its pages end before all rows are read"); break; }
     page_header h;

@@ -7,6 +7,7 @@
 #define PQ_READER_H
 
 #include "skewjoin.h"
+#include "../util/store.h"
 
 /* parquet.thrift enums */
 enum { PT_DATA_PAGE = 0, PT_INDEX_PAGE = 1, PT_DICTIONARY_PAGE = 2, PT_DATA_PAGE_V2 = 3 };
@@ -27,7 +28,7 @@ typedef struct chunk {
 
 struct pq_reader {
   char *path;
-  const uint8_t *map;
+  sj_input *in;    /* the file's bytes (src/util/store.h) */
   size_t size;
   uint8_t *footer; /* FileMetaData, read with pread: statistics point into it */
   int ncols;

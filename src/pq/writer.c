@@ -6,8 +6,9 @@
 ** call it), while a pq_file only appends bytes and records offsets, so the
 ** generator encodes on every core and writes on one.  Files are written to
 ** "PATH.tmp" and renamed on close: a reader never sees a half-written file
-** under its final name.  Bytes are staged and written in aligned blocks
-** with O_DIRECT where the file system takes it (see STAGE_BYTES).
+** under its final name.  The bytes go through the store (src/util/store.h):
+** staged and written in aligned blocks with O_DIRECT where the file system
+** takes it.
 **
 ** What is written: format version 2 metadata, REQUIRED and OPTIONAL
 ** columns of INT64, DOUBLE and strings (BYTE_ARRAY annotated STRING), v1
@@ -19,13 +20,10 @@
 #include "codec.h"
 #include "encoding.h"
 #include "thrift.h"
+#include "../util/store.h"
 
 #include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <stdio.h>
-#include <unistd.h>
 
 /* parquet.thrift enum values used below. */
 enum { PT_DATA_PAGE = 0, PT_DICTIONARY_PAGE = 2 };
@@ -510,95 +508,21 @@ typedef struct placed_rowgroup {
   chunk_meta *cols;
 } placed_rowgroup;
 
-/* Bytes are appended to a stage of STAGE_BYTES and written a whole stage at
-** a time, through O_DIRECT where the file system takes it (tmpfs does not:
-** then buffered): a buffered write costs the kernel a copy into the page
-** cache, and on these machines that copy is slower than the disk — 6.7 GB
-** (QN's answer at s=0.01) in 24.7 s of dd with fdatasync, 5.0 s with
-** oflag=direct, nearly all of the difference system time on a core the
-** merge needs.  O_DIRECT wants buffer, length and offset aligned to the
-** device's block: a stage is a multiple of DIRECT_ALIGN and starts on one.
-** The last, partial stage is written buffered once O_DIRECT is cleared; a
-** small file never fills a stage and is written buffered, as before. */
-enum { STAGE_BYTES = 4 << 20, DIRECT_ALIGN = 4096 };
-
 struct pq_file {
-  char *path, *tmp_path;
-  int fd;
-  int direct;       /* fd has O_DIRECT */
-  uint8_t *stage;   /* STAGE_BYTES, DIRECT_ALIGN-aligned; allocated on first use */
-  size_t staged;    /* bytes in it */
-  uint64_t pos;     /* bytes appended (staged ones too) */
+  sj_output *out;   /* the file's bytes (store.h: staged, O_DIRECT, renamed when complete) */
   int ncols;
   pq_column_spec *specs;
   placed_rowgroup *rgs;
   size_t nrgs, cap;
 };
 
-/* Clears O_DIRECT on the file: what follows is written buffered.  0, or -1
-** with errno set. */
-static int end_direct(pq_file *f) {
-  if (fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_DIRECT) != 0) return -1;
-  f->direct = 0;
-  return 0;
-}
-
-/* Writes the staged bytes to the file and empties the stage.  A direct
-** write the file system refuses (EINVAL), and everything after a short one
-** (no longer aligned), goes on buffered. */
-static int write_stage(pq_file *f, sj_error *err) {
-  const uint8_t *b = f->stage;
-  size_t n = f->staged;
-  while (n) {
-    int unaligned = n % DIRECT_ALIGN || (uintptr_t)b % DIRECT_ALIGN;
-    if (f->direct && unaligned) end_direct(f); /* if that fails, the write's EINVAL below retries it */
-    ssize_t w = write(f->fd, b, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && errno == EINVAL && f->direct) {
-      if (end_direct(f)) return sj_fail(err, SJ_EIO, "%s: write failed: %s", f->path, strerror(errno));
-      continue;
-    }
-    if (w <= 0) return sj_fail(err, SJ_EIO, "%s: write failed: %s", f->path, strerror(errno));
-    b += w;
-    n -= (size_t)w;
-  }
-  f->staged = 0;
-  return 0;
-}
-
-/* Appends n bytes to the file (to its stage, written when full). */
-static int write_all(pq_file *f, const void *p, size_t n, sj_error *err) {
-  const uint8_t *b = p;
-  if (!f->stage && posix_memalign((void **)&f->stage, DIRECT_ALIGN, STAGE_BYTES)) {
-    f->stage = NULL;
-    return sj_fail(err, SJ_ENOMEM, "%s: out of memory for the write buffer", f->path);
-  }
-  while (n) {
-    size_t take = STAGE_BYTES - f->staged < n ? STAGE_BYTES - f->staged : n;
-    memcpy(f->stage + f->staged, b, take);
-    f->staged += take;
-    f->pos += take;
-    b += take;
-    n -= take;
-    if (f->staged == STAGE_BYTES) {
-      int rc = write_stage(f, err);
-      if (rc) return rc;
-    }
-  }
-  return 0;
-}
-
 static void file_free(pq_file *f) {
   if (!f) return;
-  if (f->fd >= 0) close(f->fd);
-  free(f->stage);
   for (size_t i = 0; i < f->nrgs; i++) free(f->rgs[i].cols);
   free(f->rgs);
   if (f->specs)
     for (int c = 0; c < f->ncols; c++) free((char *)f->specs[c].name);
   free(f->specs);
-  free(f->path);
-  free(f->tmp_path);
   free(f);
 }
 
@@ -607,15 +531,9 @@ int pq_file_open(pq_file **out, const char *path, const pq_column_spec *specs, i
   *out = NULL;
   pq_file *f = calloc(1, sizeof *f);
   if (!f) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  f->fd = -1;
   f->ncols = ncols;
-  size_t plen = strlen(path);
-  f->path = strdup(path);
-  f->tmp_path = malloc(plen + 5);
   f->specs = calloc((size_t)ncols, sizeof *f->specs);
-  if (!f->path || !f->tmp_path || !f->specs) { file_free(f); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
-  memcpy(f->tmp_path, path, plen);
-  memcpy(f->tmp_path + plen, ".tmp", 5);
+  if (!f->specs) { file_free(f); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
   for (int c = 0; c < ncols; c++) {
     f->specs[c] = specs[c];
     if (!(f->specs[c].name = strdup(specs[c].name))) {
@@ -623,15 +541,12 @@ int pq_file_open(pq_file **out, const char *path, const pq_column_spec *specs, i
       return sj_fail(err, SJ_ENOMEM, "out of memory");
     }
   }
-  f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
-  f->direct = f->fd >= 0;
-  if (f->fd < 0 && errno == EINVAL) f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (f->fd < 0) {
-    int rc = sj_fail(err, SJ_EIO, "%s: cannot create: %s", f->tmp_path, strerror(errno));
+  int rc = sj_output_create(&f->out, path, err);
+  if (rc) {
     file_free(f);
     return rc;
   }
-  int rc = write_all(f, "PAR1", 4, err);
+  rc = sj_output_write(f->out, "PAR1", 4, err);
   if (rc) { pq_file_abort(f); return rc; }
   *out = f;
   return 0;
@@ -648,12 +563,12 @@ int pq_file_append(pq_file *f, const pq_rowgroup *rg, sj_error *err) {
   }
   placed_rowgroup *p = &f->rgs[f->nrgs];
   p->rows = rg->rows;
-  p->offset = f->pos;
+  p->offset = sj_output_size(f->out);
   p->cols = malloc((size_t)rg->ncols * sizeof(chunk_meta));
   if (!p->cols) return sj_fail(err, SJ_ENOMEM, "out of memory");
   memcpy(p->cols, rg->cols, (size_t)rg->ncols * sizeof(chunk_meta));
   f->nrgs++;
-  return write_all(f, rg->bytes.data, rg->bytes.len, err);
+  return sj_output_write(f->out, rg->bytes.data, rg->bytes.len, err);
 }
 
 static void put_statistics(thrift_writer *w, const chunk_meta *m) {
@@ -809,31 +724,26 @@ int pq_file_close(pq_file *f, uint64_t *bytes_written, sj_error *err) {
   sj_buf footer = {0};
   put_footer(f, &footer);
   int rc = footer.failed ? sj_fail(err, SJ_ENOMEM, "out of memory writing a footer") : 0;
-  if (!rc && footer.len > UINT32_MAX) rc = sj_fail(err, SJ_EUSAGE, "%s: footer too large", f->path);
-  if (!rc) rc = write_all(f, footer.data, footer.len, err);
+  if (!rc && footer.len > UINT32_MAX) rc = sj_fail(err, SJ_EUSAGE, "%s: footer too large", sj_output_name(f->out));
+  if (!rc) rc = sj_output_write(f->out, footer.data, footer.len, err);
   if (!rc) {
     uint8_t tail[8];
     uint32_t n = (uint32_t)footer.len;
     memcpy(tail, &n, 4);
     memcpy(tail + 4, "PAR1", 4);
-    rc = write_all(f, tail, 8, err);
+    rc = sj_output_write(f->out, tail, 8, err);
   }
-  if (!rc) rc = write_stage(f, err);
   sj_buf_free(&footer);
-  if (!rc && close(f->fd) != 0) rc = sj_fail(err, SJ_EIO, "%s: close failed: %s", f->path, strerror(errno));
-  f->fd = -1;
-  if (!rc && rename(f->tmp_path, f->path) != 0)
-    rc = sj_fail(err, SJ_EIO, "%s: rename failed: %s", f->path, strerror(errno));
-  if (rc) unlink(f->tmp_path);
-  else if (bytes_written) *bytes_written = f->pos;
+  uint64_t size = sj_output_size(f->out);
+  if (rc) sj_output_abort(f->out);
+  else rc = sj_output_commit(f->out, err);
+  if (!rc && bytes_written) *bytes_written = size;
   file_free(f);
   return rc;
 }
 
 void pq_file_abort(pq_file *f) {
   if (!f) return;
-  if (f->fd >= 0) close(f->fd);
-  f->fd = -1;
-  unlink(f->tmp_path);
+  sj_output_abort(f->out);
   file_free(f);
 }

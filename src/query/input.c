@@ -6,45 +6,11 @@
 ** decimals as unscaled integers, strings as ids of a dictionary).
 */
 #include "input.h"
+#include "../util/store.h"
 
-#include <glob.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 /* ---------------------------------------------------------------- inputs */
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* The Parquet files a --left/--right argument names: a file, a directory
-** (its *.parquet files), or a glob; sorted, so scans are reproducible. */
-static int list_files(const char *arg, const char *what, char ***out, int *n, sj_error *err) {
-  *out = NULL;
-  *n = 0;
-  struct stat st;
-  glob_t g;
-  memset(&g, 0, sizeof g);
-  if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
-    char pat[4096];
-    snprintf(pat, sizeof pat, "%s/*.parquet", arg);
-    if (glob(pat, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-      globfree(&g);
-      return sj_fail(err, SJ_EUSAGE, "--%s %s: no .parquet files in this directory", what, arg);
-    }
-  } else if (stat(arg, &st) == 0) {
-    if (glob(arg, GLOB_NOCHECK, NULL, &g) != 0) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  } else if (glob(arg, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-    globfree(&g);
-    return sj_fail(err, SJ_EUSAGE, "--%s %s: no such file", what, arg);
-  }
-  char **list = calloc(g.gl_pathc, sizeof *list);
-  if (!list) { globfree(&g); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
-  for (size_t i = 0; i < g.gl_pathc; i++) list[i] = strdup(g.gl_pathv[i]);
-  qsort(list, g.gl_pathc, sizeof *list, cmp_str);
-  *n = (int)g.gl_pathc;
-  *out = list;
-  globfree(&g);
-  return 0;
-}
 
 typedef struct open_job {
   side *s;
@@ -70,10 +36,14 @@ int side_open_files(plan *p, side *s, char *const *names, int n, sj_error *err) 
 int side_open(plan *p, side *s, const char *arg, sj_error *err) {
   char **names;
   int n;
-  int rc = list_files(arg, s->what, &names, &n, err);
-  if (!rc) rc = side_open_files(p, s, names, n, err);
-  for (int i = 0; i < n; i++) free(names[i]);
-  free(names);
+  int rc = sj_list(arg, ".parquet", &names, &n, err);
+  if (rc == SJ_EUSAGE) { /* named as the user gave it: "--left out/df1: no such file" */
+    sj_error e = *err;
+    return sj_fail(err, rc, "--%s %s", s->what, e.msg);
+  }
+  if (rc) return rc;
+  rc = side_open_files(p, s, names, n, err);
+  sj_list_free(names, n);
   return rc;
 }
 

@@ -14,6 +14,7 @@
 ** and TIME in milliseconds as INT32), and CSV prints them as DuckDB does.
 */
 #include "output.h"
+#include "../util/store.h"
 #include "keys.h"
 #include "ranks.h"
 
@@ -126,23 +127,35 @@ static int encode_csv(const out_schema *schema, const out_chunk *c, out_blob *b,
 
 /* --------------------------------------------------------------- the sink */
 
-/* A file or stream sink: CSV, or Parquet through the writer. */
+/* A file or stream sink: a CSV or Parquet file through the store (written
+** as NAME.tmp, renamed when complete), or CSV on a stream. */
 typedef struct file_sink {
   out_sink base;
-  FILE *stream;  /* CSV to a stream or a file */
-  char *tmp, *path;
+  FILE *stream;   /* CSV to a stream */
+  sj_output *csv; /* CSV to a file */
+  char *path;
   pq_file *pq;
   pq_column_spec specs[MAX_BY + MAX_AGGS];
 } file_sink;
 
-static int header_csv(file_sink *s) {
+static int header_csv(file_sink *s, sj_error *err) {
   const out_schema *schema = s->base.schema;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = s->csv ? open_memstream(&text, &len) : s->stream;
+  if (!f) return sj_fail(err, SJ_ENOMEM, "out of memory");
   for (int c = 0; c < schema->ncols; c++) {
-    if (c) putc(',', s->stream);
-    sj_csv_text(s->stream, schema->names[c], strlen(schema->names[c]));
+    if (c) putc(',', f);
+    sj_csv_text(f, schema->names[c], strlen(schema->names[c]));
   }
-  putc('\n', s->stream);
-  return ferror(s->stream);
+  putc('\n', f);
+  int rc = ferror(f) ? sj_fail(err, SJ_EIO, "writing the answer failed: %s", strerror(errno)) : 0;
+  if (s->csv) {
+    if (fclose(f) != 0 && !rc) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    if (!rc) rc = sj_output_write(s->csv, text, len, err);
+    free(text);
+  }
+  return rc;
 }
 
 /* A chunk's string column i as bytes and offsets for the writer. */
@@ -219,14 +232,14 @@ static int file_write(out_sink *base, out_blob *b, sj_error *err) {
   file_sink *s = (file_sink *)base;
   int rc = 0;
   if (b->rg) rc = pq_file_append(s->pq, b->rg, err);
+  else if (s->csv) rc = sj_output_write(s->csv, b->text, b->len, err);
   else if (b->len && fwrite(b->text, 1, b->len, s->stream) != b->len)
-    rc = sj_fail(err, SJ_EIO, "%s: writing the answer failed: %s", s->tmp ? s->tmp : "stdout", strerror(errno));
+    rc = sj_fail(err, SJ_EIO, "writing the answer to its stream failed: %s", strerror(errno));
   out_blob_free(b);
   return rc;
 }
 
 static void file_free(file_sink *s) {
-  free(s->tmp);
   free(s->path);
   free(s);
 }
@@ -238,10 +251,8 @@ static int file_close(out_sink *base, char *explain, size_t n, sj_error *err) {
   int rc = 0;
   if (s->pq) {
     rc = pq_file_close(s->pq, NULL, err);
-  } else if (s->tmp) {
-    if (fclose(s->stream) != 0) rc = sj_fail(err, SJ_EIO, "%s: write failed: %s", s->tmp, strerror(errno));
-    else if (rename(s->tmp, s->path) != 0) rc = sj_fail(err, SJ_EIO, "%s: rename failed: %s", s->path, strerror(errno));
-    if (rc) unlink(s->tmp);
+  } else if (s->csv) {
+    rc = sj_output_commit(s->csv, err);
   } else if (fflush(s->stream) != 0 || ferror(s->stream)) {
     rc = sj_fail(err, SJ_EIO, "writing the answer to stdout failed: %s", strerror(errno));
   }
@@ -252,10 +263,7 @@ static int file_close(out_sink *base, char *explain, size_t n, sj_error *err) {
 static void file_abort(out_sink *base) {
   file_sink *s = (file_sink *)base;
   if (s->pq) pq_file_abort(s->pq);
-  if (s->tmp && s->stream) {
-    fclose(s->stream);
-    unlink(s->tmp);
-  }
+  sj_output_abort(s->csv);
   file_free(s);
 }
 
@@ -285,19 +293,11 @@ int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *s
     if (!(s->path = strdup(path))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
     if (!rc) rc = pq_file_open(&s->pq, path, s->specs, schema->ncols, err);
   } else if (n > 4 && !strcmp(path + n - 4, ".csv")) {
-    s->path = strdup(path);
-    s->tmp = malloc(n + 5);
-    if (!s->path || !s->tmp) {
-      rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    } else {
-      memcpy(s->tmp, path, n);
-      memcpy(s->tmp + n, ".tmp", 5);
-      if (!(s->stream = fopen(s->tmp, "w"))) rc = sj_fail(err, SJ_EIO, "%s: cannot create: %s", s->tmp, strerror(errno));
-    }
+    rc = sj_output_create(&s->csv, path, err);
   } else {
     rc = sj_fail(err, SJ_EUSAGE, "--out %s: the name must end in .csv or .parquet", path);
   }
-  if (!rc && s->stream && header_csv(s)) rc = sj_fail(err, SJ_EIO, "writing the answer failed: %s", strerror(errno));
+  if (!rc && !s->pq) rc = header_csv(s, err);
   if (rc) {
     file_abort(&s->base);
     return rc;
