@@ -22,7 +22,7 @@
 ** frames contiguous, codes ascending within a run and inside the layout,
 ** decompression bounded by the stated sizes.
 */
-#include "merge.h"
+#include "tiles.h"
 #include "../util/buf.h"
 #include "input.h"
 #include "scan.h"

@@ -7,7 +7,7 @@
 ** its values; integer columns too wide to pack read as ranks; and whether
 ** the merge plan applies at all.
 */
-#include "merge.h"
+#include "layout.h"
 #include "input.h"
 #include "keys.h"
 #include "ranks.h"

@@ -14,6 +14,7 @@
 */
 #include "hash.h"
 #include "materialize.h"
+#include "layout.h"
 #include "merge.h"
 #include "sort.h"
 #include "keys.h"

@@ -8,7 +8,8 @@
 ** consecutive row groups of one file are first combined into one run per
 ** key.  merge_combine folds a key's runs into one (the distributed combine).
 */
-#include "merge.h"
+#include "runs.h"
+#include "ranks.h"
 #include "scan.h"
 
 #include <pthread.h>

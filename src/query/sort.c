@@ -21,7 +21,7 @@
 ** plus the chunks in flight.
 */
 #include "sort.h"
-#include "merge.h"
+#include "layout.h"
 
 #include <fcntl.h>
 #include <pthread.h>

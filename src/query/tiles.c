@@ -13,7 +13,7 @@
 ** — merged on the pool's workers and written in order.  Spilled runs are
 ** read back a tile's units of one grouping at a time (read_span).
 */
-#include "merge.h"
+#include "tiles.h"
 #include "scan.h"
 
 #include <stdlib.h>

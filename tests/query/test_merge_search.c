@@ -7,7 +7,7 @@
 ** against a linear scan.
 */
 #include "check.h"
-#include "query/merge.h"
+#include "query/runs.h"
 
 #include <stdlib.h>
 

@@ -14,7 +14,7 @@
 */
 #include "check.h"
 #include "query/budget.h"
-#include "query/merge.h"
+#include "query/layout.h"
 #include "util/buf.h"
 #include "util/radix.h"
 
