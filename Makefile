@@ -6,8 +6,11 @@
 #                   integration tests against numpy, DuckDB and Polars
 #   make bench      benchmarks (bench-gen: the generator; bench-scan: the reader;
 #                   bench-query: the query engine against DuckDB and Polars;
-#                   bench-dask: skewjoin.dask against plain Dask and the CLI)
-#   make fuzz       libFuzzer on the Parquet reader (FUZZ_SECONDS=60)
+#                   bench-dask: skewjoin.dask against plain Dask and the CLI;
+#                   bench-compare BASELINE=other/skewjoin: this build against
+#                   another commit's, same run)
+#   make fuzz       libFuzzer on the Parquet reader and on SJPART partials
+#                   (FUZZ_SECONDS=60 each)
 #
 # -ffp-contract=off: the numpy-exact generator must not fuse multiply-adds.
 
@@ -37,7 +40,7 @@ SAN_CLI_OBJ := $(CLI_SRC:%.c=$(B)/san/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 SAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/san-tests/%)
 
-.PHONY: all test test-c test-integration bench bench-gen bench-scan bench-query bench-dask clean oracles fuzz
+.PHONY: all test test-c test-integration bench bench-gen bench-scan bench-query bench-dask bench-compare clean oracles fuzz
 
 all: $(B)/skewjoin $(B)/libskewjoin.a $(B)/libskewjoin.so
 
@@ -104,7 +107,10 @@ bench-gen: all
 bench-dask: all
 	@/usr/bin/python3 bench/on_dask.py
 
-# libFuzzer on the reader for FUZZ_SECONDS (default 60): fuzz/run.
+bench-compare: all
+	@BENCH_BASELINE="$(BASELINE)" /usr/bin/python3 bench/compare.py
+
+# libFuzzer on the reader and the partials, FUZZ_SECONDS each: fuzz/run.
 fuzz:
 	@fuzz/run
 
