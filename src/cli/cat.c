@@ -30,9 +30,8 @@ int cli_cat(int argc, char **argv) {
     fprintf(stderr, "skewjoin cat: %s\n", err.msg);
     return cli_exit_code(rc);
   }
-  sj_stop *stop = sj_stop_new();
+  sj_stop *stop = cli_stop_begin();
   if (!stop) rc = sj_fail(&err, SJ_ENOMEM, "out of memory");
-  cli_handle_signals(stop);
   static char obuf[1 << 16];
   setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
   int ncols = pq_ncols(r);
@@ -66,8 +65,7 @@ int cli_cat(int argc, char **argv) {
   }
   free(cols);
   pq_close(r);
-  cli_handle_signals(NULL);
-  sj_stop_free(stop);
+  cli_stop_end(stop);
   if (fflush(stdout) != 0 && !rc) rc = sj_fail(&err, SJ_EIO, "writing to stdout failed");
   if (rc) {
     fprintf(stderr, "skewjoin cat: %s\n", err.msg);

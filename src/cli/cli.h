@@ -33,9 +33,11 @@ void cli_progress_finish(cli_progress *pr);
 ** (returns 0) or a usage error (returns 2); returns -1 to go on. */
 int cli_one_file(int argc, char **argv, const char *cmd, const char *help);
 
-/* Installs SIGINT/SIGTERM/SIGHUP handlers that request a cooperative stop
-** of the run `stop` is handed to; NULL: of none (before it is freed). */
-void cli_handle_signals(sj_stop *stop);
+/* The stop handle of the command's run: cli_stop_begin makes it and has
+** SIGINT, SIGTERM and SIGHUP request it (NULL when out of memory);
+** cli_stop_end detaches the signals and frees it. */
+sj_stop *cli_stop_begin(void);
+void cli_stop_end(sj_stop *stop);
 
 int cli_gen(int argc, char **argv);
 int cli_cat(int argc, char **argv);

@@ -91,7 +91,7 @@ static void on_signal(int sig) {
   sj_stop_request(signalled);
 }
 
-void cli_handle_signals(sj_stop *stop) {
+static void handle_signals(sj_stop *stop) {
   signalled = stop;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -100,4 +100,15 @@ void cli_handle_signals(sj_stop *stop) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
+}
+
+sj_stop *cli_stop_begin(void) {
+  sj_stop *stop = sj_stop_new();
+  if (stop) handle_signals(stop);
+  return stop;
+}
+
+void cli_stop_end(sj_stop *stop) {
+  handle_signals(NULL);
+  sj_stop_free(stop);
 }

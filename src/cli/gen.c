@@ -213,15 +213,13 @@ int cli_gen(int argc, char **argv) {
   cli_progress pr;
   cli_progress_init(&pr, "gen", "rows");
   gen_report rep;
-  sj_stop *stop = sj_stop_new();
+  sj_stop *stop = cli_stop_begin();
   if (!stop) {
     fprintf(stderr, "skewjoin gen: out of memory\n");
     return 1;
   }
-  cli_handle_signals(stop);
   rc = gen_run(&p, out, force, cli_progress_update, &pr, stop, &rep, &err);
-  cli_handle_signals(NULL);
-  sj_stop_free(stop);
+  cli_stop_end(stop);
   cli_progress_finish(&pr);
   if (rc) {
     fprintf(stderr, "skewjoin gen: %s%s\n", err.msg,

@@ -133,12 +133,11 @@ int cli_query(int argc, char **argv) {
     fprintf(stderr, "skewjoin query: %s\n", err.msg);
     return cli_exit_code(rc);
   }
-  sj_stop *stop = sj_stop_new();
+  sj_stop *stop = cli_stop_begin();
   if (!stop) {
     fprintf(stderr, "skewjoin query: out of memory\n");
     return 1;
   }
-  cli_handle_signals(stop);
   q.stop = stop;
   if (q.memory_limit) {
     /* main() has glibc keep freed buffers for speed; under a limit, large
@@ -153,8 +152,7 @@ int cli_query(int argc, char **argv) {
   q.progress_ctx = &pr;
   sj_query_report rep;
   rc = sj_query_run(&q, &rep, &err);
-  cli_handle_signals(NULL);
-  sj_stop_free(stop);
+  cli_stop_end(stop);
   cli_progress_finish(&pr);
   if (!rc && explain) fputs(rep.plan, stderr);
   if (rc) {

@@ -138,26 +138,6 @@ typedef struct file_sink {
   pq_column_spec specs[MAX_BY + MAX_AGGS];
 } file_sink;
 
-static int header_csv(file_sink *s, sj_error *err) {
-  const out_schema *schema = s->base.schema;
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = s->csv ? open_memstream(&text, &len) : s->stream;
-  if (!f) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  for (int c = 0; c < schema->ncols; c++) {
-    if (c) putc(',', f);
-    sj_csv_text(f, schema->names[c], strlen(schema->names[c]));
-  }
-  putc('\n', f);
-  int rc = ferror(f) ? sj_fail(err, SJ_EIO, "writing the answer failed: %s", strerror(errno)) : 0;
-  if (s->csv) {
-    if (fclose(f) != 0 && !rc) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    if (!rc) rc = sj_output_write(s->csv, text, len, err);
-    free(text);
-  }
-  return rc;
-}
-
 /* A chunk's string column i as bytes and offsets for the writer. */
 static int gather_strings(const out_schema *schema, int i, const out_col *col, uint64_t rows, uint8_t **bytes,
                           uint64_t **offsets) {
@@ -268,6 +248,24 @@ static void file_abort(out_sink *base) {
 }
 
 static const out_sink_ops file_ops = {file_encode, file_write, file_close, file_abort};
+
+/* The CSV header, written as any chunk's text is. */
+static int header_csv(file_sink *s, sj_error *err) {
+  const out_schema *schema = s->base.schema;
+  out_blob b = {0};
+  FILE *f = open_memstream(&b.text, &b.len);
+  if (!f) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (int c = 0; c < schema->ncols; c++) {
+    if (c) putc(',', f);
+    sj_csv_text(f, schema->names[c], strlen(schema->names[c]));
+  }
+  putc('\n', f);
+  if (fclose(f) != 0) {
+    out_blob_free(&b);
+    return sj_fail(err, SJ_ENOMEM, "out of memory");
+  }
+  return file_write(&s->base, &b, err);
+}
 
 int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *schema, sj_error *err) {
   *out = NULL;

@@ -21,6 +21,12 @@
 
 #include <stdlib.h>
 
+/* Adds an --explain line to the plan's text when it fits whole. */
+static void append_line(char *text, size_t size, const char *line) {
+  size_t used = strlen(text), more = strlen(line);
+  if (used + more < size) memcpy(text + used, line, more + 1);
+}
+
 int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
   memset(report, 0, sizeof *report);
   plan *p = calloc(1, sizeof *p);
@@ -69,10 +75,8 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
     snprintf(report->plan, sizeof report->plan, "%s", rep->text);
     char memory[400];
     budget_explain(p->mem, memory, sizeof memory);
-    for (const char *line = sorted; line; line = line == sorted ? memory : NULL) { /* each when it fits */
-      size_t used = strlen(report->plan), more = strlen(line);
-      if (used + more < sizeof report->plan) memcpy(report->plan + used, line, more + 1);
-    }
+    append_line(report->plan, sizeof report->plan, sorted);
+    append_line(report->plan, sizeof report->plan, memory);
   }
   free(schema);
   free(rep);
