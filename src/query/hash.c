@@ -11,6 +11,7 @@
 */
 #include "hash.h"
 #include "scan.h"
+#include "../util/extsort.h"
 
 #include <stdlib.h>
 
@@ -116,21 +117,20 @@ static size_t key_index_find(const key_index *x, int64_t key) {
 /* --------------------------------------------------------- answer runs */
 
 /* The order of the answer: by-columns ascending, NULLS LAST. */
-static int cmp_rows(const agg_table *t, const uint64_t *ra, const uint64_t *rb) {
-  uint32_t na = agg_row_nulls(t, ra), nb = agg_row_nulls(t, rb);
-  for (int i = 0; i < t->nkeys; i++) {
-    int xa = na >> i & 1, xb = nb >> i & 1;
-    if (xa != xb) return xa ? 1 : -1;
-    if (xa) continue;
-    int64_t ka = agg_row_keys(ra)[i], kb = agg_row_keys(rb)[i];
-    if (ka != kb) return ka < kb ? -1 : 1;
-  }
-  return 0;
+static sj_order answer_order(const agg_table *t) {
+  sj_order o = {.nulls = 1};
+  for (int i = 0; i < t->nkeys; i++) sj_order_add(&o, 2 + i, i);
+  return o;
 }
 
+typedef struct group_sort {
+  const agg_table *t;
+  sj_order order;
+} group_sort;
+
 static int cmp_groups(const void *a, const void *b, void *ctx) {
-  const agg_table *t = ctx;
-  return cmp_rows(t, agg_table_row(t, *(const uint32_t *)a), agg_table_row(t, *(const uint32_t *)b));
+  const group_sort *g = ctx;
+  return sj_order_cmp(&g->order, agg_table_row(g->t, *(const uint32_t *)a), agg_table_row(g->t, *(const uint32_t *)b));
 }
 
 /* Row indexes of the answer's groups in the answer's order. */
@@ -138,48 +138,31 @@ static uint32_t *sorted_groups(agg_table *answer) {
   uint32_t *ix = malloc((answer->nrows ? answer->nrows : 1) * sizeof *ix);
   if (!ix) return NULL;
   for (size_t i = 0; i < answer->nrows; i++) ix[i] = (uint32_t)i;
-  qsort_r(ix, answer->nrows, sizeof *ix, cmp_groups, answer);
+  group_sort g = {answer, answer_order(answer)};
+  qsort_r(ix, answer->nrows, sizeof *ix, cmp_groups, &g);
   return ix;
 }
 
-/* When the hash plan's answer groups pass the memory limit, they are
-** written, sorted, to a temporary file as a run, and the table starts
-** again empty.  The answer is then the merge of the runs, equal groups
-** folded in run order: runs are cut after whole morsels, in morsel order,
-** so the answer is the same on any thread count. */
-typedef struct answer_runs {
-  int fd;           /* -1 until the first run */
-  uint64_t bytes;   /* written */
-  size_t n, cap;
-  struct answer_run { uint64_t off, rows; } *run;
-} answer_runs;
-
+/* When the hash plan's answer groups pass the memory limit, they are put,
+** sorted, to the external sorter as a run, and the table starts again
+** empty.  The answer is then the merge of the runs, equal groups folded in
+** run order: runs are cut after whole morsels, in morsel order, so the
+** answer is the same on any thread count. */
 #define ANSWER_SPILL "the hash plan's spill" /* "... file" in messages */
 
-static int spill_answer(const plan *p, agg_table *answer, answer_runs *runs, sj_error *err) {
-  if (runs->fd < 0 && sj_temp_open(p->q->temp_dir, ANSWER_SPILL, &runs->fd, err)) return SJ_EIO;
-  if (runs->n == runs->cap) {
-    size_t cap = runs->cap ? 2 * runs->cap : 64;
-    struct answer_run *r = realloc(runs->run, cap * sizeof *r);
-    if (!r) return sj_fail(err, SJ_ENOMEM, "out of memory");
-    runs->run = r;
-    runs->cap = cap;
+static int spill_answer(const plan *p, agg_table *answer, sj_extsort **runs, sj_error *err) {
+  int rc = 0;
+  if (!*runs) {
+    sj_order o = answer_order(answer);
+    rc = sj_extsort_new(runs, answer->row_words, &o, p->q->temp_dir, ANSWER_SPILL, budget_share(p->mem, MEM_ANSWER),
+                        p->q->stop, err);
   }
-  uint32_t *ix = sorted_groups(answer);
-  size_t rw = answer->row_words, batch = 4096;
-  uint64_t *buf = malloc(batch * rw * 8);
-  int rc = ix && buf ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
-  runs->run[runs->n] = (struct answer_run){runs->bytes, answer->nrows};
-  for (size_t at = 0; at < answer->nrows && !rc; at += batch) {
-    size_t k = answer->nrows - at < batch ? answer->nrows - at : batch;
-    for (size_t i = 0; i < k; i++) memcpy(buf + i * rw, agg_table_row(answer, ix[at + i]), rw * 8);
-    rc = sj_temp_write(runs->fd, buf, k * rw * 8, runs->bytes, ANSWER_SPILL, err);
-    runs->bytes += k * rw * 8;
-  }
-  free(buf);
+  uint32_t *ix = rc ? NULL : sorted_groups(answer);
+  if (!rc && !ix) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  for (size_t i = 0; i < answer->nrows && !rc; i++) rc = sj_extsort_put(*runs, agg_table_row(answer, ix[i]), err);
+  if (!rc) rc = sj_extsort_end_run(*runs, err);
   free(ix);
   if (rc) return rc;
-  runs->n++;
   int nkeys = answer->nkeys, nstates = answer->nstates;
   agg_table_free(answer);
   return agg_table_init(answer, nkeys, nstates) ? sj_fail(err, SJ_ENOMEM, "out of memory") : 0;
@@ -247,7 +230,7 @@ static int fold_answer(const plan *p, agg_table *answer, const agg_table *part, 
 
 /* The answer's groups end in `answer`, or in runs when they passed
 ** limit_groups (each morsel's own must fit in part_groups). */
-static int stream_left(plan *p, agg_table *answer, answer_runs *runs, uint64_t limit_groups, uint64_t part_groups,
+static int stream_left(plan *p, agg_table *answer, sj_extsort **runs, uint64_t limit_groups, uint64_t part_groups,
                        uint64_t *pairs, uint64_t *groups, sj_error *err) {
   side *L = &p->s[0];
   const agg_table *rt = &p->s[1].partial;
@@ -315,99 +298,45 @@ static int put_row(answer_writer *w, uint64_t *row, sj_error *err) {
   return w->c.rows == HASH_CHUNK_ROWS ? flush_rows(w, err) : 0;
 }
 
-/* The runs merged: a heap of them by their next row (ties by run, so
-** equal groups fold in run order), each read `block` rows at a time. */
-enum { HASH_RUN_ROWS = 1024 };
-
-typedef struct run_reader {
-  const struct answer_run *run;
-  uint64_t read, at, have, block; /* rows read from the run; the buffer's next row, its rows and room */
-  uint64_t *buf;
-} run_reader;
-
-static int run_fill(const answer_runs *runs, run_reader *r, size_t rw, sj_error *err) {
-  uint64_t k = r->run->rows - r->read < r->block ? r->run->rows - r->read : r->block;
-  r->at = 0;
-  r->have = k;
-  int rc = sj_temp_read(runs->fd, r->buf, (size_t)(k * rw * 8), r->run->off + r->read * rw * 8, ANSWER_SPILL, err);
-  r->read += k;
-  return rc;
-}
-
-static int run_less(const agg_table *t, size_t rw, const run_reader *rd, size_t a, size_t b) {
-  int c = cmp_rows(t, rd[a].buf + rd[a].at * rw, rd[b].buf + rd[b].at * rw);
-  return c < 0 || (c == 0 && a < b);
-}
-
-static void heap_down(const agg_table *t, size_t rw, const run_reader *rd, size_t *heap, size_t n, size_t i) {
-  for (;;) {
-    size_t l = 2 * i + 1, m = i;
-    if (l < n && run_less(t, rw, rd, heap[l], heap[m])) m = l;
-    if (l + 1 < n && run_less(t, rw, rd, heap[l + 1], heap[m])) m = l + 1;
-    if (m == i) return;
-    size_t x = heap[i];
-    heap[i] = heap[m];
-    heap[m] = x;
-    i = m;
-  }
-}
-
-static int merge_runs_out(const answer_runs *runs, answer_writer *w, sj_error *err) {
+/* The runs merged, equal groups folded in the order the sorter gives them:
+** run order. */
+static int merge_runs_out(sj_extsort *runs, answer_writer *w, sj_error *err) {
   const agg_table *t = w->layout;
-  size_t rw = t->row_words, n = 0;
-  /* the buffers share half the memory limit: up to HASH_RUN_ROWS rows a run, at least one */
-  uint64_t block = budget_share(w->p->mem, MEM_ANSWER) / (runs->n * rw * 8);
-  block = block < 1 ? 1 : block > HASH_RUN_ROWS ? HASH_RUN_ROWS : block;
-  run_reader *rd = calloc(runs->n, sizeof *rd);
-  size_t *heap = malloc(runs->n * sizeof *heap);
+  size_t rw = t->row_words;
+  sj_order o = answer_order(t);
   uint64_t *acc = malloc(rw * 8);
-  int rc = rd && heap && acc ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory merging the hash plan's runs");
-  for (size_t i = 0; i < runs->n && !rc; i++) {
-    rd[i].run = &runs->run[i];
-    rd[i].block = block;
-    if (!(rd[i].buf = malloc(block * rw * 8))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-    if (!rc) rc = run_fill(runs, &rd[i], rw, err);
-    if (!rc && rd[i].have) heap[n++] = i;
-  }
-  for (size_t i = n; i-- > 0 && !rc;) heap_down(t, rw, rd, heap, n, i);
+  int rc = acc ? sj_extsort_merge(runs, err) : sj_fail(err, SJ_ENOMEM, "out of memory merging the hash plan's runs");
   int have_acc = 0;
-  while (n && !rc) {
-    run_reader *r = &rd[heap[0]];
-    uint64_t *row = r->buf + r->at * rw;
-    if (have_acc && cmp_rows(t, acc, row) == 0) {
-      fold_group(w->p, t, acc, row);
+  const uint64_t *row;
+  while (!rc && !(rc = sj_extsort_next(runs, &row, err)) && row) {
+    if (have_acc && sj_order_cmp(&o, acc, row) == 0) {
+      fold_group(w->p, t, acc, (uint64_t *)row);
     } else {
       if (have_acc) rc = put_row(w, acc, err);
       memcpy(acc, row, rw * 8);
       have_acc = 1;
     }
-    if (++r->at == r->have && r->read < r->run->rows && !rc) rc = run_fill(runs, r, rw, err);
-    if (r->at == r->have) heap[0] = heap[--n];
-    heap_down(t, rw, rd, heap, n, 0);
   }
   if (have_acc && !rc) rc = put_row(w, acc, err);
-  for (size_t i = 0; rd && i < runs->n; i++) free(rd[i].buf);
-  free(rd);
-  free(heap);
   free(acc);
   return rc;
 }
 
 /* Writes the answer's groups, sorted, in chunks: from the table, or the
 ** table spilled as the last run and all runs merged. */
-static int write_answer(plan *p, agg_table *answer, answer_runs *runs, const out_schema *schema, out_sink *sink,
+static int write_answer(plan *p, agg_table *answer, sj_extsort **runs, const out_schema *schema, out_sink *sink,
                         uint64_t *rows_out, sj_error *err) {
   /* No GROUP BY: one row even when nothing joined, as SQL has it. */
-  if (p->nby == 0 && answer->nrows == 0 && runs->n == 0) {
+  if (p->nby == 0 && answer->nrows == 0 && !*runs) {
     int64_t none = 0;
     if (!agg_table_upsert(answer, &none, 0)) return sj_fail(err, SJ_ENOMEM, "out of memory");
   }
   answer_writer w = {p, answer, sink, {0}, pq_scratch_new(), 0};
   chunk_init(&w.c, schema);
   int rc = w.scratch && !chunk_reserve(&w.c, HASH_CHUNK_ROWS) ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
-  if (!rc && runs->n) {
+  if (!rc && *runs) {
     if (answer->nrows) rc = spill_answer(p, answer, runs, err);
-    if (!rc) rc = merge_runs_out(runs, &w, err);
+    if (!rc) rc = merge_runs_out(*runs, &w, err);
   } else if (!rc) {
     uint32_t *ix = sorted_groups(answer);
     if (!ix) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
@@ -428,7 +357,7 @@ int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep
   double t0 = sj_clock();
   agg_table answer;
   memset(&answer, 0, sizeof answer);
-  answer_runs runs = {-1, 0, 0, 0, NULL};
+  sj_extsort *runs = NULL; /* once the answer's groups spill */
   uint64_t pairs = 0, left_groups = 0;
   double t_right = 0, t_left = 0;
   int rc = scan_side(p, &p->s[1], err);
@@ -445,9 +374,9 @@ int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep
   if (!rc) {
     side *L = &p->s[0], *R = &p->s[1];
     char lg[1200], rg[1200], spilled[160] = "";
-    if (runs.n)
+    if (runs)
       snprintf(spilled, sizeof spilled, "; spilled past the memory limit as %zu sorted run%s (%.1f MB), merged",
-               runs.n, runs.n == 1 ? "" : "s", (double)runs.bytes / 1e6);
+               sj_extsort_runs(runs), sj_extsort_runs(runs) == 1 ? "" : "s", (double)sj_extsort_bytes(runs) / 1e6);
     side_grouping(p, L, lg, sizeof lg);
     side_grouping(p, R, rg, sizeof rg);
     snprintf(rep->text, sizeof rep->text,
@@ -461,8 +390,7 @@ int hash_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *rep
              (unsigned long long)L->rows_scanned, (unsigned long long)left_groups, lg, (unsigned long long)pairs,
              p->q->on, (unsigned long long)rep->rows_out, spilled, t_right, t_left, (sj_clock() - t0), p->threads);
   }
-  if (runs.fd >= 0) close(runs.fd);
-  free(runs.run);
+  sj_extsort_free(runs);
   agg_table_free(&answer);
   return rc;
 }

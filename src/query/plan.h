@@ -26,6 +26,7 @@
 #include "budget.h"
 #include "../util/clock.h"
 #include "../util/io.h"
+#include "../util/order.h"
 #include "../util/pool.h"
 #include "../util/radix.h"
 
@@ -34,6 +35,7 @@
 #include <string.h>
 
 enum { MAX_BY = 16, MAX_AGGS = 16 };
+_Static_assert(MAX_BY + 1 <= SJ_ORDER_MAX, "an order holds the join key and every GROUP BY column");
 
 typedef struct side {
   const char *what; /* "left" or "right" */

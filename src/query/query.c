@@ -56,7 +56,7 @@ int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err) {
       }
     rc = out_open(&sink, q->out, q->csv ? q->csv : stdout, final, err);
     if (!rc && resort) { /* a quarter of the memory limit for sorting, the rest for the plan */
-      sort_budget b = {budget_carve(p->mem, MEM_SORT), p->mem, q->temp_dir, p->pool, q->progress, q->progress_ctx};
+      sort_budget b = {budget_carve(p->mem, MEM_SORT), p->mem, q->temp_dir, q->stop, p->pool, q->progress, q->progress_ctx};
       rc = out_open_sorted(&sorting, sink, schema, final, user_pos, p->nby, &b, err);
     }
     out_sink *to = sorting ? sorting : sink;

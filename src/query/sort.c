@@ -11,28 +11,22 @@
 **
 ** Rows are kept as fixed-width records in the final column order: a word
 ** of NULL bits (bit j = column j), then a word per column (two for 128-bit
-** sums).  Past `budget` bytes of records the buffer is sorted and appended
-** to an unlinked temporary file as a run; at the end the runs are merged
-** through a heap, at most `fan_in` at a time (a pass merges the first ones
-** into a longer run when there are more, and gives their disk space back),
-** each read in blocks with pread.  The last merge, or the sort in memory,
-** hands the answer out in chunks that out_pipeline encodes on all threads.
-** Memory: the budget (records and their sort keys, or the runs' blocks),
-** plus the chunks in flight.
+** sums).  Past `budget` bytes of records the buffer is sorted and put to
+** the external sorter (extsort.h) as a run; at the end the sorter merges
+** the runs.  The last merge, or the sort in memory, hands the answer out
+** in chunks that out_pipeline encodes on all threads.  Memory: the budget
+** (records and their sort keys, or the runs' blocks), plus the chunks in
+** flight.
 */
 #include "sort.h"
 #include "layout.h"
+#include "../util/extsort.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 
 #define SORT_FILE "the sort's" /* "... file" in messages */
-enum { SORT_CHUNK_ROWS = 1 << 18, SORT_BLOCK_BYTES = 1 << 16, SORT_WRITE_BYTES = 1 << 20 };
-
-typedef struct srun {
-  uint64_t off, n; /* records [off, off + n·rw words) of the file */
-} srun;
+enum { SORT_CHUNK_ROWS = 1 << 18 };
 
 typedef struct out_sorter {
   out_sink base; /* the sink it is (its ops below) */
@@ -47,15 +41,13 @@ typedef struct out_sorter {
   uint64_t budget;
   budget *mem;
   const char *temp_dir;
+  const sj_stop *stop;
   sj_pool *pool;
   void (*progress)(void *ctx, uint64_t done, uint64_t total);
   void *progress_ctx;
-  int fd;
-  srun *runs;
-  size_t nruns, runs_cap;
-  uint64_t file_words; /* the file's end */
-  uint64_t rows, spilled_bytes;
-  int passes;
+  sj_order order;  /* the records' by-columns */
+  sj_extsort *runs; /* NULL until the first spill */
+  uint64_t rows;
   double seconds;
 } out_sorter;
 
@@ -67,21 +59,9 @@ static void set_cap(out_sorter *s, size_t cap) {
 
 /* ------------------------------------------------------------- records */
 
-/* Orders two records by the final schema's by-columns, NULLs last. */
-static int cmp_record(const out_sorter *s, const uint64_t *a, const uint64_t *b) {
-  for (int j = 0; j < s->nby; j++) {
-    int na = (int)(a[0] >> j & 1), nb = (int)(b[0] >> j & 1);
-    if (na != nb) return na ? 1 : -1;
-    if (na) continue;
-    int64_t x = (int64_t)a[s->slot[j]], y = (int64_t)b[s->slot[j]];
-    if (x != y) return x < y ? -1 : 1;
-  }
-  return 0;
-}
-
 static int cmp_index(const void *x, const void *y, void *ctx) {
   const out_sorter *s = ctx;
-  return cmp_record(s, s->buf + (size_t)*(const uint32_t *)x * s->rw, s->buf + (size_t)*(const uint32_t *)y * s->rw);
+  return sj_order_cmp(&s->order, s->buf + (size_t)*(const uint32_t *)x * s->rw, s->buf + (size_t)*(const uint32_t *)y * s->rw);
 }
 
 /* Engine chunk c as records, in out->text (any thread). */
@@ -108,62 +88,10 @@ static int sort_encode(out_sink *base, const out_chunk *c, pq_scratch *scratch, 
   return 0;
 }
 
-/* ---------------------------------------------------------------- runs */
-
-/* Appends records to the file as one new run, through a staging buffer. */
-typedef struct run_writer {
-  out_sorter *s;
-  uint64_t *stage;
-  size_t staged, cap;
-  srun run;
-} run_writer;
-
-static int writer_open(run_writer *w, out_sorter *s, sj_error *err) {
-  memset(w, 0, sizeof *w);
-  w->s = s;
-  w->cap = SORT_WRITE_BYTES / (s->rw * 8) + 1;
-  w->run.off = s->file_words;
-  if (s->fd < 0 && sj_temp_open(s->temp_dir, SORT_FILE, &s->fd, err)) return SJ_EIO;
-  w->stage = malloc(w->cap * s->rw * 8);
-  return w->stage ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
-}
-
-static int writer_flush(run_writer *w, sj_error *err) {
-  out_sorter *s = w->s;
-  int rc = sj_temp_write(s->fd, w->stage, w->staged * s->rw * 8, (w->run.off + w->run.n * s->rw) * 8, SORT_FILE, err);
-  w->run.n += w->staged;
-  w->staged = 0;
-  return rc;
-}
-
-static int writer_put(run_writer *w, const uint64_t *e, sj_error *err) {
-  memcpy(w->stage + w->staged * w->s->rw, e, w->s->rw * 8);
-  return ++w->staged == w->cap ? writer_flush(w, err) : 0;
-}
-
-/* Flushes the rest (when ok) and adds the run to s->runs; frees the stage. */
-static int writer_close(run_writer *w, int ok, sj_error *err) {
-  out_sorter *s = w->s;
-  int rc = ok ? writer_flush(w, err) : 0;
-  if (ok && !rc && s->nruns == s->runs_cap) {
-    size_t cap = s->runs_cap ? 2 * s->runs_cap : 64;
-    srun *r = realloc(s->runs, cap * sizeof *r);
-    if (!r) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
-    else s->runs = r, s->runs_cap = cap;
-  }
-  if (ok && !rc) {
-    s->runs[s->nruns++] = w->run;
-    s->file_words += w->run.n * s->rw;
-    s->spilled_bytes += w->run.n * s->rw * 8;
-  }
-  free(w->stage);
-  return rc;
-}
-
 /* The records' by-values packed into one code as the merge plan packs its
 ** inner columns (merge_layout_pack: each column's range, here the buffer's,
 ** NULL as the value after its largest, the first column in the high bits),
-** so codes sort as cmp_record does: then the buffer sorts by radix.
+** so codes sort as s->order does: then the buffer sorts by radix.
 ** Returns the code's bits, or -1 when they do not fit. */
 static int pack_keys(const out_sorter *s, radix_pair *pairs) {
   merge_layout lay;
@@ -206,103 +134,16 @@ static radix_pair *sort_order(out_sorter *s, radix_pair **block) {
   return pairs;
 }
 
-/* Sorts the buffer into a new run of the file and empties it. */
+/* Sorts the buffer into a new run of the sorter and empties it. */
 static int spill_buffer(out_sorter *s, sj_error *err) {
+  int rc = s->runs ? 0 : sj_extsort_new(&s->runs, s->rw, &s->order, s->temp_dir, SORT_FILE, s->budget, s->stop, err);
+  if (rc) return rc;
   radix_pair *block, *order = sort_order(s, &block);
-  if (!order) return sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
-  run_writer w;
-  int rc = writer_open(&w, s, err);
-  for (size_t i = 0; i < s->n && !rc; i++) rc = writer_put(&w, s->buf + (size_t)order[i].a * s->rw, err);
-  int closed = writer_close(&w, !rc, err);
+  if (!order) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+  for (size_t i = 0; i < s->n && !rc; i++) rc = sj_extsort_put(s->runs, s->buf + (size_t)order[i].a * s->rw, err);
+  if (!rc) rc = sj_extsort_end_run(s->runs, err);
   free(block);
   s->n = 0;
-  return rc ? rc : closed;
-}
-
-/* ----------------------------------------------------------- the merge */
-
-/* A run being merged: a block of its records in memory. */
-typedef struct reader {
-  const srun *run;
-  uint64_t next;       /* records read so far */
-  uint64_t *block;
-  size_t at, len, cap; /* records */
-} reader;
-
-/* Runs merged through a heap of readers, smallest record on top. */
-typedef struct heap_merge {
-  reader *rd;
-  reader **heap;
-  size_t n, k;
-} heap_merge;
-
-static int reader_fill(out_sorter *s, reader *r, sj_error *err) {
-  uint64_t left = r->run->n - r->next;
-  r->len = left < r->cap ? (size_t)left : r->cap;
-  r->at = 0;
-  int rc = sj_temp_read(s->fd, r->block, r->len * s->rw * 8, (r->run->off + r->next * s->rw) * 8, SORT_FILE, err);
-  r->next += r->len;
-  return rc;
-}
-
-static int reader_less(const out_sorter *s, const reader *a, const reader *b) {
-  int c = cmp_record(s, a->block + a->at * s->rw, b->block + b->at * s->rw);
-  return c < 0 || (c == 0 && a->run < b->run);
-}
-
-static void sift_down(const out_sorter *s, reader **heap, size_t n, size_t i) {
-  for (;;) {
-    size_t l = 2 * i + 1, m = i;
-    if (l < n && reader_less(s, heap[l], heap[m])) m = l;
-    if (l + 1 < n && reader_less(s, heap[l + 1], heap[m])) m = l + 1;
-    if (m == i) return;
-    reader *t = heap[i];
-    heap[i] = heap[m];
-    heap[m] = t;
-    i = m;
-  }
-}
-
-static void merge_free(heap_merge *h) {
-  for (size_t i = 0; h->rd && i < h->k; i++) free(h->rd[i].block);
-  free(h->rd);
-  free(h->heap);
-  memset(h, 0, sizeof *h);
-}
-
-/* Starts merging runs [first, first + k), each read in blocks of
-** block_records. */
-static int merge_open(out_sorter *s, heap_merge *h, size_t first, size_t k, size_t block_records, sj_error *err) {
-  memset(h, 0, sizeof *h);
-  h->k = k;
-  h->rd = calloc(k ? k : 1, sizeof *h->rd);
-  h->heap = calloc(k ? k : 1, sizeof *h->heap);
-  int rc = h->rd && h->heap ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
-  for (size_t i = 0; i < k && !rc; i++) {
-    h->rd[i].run = &s->runs[first + i];
-    h->rd[i].cap = block_records;
-    if (!(h->rd[i].block = malloc(block_records * s->rw * 8))) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
-    else if (h->rd[i].run->n) rc = reader_fill(s, &h->rd[i], err);
-    if (!rc && h->rd[i].len) h->heap[h->n++] = &h->rd[i];
-  }
-  for (size_t i = h->n / 2; !rc && i-- > 0;) sift_down(s, h->heap, h->n, i);
-  if (rc) merge_free(h);
-  return rc;
-}
-
-/* The smallest record left, or NULL when the runs are done. */
-static const uint64_t *merge_top(const out_sorter *s, const heap_merge *h) {
-  return h->n ? h->heap[0]->block + h->heap[0]->at * s->rw : NULL;
-}
-
-static int merge_pop(out_sorter *s, heap_merge *h, sj_error *err) {
-  reader *top = h->heap[0];
-  int rc = 0;
-  if (++top->at == top->len) {
-    if (top->next < top->run->n) rc = reader_fill(s, top, err);
-    else h->heap[0] = h->heap[--h->n];
-  }
-  if (h->n) sift_down(s, h->heap, h->n, 0);
   return rc;
 }
 
@@ -327,7 +168,6 @@ static void put_record(const out_sorter *s, out_chunk *c, const uint64_t *e) {
 typedef struct final_job {
   out_sorter *s;
   const radix_pair *order; /* in memory */
-  heap_merge heap;        /* from runs */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   size_t turn;
@@ -358,10 +198,7 @@ static int fill_merged(void *ctx, void *state, size_t t, out_chunk *c, sj_error 
   while (!j->failed && j->turn != t) pthread_cond_wait(&j->cv, &j->mu);
   if (!rc && j->failed) rc = sj_fail(err, SJ_EIO, "sorting the answer failed"); /* the chunk before failed */
   const uint64_t *e;
-  while (!rc && c->rows < SORT_CHUNK_ROWS && (e = merge_top(s, &j->heap))) {
-    put_record(s, c, e);
-    rc = merge_pop(s, &j->heap, err);
-  }
+  while (!rc && c->rows < SORT_CHUNK_ROWS && !(rc = sj_extsort_next(s->runs, &e, err)) && e) put_record(s, c, e);
   if (rc) j->failed = 1;
   j->turn = t + 1;
   pthread_cond_broadcast(&j->cv);
@@ -370,28 +207,23 @@ static int fill_merged(void *ctx, void *state, size_t t, out_chunk *c, sj_error 
 }
 
 /* Writes the answer, in memory (no runs) or merged from the runs. */
-static int write_final(out_sorter *s, size_t first, size_t block_records, sj_error *err) {
+static int write_final(out_sorter *s, sj_error *err) {
   final_job j;
   memset(&j, 0, sizeof j);
   j.s = s;
   radix_pair *block = NULL;
   int rc = 0;
-  if (s->fd < 0) {
-    if (!(j.order = sort_order(s, &block))) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
-  } else {
-    rc = merge_open(s, &j.heap, first, s->nruns - first, block_records, err);
-  }
+  if (!s->runs && !(j.order = sort_order(s, &block))) rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
   pthread_mutex_init(&j.mu, NULL);
   pthread_cond_init(&j.cv, NULL);
   size_t pieces = (size_t)((s->rows + SORT_CHUNK_ROWS - 1) / SORT_CHUNK_ROWS);
   out_pipeline pl = {s->final, s->fs, s->pool, pieces, &j, final_state, final_state_free,
-                     s->fd < 0 ? fill_sorted : fill_merged, s->progress, s->progress_ctx};
+                     s->runs ? fill_merged : fill_sorted, s->progress, s->progress_ctx};
   uint64_t rows = 0;
   if (!rc) rc = out_pipeline_run(&pl, &rows, err);
   assert(rc || rows == s->rows);
   pthread_cond_destroy(&j.cv);
   pthread_mutex_destroy(&j.mu);
-  merge_free(&j.heap);
   free(block);
   return rc;
 }
@@ -432,10 +264,9 @@ static int sort_add(out_sink *base, out_blob *b, sj_error *err) {
 
 static void sort_free(out_sorter *s) {
   if (!s) return;
-  if (s->fd >= 0) close(s->fd);
+  sj_extsort_free(s->runs);
   set_cap(s, 0);
   free(s->buf);
-  free(s->runs);
   free(s);
 }
 
@@ -443,45 +274,14 @@ static int sort_close(out_sink *base, char *explain, size_t n, sj_error *err) {
   out_sorter *s = (out_sorter *)base;
   double t0 = sj_clock();
   int rc = 0;
-  size_t first = 0, block_records = 1;
-  if (s->fd >= 0) {
+  if (s->runs) {
     if (s->n) rc = spill_buffer(s, err);
     free(s->buf);
     s->buf = NULL;
     set_cap(s, 0);
-    /* As many runs at once as blocks of 64 KB fit in the budget, at least 2;
-    ** while there are more, a pass merges the first ones into one. */
-    size_t fan_in = (size_t)(s->budget / SORT_BLOCK_BYTES);
-    if (fan_in < 2) fan_in = 2;
-    if (fan_in > 4096) fan_in = 4096;
-    block_records = (size_t)(s->budget / fan_in / (s->rw * 8));
-    if (block_records < 1) block_records = 1;
-    while (!rc && s->nruns - first > fan_in) {
-      heap_merge h;
-      run_writer w;
-      rc = merge_open(s, &h, first, fan_in, block_records, err);
-      if (!rc) {
-        rc = writer_open(&w, s, err);
-        const uint64_t *e;
-        while (!rc && (e = merge_top(s, &h))) {
-          rc = writer_put(&w, e, err);
-          if (!rc) rc = merge_pop(s, &h, err);
-          if (!rc && sj_pool_stopped(s->pool)) rc = sj_fail(err, SJ_EINTR, "interrupted");
-        }
-        int closed = writer_close(&w, !rc, err);
-        if (!rc) rc = closed;
-        merge_free(&h);
-      }
-      if (!rc) { /* the merged runs' bytes are not read again: free their disk space where the system can */
-        const srun *a = &s->runs[first], *b = &s->runs[first + fan_in - 1];
-        (void)fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(a->off * 8),
-                        (off_t)((b->off + b->n * s->rw - a->off) * 8));
-      }
-      first += fan_in;
-      s->passes++;
-    }
+    if (!rc) rc = sj_extsort_merge(s->runs, err);
   }
-  if (!rc) rc = write_final(s, first, block_records, err);
+  if (!rc) rc = write_final(s, err);
   s->seconds += (sj_clock() - t0);
   if (!rc && explain) {
     char by[1200];
@@ -489,15 +289,15 @@ static int sort_close(out_sink *base, char *explain, size_t n, sj_error *err) {
     by[0] = 0;
     for (int j = 0; j < s->nby && at < sizeof by; j++)
       at += (size_t)snprintf(by + at, sizeof by - at, "%s%s", j ? ", " : "", s->fs->names[j]);
-    if (s->fd < 0)
+    if (!s->runs)
       snprintf(explain, n, "  sort   %llu answer rows re-sorted by (%s) in memory, %.3f s\n",
                (unsigned long long)s->rows, by, s->seconds);
     else
       snprintf(explain, n,
                "  sort   %llu answer rows re-sorted by (%s): %zu sorted runs (%.1f MB, in a temporary file, "
                "removed) merged in %d pass%s, %.3f s\n",
-               (unsigned long long)s->rows, by, s->nruns, (double)s->spilled_bytes / 1e6, s->passes + 1,
-               s->passes ? "es" : "", s->seconds);
+               (unsigned long long)s->rows, by, sj_extsort_runs(s->runs), (double)sj_extsort_bytes(s->runs) / 1e6,
+               sj_extsort_passes(s->runs), sj_extsort_passes(s->runs) > 1 ? "es" : "", s->seconds);
   }
   sort_free(s);
   return rc;
@@ -517,8 +317,8 @@ int out_open_sorted(out_sink **out, out_sink *final, const out_schema *engine, c
   s->fs = fs;
   s->ncols = fs->ncols;
   s->nby = nby;
-  s->fd = -1;
   s->temp_dir = b->temp_dir;
+  s->stop = b->stop;
   s->pool = b->pool;
   s->progress = b->progress;
   s->progress_ctx = b->progress_ctx;
@@ -528,6 +328,7 @@ int out_open_sorted(out_sink **out, out_sink *final, const out_schema *engine, c
     s->slot[j] = (int)s->rw;
     s->rw += fs->kinds[j] == SJ_COL_HUGEINT ? 2 : 1;
   }
+  for (int j = 0; j < nby; j++) sj_order_add(&s->order, s->slot[j], j); /* NULL flags in word 0 */
   for (int c = 0; c < fs->ncols; c++) s->pos[c] = pos[c];
   s->budget = b->bytes;
   s->mem = b->mem;

@@ -16,6 +16,7 @@ typedef struct sort_budget {
   uint64_t bytes;       /* of rows held in memory */
   budget *mem;          /* told what the rows hold (MEM_SORT) */
   const char *temp_dir; /* NULL: $TMPDIR, else /tmp */
+  const sj_stop *stop;  /* checked while runs are merged; may be NULL */
   sj_pool *pool;        /* encoding the answer */
   void (*progress)(void *ctx, uint64_t done, uint64_t total); /* may be NULL */
   void *progress_ctx;

@@ -46,25 +46,24 @@ static inline size_t slot_words(int nagg) { return 2 + 4 * (size_t)nagg; }
 enum { READ_BYTES = 1 << 25 };
 /* ------------------------------------------------------------ outer side */
 
-static int cmp_outer(const void *x, const void *y, void *ctx) {
-  const agg_table *t = ctx;
-  const uint64_t *ra = agg_table_row(t, *(const uint32_t *)x), *rb = agg_table_row(t, *(const uint32_t *)y);
-  uint32_t na = agg_row_nulls(t, ra), nb = agg_row_nulls(t, rb);
-  const int64_t *ka = agg_row_keys(ra), *kb = agg_row_keys(rb);
-  for (int i = 1; i < t->nkeys; i++) {
-    int xa = na >> (i - 1) & 1, xb = nb >> (i - 1) & 1;
-    if (xa != xb) return xa ? 1 : -1; /* NULLS LAST */
-    if (!xa && ka[i] != kb[i]) return ka[i] < kb[i] ? -1 : 1;
-  }
-  if (ka[0] != kb[0]) return ka[0] < kb[0] ? -1 : 1;
-  return 0; /* (key, by…) is unique in the table */
+/* The outer side's rows by grouping (its by-columns, NULLS LAST), then by
+** join key; (key, by…) is unique in the table. */
+typedef struct outer_sort {
+  const agg_table *t;
+  sj_order grouping, outer;
+} outer_sort;
+
+static outer_sort outer_orders(const agg_table *t) {
+  outer_sort o = {t, {.nulls = 1}, {.nulls = 1}};
+  for (int i = 1; i < t->nkeys; i++) sj_order_add(&o.grouping, 2 + i, i - 1);
+  o.outer = o.grouping;
+  sj_order_add(&o.outer, 2, -1);
+  return o;
 }
 
-static int same_grouping(const agg_table *t, const uint64_t *a, const uint64_t *b) {
-  if (agg_row_nulls(t, a) != agg_row_nulls(t, b)) return 0;
-  for (int i = 1; i < t->nkeys; i++)
-    if (!(agg_row_nulls(t, a) >> (i - 1) & 1) && agg_row_keys(a)[i] != agg_row_keys(b)[i]) return 0;
-  return 1;
+static int cmp_outer(const void *x, const void *y, void *ctx) {
+  const outer_sort *o = ctx;
+  return sj_order_cmp(&o->outer, agg_table_row(o->t, *(const uint32_t *)x), agg_table_row(o->t, *(const uint32_t *)y));
 }
 
 /* ------------------------------------------------------------------ tiles */
@@ -498,9 +497,10 @@ int merge_groupings(plan *p, const merge_layout *lay, merge_groups *g, sj_error 
     return sj_fail(err, SJ_ENOMEM, "out of memory");
   }
   for (size_t i = 0; i < ot->nrows; i++) g->order[i] = (uint32_t)i;
-  qsort_r(g->order, ot->nrows, sizeof *g->order, cmp_outer, (void *)ot);
+  outer_sort o = outer_orders(ot);
+  qsort_r(g->order, ot->nrows, sizeof *g->order, cmp_outer, &o);
   for (size_t i = 0; i < ot->nrows; i++)
-    if (i == 0 || !same_grouping(ot, agg_table_row(ot, g->order[i - 1]), agg_table_row(ot, g->order[i])))
+    if (i == 0 || sj_order_cmp(&o.grouping, agg_table_row(ot, g->order[i - 1]), agg_table_row(ot, g->order[i])))
       g->start[g->n++] = i;
   g->start[g->n] = ot->nrows;
   return 0;
