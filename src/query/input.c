@@ -67,6 +67,35 @@ int list_morsels(side *s, morsel **out, size_t *n, sj_error *err) {
   return 0;
 }
 
+typedef struct visit_job {
+  const side *s;
+  const morsel *morsels;
+  char *states;
+  size_t state_size;
+  side_visit_fn visit;
+  void *ctx;
+} visit_job;
+
+static int visit_morsel(void *ctx, size_t m, int worker, sj_error *err) {
+  const visit_job *j = ctx;
+  return j->visit(j->ctx, j->states + (size_t)worker * j->state_size, j->s->files[j->morsels[m].file],
+                  j->morsels[m].rg, err);
+}
+
+int side_visit(const plan *p, side *s, size_t state_size, side_visit_fn visit, void *ctx, void **states,
+               sj_error *err) {
+  visit_job j = {s, NULL, calloc((size_t)sj_pool_threads(p->pool), state_size), state_size, visit, ctx};
+  *states = j.states;
+  if (!j.states) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  morsel *morsels = NULL;
+  size_t n = 0;
+  int rc = list_morsels(s, &morsels, &n, err);
+  j.morsels = morsels;
+  if (!rc) rc = sj_pool_run(p->pool, n, visit_morsel, &j, err);
+  free(morsels);
+  return rc;
+}
+
 /* Puts values, int64 per row, in place of a column's decoded ones. */
 static void take_int64(pq_column *c, int64_t *values) {
   free(c->values);

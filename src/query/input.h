@@ -19,6 +19,14 @@ int side_open_files(plan *p, side *s, char *const *names, int n, sj_error *err);
 typedef struct morsel { int file, rg; } morsel;
 int list_morsels(side *s, morsel **out, size_t *n, sj_error *err);
 
+/* Runs visit(ctx, state, reader, row group) for every row group of s on
+** the pool, each worker with a state of its own (state_size bytes, zeroed):
+** how a column's distinct values are collected.  *states gets the pool's
+** sj_pool_threads() states, also on failure: free them and what they hold. */
+typedef int (*side_visit_fn)(void *ctx, void *state, const pq_reader *r, int rg, sj_error *err);
+int side_visit(const plan *p, side *s, size_t state_size, side_visit_fn visit, void *ctx, void **states,
+               sj_error *err);
+
 /* Reads the named columns of one row group; on failure frees what it read. */
 int read_columns(const pq_reader *r, int rg, const char *const *names, int n, numcol *cols, sj_error *err);
 

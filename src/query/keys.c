@@ -145,51 +145,38 @@ static key_dict *dict_sorted_union(key_dict **dicts, int n) {
   return sorted;
 }
 
-typedef struct collect_job {
-  const side *s;
-  const char *name;
-  const morsel *morsels;
-  key_dict *dicts[SJ_MAX_THREADS]; /* one per worker */
-} collect_job;
-
-static int collect_morsel(void *ctx, size_t m, int worker, sj_error *err) {
-  collect_job *j = ctx;
-  const pq_reader *r = j->s->files[j->morsels[m].file];
-  if (!j->dicts[worker] && !(j->dicts[worker] = dict_new())) return sj_fail(err, SJ_ENOMEM, "out of memory");
+/* One worker's distinct values (a key_dict * per worker). */
+static int collect_row_group(void *ctx, void *state, const pq_reader *r, int rg, sj_error *err) {
+  const char *name = ctx;
+  key_dict **d = state;
+  if (!*d && !(*d = dict_new())) return sj_fail(err, SJ_ENOMEM, "out of memory");
   pq_column c;
   memset(&c, 0, sizeof c);
-  int rc = pq_read(r, j->morsels[m].rg, pq_find_column(r, j->name), &c, err);
+  int rc = pq_read(r, rg, pq_find_column(r, name), &c, err);
   for (uint64_t i = 0; i < c.rows && !rc; i++)
-    if ((!c.valid || c.valid[i]) && add(j->dicts[worker], c.data + c.offsets[i], (size_t)(c.offsets[i + 1] - c.offsets[i])))
-      rc = sj_fail(err, SJ_ENOMEM, "%s: out of memory collecting the distinct values of '%s'", pq_path(r), j->name);
+    if ((!c.valid || c.valid[i]) && add(*d, c.data + c.offsets[i], (size_t)(c.offsets[i + 1] - c.offsets[i])))
+      rc = sj_fail(err, SJ_ENOMEM, "%s: out of memory collecting the distinct values of '%s'", pq_path(r), name);
   pq_column_free(&c);
   return rc;
 }
 
 int key_dict_build(const plan *p, side *s, const char *name, key_dict **out, sj_error *err) {
   *out = NULL;
-  collect_job j;
-  memset(&j, 0, sizeof j);
-  j.s = s;
-  j.name = name;
-  size_t nmorsels = 0;
-  morsel *morsels = NULL;
-  int rc = list_morsels(s, &morsels, &nmorsels, err);
-  j.morsels = morsels;
-  if (!rc) rc = sj_pool_run(p->pool, nmorsels, collect_morsel, &j, err);
-  free(morsels);
-  key_dict *dicts[SJ_MAX_THREADS];
+  void *states;
+  int rc = side_visit(p, s, sizeof(key_dict *), collect_row_group, (void *)name, &states, err);
+  key_dict **dicts = states;
   int n = 0;
-  for (int w = 0; w < SJ_MAX_THREADS; w++)
-    if (j.dicts[w]) dicts[n++] = j.dicts[w];
+  for (int w = 0; dicts && w < sj_pool_threads(p->pool); w++) /* the workers that collected, first */
+    if (dicts[w]) dicts[n++] = dicts[w];
+  if (!rc && !n && !(dicts[n++] = dict_new())) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   if (rc) {
     for (int k = 0; k < n; k++) key_dict_free(dicts[k]);
+    free(dicts);
     return rc;
   }
-  if (!n && !(dicts[n++] = dict_new())) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  if (!(*out = dict_sorted_union(dicts, n)))
-    return sj_fail(err, SJ_ENOMEM, "out of memory sorting the distinct values of '%s'", name);
-  return 0;
+  *out = dict_sorted_union(dicts, n);
+  free(dicts);
+  return *out ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory sorting the distinct values of '%s'", name);
 }
 
 size_t key_dict_size(const key_dict *d) { return d->n; }

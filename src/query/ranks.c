@@ -17,6 +17,7 @@
 #include "ranks.h"
 #include "input.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 struct rank_dict {
@@ -26,31 +27,9 @@ struct rank_dict {
 
 static uint64_t flip(int64_t x) { return (uint64_t)x ^ (UINT64_C(1) << 63); }
 
-/* Sorts a[0..n) (LSD radix, a byte all values share skipped), using tmp
-** of n values; the result is in a. */
-static void sort_u64(uint64_t *a, uint64_t *tmp, size_t n) {
-  uint64_t *src = a, *dst = tmp;
-  for (int shift = 0; shift < 64; shift += 8) {
-    size_t count[SJ_MAX_THREADS] = {0};
-    for (size_t i = 0; i < n; i++) count[src[i] >> shift & 0xff]++;
-    if (n == 0 || count[src[0] >> shift & 0xff] == n) continue;
-    size_t at = 0;
-    for (int b = 0; b < 256; b++) {
-      size_t c = count[b];
-      count[b] = at;
-      at += c;
-    }
-    for (size_t i = 0; i < n; i++) dst[count[src[i] >> shift & 0xff]++] = src[i];
-    uint64_t *t = src;
-    src = dst;
-    dst = t;
-  }
-  if (src != a) memcpy(a, src, n * sizeof *a);
-}
-
 /* Sorts and deduplicates a[0..n); returns the count left. */
 static size_t sort_unique(uint64_t *a, uint64_t *tmp, size_t n) {
-  sort_u64(a, tmp, n);
+  radix_sort_u64(a, tmp, n);
   size_t k = 0;
   for (size_t i = 0; i < n; i++)
     if (!k || a[i] != a[k - 1]) a[k++] = a[i];
@@ -65,12 +44,9 @@ typedef struct collected {
 } collected;
 
 typedef struct rank_job {
-  const side *s;
   const char *name;
-  const morsel *morsels;
   uint64_t max_values;
-  int too_many;
-  collected w[SJ_MAX_THREADS];
+  atomic_int too_many;
 } rank_job;
 
 /* Keeps a worker's values distinct once they have doubled since. */
@@ -78,20 +54,19 @@ static int compact(rank_job *j, collected *c, sj_error *err) {
   if (!(c->tmp = realloc(c->tmp, (c->cap ? c->cap : 1) * sizeof *c->tmp))) return sj_fail(err, SJ_ENOMEM, "out of memory");
   c->n = c->sorted = sort_unique(c->v, c->tmp, c->n);
   if (c->sorted > j->max_values) {
-    j->too_many = 1;
+    atomic_store(&j->too_many, 1);
     return sj_fail(err, SJ_ENOMEM, "'%s' has more than %llu distinct values", j->name,
                    (unsigned long long)j->max_values);
   }
   return 0;
 }
 
-static int rank_morsel(void *ctx, size_t m, int worker, sj_error *err) {
+static int rank_row_group(void *ctx, void *state, const pq_reader *r, int rg, sj_error *err) {
   rank_job *j = ctx;
-  collected *c = &j->w[worker];
-  const pq_reader *r = j->s->files[j->morsels[m].file];
+  collected *c = state;
   const char *names[1] = {j->name};
   numcol col;
-  int rc = read_columns(r, j->morsels[m].rg, names, 1, &col, err);
+  int rc = read_columns(r, rg, names, 1, &col, err);
   if (rc) return rc;
   uint64_t rows = col.raw.rows;
   if (c->n + rows > c->cap) {
@@ -113,36 +88,29 @@ static int rank_morsel(void *ctx, size_t m, int worker, sj_error *err) {
 
 int rank_dict_build(const plan *p, side *s, const char *name, uint64_t max_values, rank_dict **out, sj_error *err) {
   *out = NULL;
-  rank_job *j = calloc(1, sizeof *j);
-  if (!j) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  j->s = s;
-  j->name = name;
-  j->max_values = max_values;
-  morsel *morsels = NULL;
-  size_t nmorsels = 0;
-  int rc = list_morsels(s, &morsels, &nmorsels, err);
-  j->morsels = morsels;
-  if (!rc) rc = sj_pool_run(p->pool, nmorsels, rank_morsel, j, err);
-  free(morsels);
+  rank_job j = {name, max_values, 0};
+  void *states;
+  int rc = side_visit(p, s, sizeof(collected), rank_row_group, &j, &states, err);
+  collected *w = states;
+  int nw = w ? sj_pool_threads(p->pool) : 0;
   /* The workers' values, one after the other, made distinct. */
   collected all = {0};
-  for (int w = 0; w < SJ_MAX_THREADS && !rc; w++) all.cap += j->w[w].n;
+  for (int k = 0; k < nw && !rc; k++) all.cap += w[k].n;
   if (!rc && (!(all.v = malloc((all.cap ? all.cap : 1) * sizeof *all.v)))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
-  for (int w = 0; w < SJ_MAX_THREADS; w++) {
-    if (!rc && j->w[w].n) memcpy(all.v + all.n, j->w[w].v, j->w[w].n * sizeof *all.v);
-    if (!rc) all.n += j->w[w].n;
-    free(j->w[w].v);
-    free(j->w[w].tmp);
+  for (int k = 0; k < nw; k++) {
+    if (!rc && w[k].n) memcpy(all.v + all.n, w[k].v, w[k].n * sizeof *all.v);
+    if (!rc) all.n += w[k].n;
+    free(w[k].v);
+    free(w[k].tmp);
   }
-  if (!rc) rc = compact(j, &all, err);
+  free(w);
+  if (!rc) rc = compact(&j, &all, err);
   free(all.tmp);
-  int too_many = j->too_many;
-  free(j);
   rank_dict *d = rc ? NULL : malloc(sizeof *d);
   if (!rc && !d) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   if (rc) {
     free(all.v);
-    return too_many ? 0 : rc; /* too many: no dictionary, and no error */
+    return atomic_load(&j.too_many) ? 0 : rc; /* too many: no dictionary, and no error */
   }
   d->v = all.v;
   d->n = all.n;

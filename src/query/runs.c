@@ -27,10 +27,12 @@ typedef struct inner_job {
   side *s;
   const morsel *morsels;
   mpart *parts;
-  radix_pair *scratch[2][SJ_MAX_THREADS]; /* per worker */
-  size_t scratch_cap[SJ_MAX_THREADS];
-  uint64_t *slots[SJ_MAX_THREADS];       /* per worker: direct_into_run's entries by code */
-  size_t slots_cap[SJ_MAX_THREADS];      /* words */
+  struct inner_worker {
+    radix_pair *pairs[2]; /* sort_into_runs' pairs and the radix sort's other half */
+    size_t pairs_cap;
+    uint64_t *slots;      /* direct_into_run's entries by code */
+    size_t slots_cap;     /* words */
+  } *w;                   /* one per worker of the pool */
   /* Under a memory limit the runs are appended to an unlinked temporary
   ** file; each run keeps its offset and a sparse index of its codes. */
   int spill_fd;             /* -1: runs stay in memory */
@@ -109,16 +111,17 @@ static uint64_t direct_into_run(inner_job *j, size_t m, int worker, const numcol
   int nby = s->nby, ns = s->nstates;
   size_t ew = entry_words(ns), nslots = (size_t)1 << j->lay->bits;
   mpart *part = &j->parts[m];
-  if (j->slots_cap[worker] < nslots * ew) {
-    free(j->slots[worker]);
-    j->slots[worker] = malloc(nslots * ew * 8);
-    j->slots_cap[worker] = j->slots[worker] ? nslots * ew : 0;
-    if (!j->slots[worker]) {
+  struct inner_worker *w = &j->w[worker];
+  if (w->slots_cap < nslots * ew) {
+    free(w->slots);
+    w->slots = malloc(nslots * ew * 8);
+    w->slots_cap = w->slots ? nslots * ew : 0;
+    if (!w->slots) {
       *rc = sj_fail(err, SJ_ENOMEM, "out of memory aggregating the %s side", s->what);
       return 0;
     }
   }
-  uint64_t *slots = j->slots[worker];
+  uint64_t *slots = w->slots;
   memset(slots, 0, nslots * ew * 8);
   for (uint64_t i = 0; i < live; i++) {
     uint64_t *e = slots + codes[i].k * ew;
@@ -158,18 +161,19 @@ static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol 
   int nby = s->nby, ns = s->nstates;
   size_t ew = entry_words(ns);
   mpart *part = &j->parts[m];
-  if (j->scratch_cap[worker] < rows) {
+  struct inner_worker *w = &j->w[worker];
+  if (w->pairs_cap < rows) {
     for (int b = 0; b < 2; b++) {
-      free(j->scratch[b][worker]);
-      j->scratch[b][worker] = malloc((size_t)rows * sizeof(radix_pair));
+      free(w->pairs[b]);
+      w->pairs[b] = malloc((size_t)rows * sizeof(radix_pair));
     }
-    j->scratch_cap[worker] = j->scratch[0][worker] && j->scratch[1][worker] ? rows : 0;
-    if (!j->scratch_cap[worker]) {
+    w->pairs_cap = w->pairs[0] && w->pairs[1] ? rows : 0;
+    if (!w->pairs_cap) {
       *rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
       return 0;
     }
   }
-  radix_pair *pairs = j->scratch[0][worker];
+  radix_pair *pairs = w->pairs[0];
   /* Codes, and the morsel's key range. */
   uint64_t live = 0;
   int64_t kmin = 0, kmax = 0;
@@ -205,7 +209,7 @@ static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol 
     if (key_bits + lay->bits <= 64) {
       for (uint64_t i = 0; i < live; i++)
         pairs[i].k |= key_bits ? (uint64_t)(num_i(&cols[0], pairs[i].a) - kmin) << lay->bits : 0;
-      sorted = radix_sort(pairs, j->scratch[1][worker], live, key_bits + lay->bits);
+      sorted = radix_sort(pairs, w->pairs[1], live, key_bits + lay->bits);
     } else {
       qsort_r(pairs, live, sizeof *pairs, cmp_pair_wide, (void *)&cols[0]);
     }
@@ -426,7 +430,9 @@ int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int 
   ** runs; in memory, every morsel alone (combining would only cost time). */
   size_t *group_at = malloc((n + 1) * sizeof *group_at), ngroups = 0;
   int rc = 0;
-  if (!(ij->parts = calloc(n ? n : 1, sizeof *ij->parts)) || !group_at) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+  ij->w = calloc((size_t)sj_pool_threads(p->pool), sizeof *ij->w);
+  if (!(ij->parts = calloc(n ? n : 1, sizeof *ij->parts)) || !group_at || !ij->w)
+    rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   uint64_t group_rows = spill ? budget_share(p->mem, MEM_COMBINE) / (entry_words(ij->s->nstates) * 8) : 0, rows = 0;
   for (size_t i = 0; !rc && i < n; i++) {
     uint64_t r = (uint64_t)pq_rowgroup_rows(ij->s->files[m[i].file], m[i].rg);
@@ -441,11 +447,12 @@ int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int 
   if (!rc && spill) rc = sj_temp_open(p->q->temp_dir, SPILL_FILE, &ij->spill_fd, err);
   if (!rc) rc = sj_pool_run(p->pool, ngroups, scan_inner_group, ij, err);
   free(group_at);
-  for (int w = 0; w < SJ_MAX_THREADS; w++) {
-    free(ij->scratch[0][w]);
-    free(ij->scratch[1][w]);
-    free(ij->slots[w]);
+  for (int w = 0; ij->w && w < sj_pool_threads(p->pool); w++) {
+    free(ij->w[w].pairs[0]);
+    free(ij->w[w].pairs[1]);
+    free(ij->w[w].slots);
   }
+  free(ij->w);
   out->parts = ij->parts;
   out->nparts = ij->parts ? n : 0;
   out->spill_fd = ij->spill_fd;

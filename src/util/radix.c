@@ -1,5 +1,5 @@
 /*
-** radix.c — LSD radix sort of key/payload pairs (radix.h): a byte at a
+** radix.c — LSD radix sort of key/payload pairs and of plain keys (radix.h): a byte at a
 ** time, every digit's histogram counted in one pass over the keys.
 */
 #include "radix.h"
@@ -32,4 +32,27 @@ radix_pair *radix_sort(radix_pair *a, radix_pair *tmp, size_t n, int bits) {
     tmp = t;
   }
   return a;
+}
+
+void radix_sort_u64(uint64_t *a, uint64_t *tmp, size_t n) {
+  if (!n) return;
+  size_t count[8][256] = {{0}};
+  for (size_t i = 0; i < n; i++)
+    for (int d = 0; d < 8; d++) count[d][a[i] >> (8 * d) & 255]++;
+  uint64_t *src = a, *dst = tmp;
+  for (int d = 0; d < 8; d++) {
+    int shift = 8 * d;
+    size_t *c = count[d];
+    if (c[src[0] >> shift & 255] == n) continue;
+    for (size_t at = 0, x = 0; x < 256; x++) {
+      size_t here = c[x];
+      c[x] = at;
+      at += here;
+    }
+    for (size_t i = 0; i < n; i++) dst[c[src[i] >> shift & 255]++] = src[i];
+    uint64_t *t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != a) memcpy(a, src, n * sizeof *a);
 }
