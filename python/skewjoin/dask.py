@@ -83,35 +83,9 @@ def _bytes_array(parts):
     return arr
 
 
-_memory_kept = False
-
-
-def _keep_memory():
-    """Once per worker process: lets the tasks reuse the memory they free.
-
-    Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, and glibc
-    then also pins its mmap threshold at 128 KiB: every buffer over that goes
-    back to the kernel when a task frees it, and the next task faults it in
-    again, page by page.  On QN at s=0.01 (2 workers) that was 6.5M page
-    faults per worker, 52 s of system time each, and 141 s in all; with
-    buffers of up to 32 MiB taken from malloc's arenas and up to 128 MiB of
-    free memory kept at their top, 0.8M faults, 8 s and 45-55 s (the CLI: 30 s).
-    Freed memory past that still goes back, so Dask's memory accounting holds."""
-    global _memory_kept
-    if _memory_kept:
-        return
-    _memory_kept = True
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # glibc's; elsewhere nothing to do
-    if mallopt is not None:
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        mallopt(M_MMAP_THRESHOLD, 32 << 20)
-        mallopt(M_TRIM_THRESHOLD, 128 << 20)
-
-
 def scan_task(qargs, info_bytes, pieces, splits):
     """Pieces [(file, rowgroup)] -> partials, one per (key block, code range);
     splits: (key_splits, code_splits), each block's or range's start."""
-    _keep_memory()
     key_splits, code_splits = splits
     q = _query(qargs)
     info = _info(info_bytes)
@@ -133,7 +107,6 @@ def scan_task(qargs, info_bytes, pieces, splits):
 
 def combine_task(info_bytes, *parts):
     """Partials of one (key block, code range) -> one partial."""
-    _keep_memory()
     info = _info(info_bytes)
     arr = _bytes_array(parts)
     out = _lib.sj_bytes()
@@ -148,7 +121,6 @@ def split_task(info_bytes, wants, after, *parts):
     partial per want (keys ascending, p0, p1): those keys' runs in
     parts[p0:p1].  after: not used; the graph passes the end of an earlier
     group of tiles, so that this split waits for it."""
-    _keep_memory()
     info = _info(info_bytes)
     arr = _bytes_array(parts)
     spec = (_lib.sj_dist_want * max(1, len(wants)))()
@@ -212,7 +184,6 @@ def _tiler(qargs, schema_file, info_bytes):
 def tile_task(qargs, info_bytes, schema_file, g0, g1, c0, c1, out_path, *parts):
     """Groupings [g0, g1) x codes [c0, c1): rows written to out_path (returns
     the row count) or returned as CSV text."""
-    _keep_memory()
     t = _tiler(qargs, schema_file, info_bytes)
     arr = _bytes_array(parts)
     csv = _lib.sj_bytes()

@@ -4,7 +4,6 @@
 */
 #include "cli.h"
 
-#include <malloc.h>
 #include <string.h>
 
 static const char usage[] =
@@ -24,10 +23,6 @@ static const char usage[] =
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or input, 130 interrupted.\n";
 
 int main(int argc, char **argv) {
-  /* The pipelines free and allocate multi-megabyte buffers all the time;
-  ** without this glibc unmaps and re-faults them every time (~10% of gen). */
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   if (argc < 2) {
     fputs(usage, stderr);
     return 2;

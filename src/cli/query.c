@@ -5,7 +5,6 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,12 +138,6 @@ int cli_query(int argc, char **argv) {
     return 1;
   }
   q.stop = stop;
-  if (q.memory_limit) {
-    /* main() has glibc keep freed buffers for speed; under a limit, large
-    ** buffers go back to the system when freed. */
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    mallopt(M_TRIM_THRESHOLD, 8 << 20);
-  }
   q.out = out;
   cli_progress pr;
   cli_progress_init(&pr, "query", "tiles");

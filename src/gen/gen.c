@@ -5,6 +5,7 @@
 ** whole or absent.
 */
 #include "gen_internal.h"
+#include "../util/alloc.h"
 #include "../util/clock.h"
 
 #include <assert.h>
@@ -184,6 +185,7 @@ static void remove_written(const gen_params *p, const char *out_dir, uint64_t df
 int gen_run(const gen_params *p, const char *out_dir, int force, gen_progress_fn progress,
             void *progress_ctx, const sj_stop *stop, gen_report *report, sj_error *err) {
   memset(report, 0, sizeof *report);
+  sj_alloc_policy(0);
   double t0 = sj_clock();
   int rc = gen_params_check(p, err);
   uint64_t *rows = NULL, df1_keys = 0, files_done = 0;

@@ -603,6 +603,7 @@ int sj_dist_scan(const sj_query *q, const sj_dist_info *info, const sj_dist_piec
 
 int sj_dist_combine(const sj_dist_info *info, const sj_bytes *parts, size_t n, sj_bytes *out, sj_error *err) {
   memset(out, 0, sizeof *out);
+  sj_alloc_policy(0); /* a task of a query without a limit, as plan_open sets it */
   merge_layout lay;
   merge_runs runs = {.spill_fd = -1};
   int rc = info_layout(info, &lay, err);
@@ -628,6 +629,7 @@ typedef struct split_out {
 int sj_dist_split(const sj_dist_info *info, const sj_bytes *parts, size_t n, const sj_dist_want *wants, size_t nwants,
                   sj_bytes *out, sj_error *err) {
   memset(out, 0, nwants * sizeof *out);
+  sj_alloc_policy(0);
   merge_layout lay;
   int rc = info_layout(info, &lay, err);
   for (size_t j = 0; !rc && j < nwants; j++) {

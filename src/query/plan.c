@@ -300,6 +300,7 @@ int plan_open(plan *p, const sj_query *q, char *const *left_files, int nleft, sj
   if (rc) return rc;
   if (!(p->mem = malloc(sizeof *p->mem))) return sj_fail(err, SJ_ENOMEM, "out of memory");
   budget_init(p->mem, q->memory_limit);
+  sj_alloc_policy(q->memory_limit);
   rc = !q->on || !*q->on ? sj_fail(err, SJ_EUSAGE, "--on names no join key") : 0;
   if (!rc && left_files) {
     if (nleft <= 0) return sj_fail(err, SJ_EUSAGE, "no left files");

@@ -24,6 +24,7 @@
 
 #include "agg.h"
 #include "budget.h"
+#include "../util/alloc.h"
 #include "../util/clock.h"
 #include "../util/io.h"
 #include "../util/order.h"
