@@ -3,8 +3,8 @@
 
 On the generator's data at each scale of BENCH_QUERY_SCALES (default
 0.01,0.1; written once to out/bench-query-sS and kept), every canonical query of
-../shared/spec/query.md (J, Q1-Q4, QN: count(*) and sum(value) grouped as
-the spec says), each engine writing its answer to Parquet:
+docs/queries.md (J, Q1-Q4, QN: count(*) and sum(value) grouped as
+docs/queries.md says), each engine writing its answer to Parquet:
 
   skewjoin  build/skewjoin query ... --out A.parquet (all cores)
   duckdb    COPY (SELECT ... ORDER BY ...) TO 'A.parquet' via @duckdb/node-api

@@ -23,6 +23,15 @@ class Checks:
             print(f"FAIL {what}", file=sys.stderr)
         return cond
 
+    def case(self, fn, *args, **kwargs):
+        """Runs one group of checks; an exception in it (a missing fixture,
+        a crash of an oracle) fails that group under its name, and the
+        suite goes on with the next."""
+        try:
+            fn(*args, **kwargs)
+        except Exception as e:
+            self(False, f"{fn.__name__}: {type(e).__name__}: {e}")
+
     def summary(self):
         print(f"{self.suite}: {self.passed} passed, {self.failed} failed")
         return 1 if self.failed else 0

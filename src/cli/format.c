@@ -1,6 +1,6 @@
 /*
 ** format.c — Parquet values as text, in the conventions of the conformance
-** corpus (../shared/parquet-testing/README.md), shared by `cat` (rows) and
+** corpus (docs/printing.md), shared by `cat` (rows) and
 ** `schema` (statistics): stored values, %.17g floats, hex for binary and
 ** INT96, RFC 4180 quoting only where needed, NULL as an empty field.
 */

@@ -308,33 +308,36 @@ def test_interrupted_run():
 def main():
     if not check(os.access(SKEWJOIN, os.X_OK), f"{SKEWJOIN} is not built"):
         return check.summary()
-    test_reference_figures()
-    test_bad_parameters()
-    test_interrupted_run()
+    check.case(test_reference_figures)
+    check.case(test_bad_parameters)
+    check.case(test_interrupted_run)
     # numpy equality: defaults, another seed, few keys, 3 group columns, empty keys.
-    test_numpy_equality("s=0.001 defaults", ["--scale", "0.001"], {"scale": 0.001})
+    check.case(test_numpy_equality, "s=0.001 defaults", ["--scale", "0.001"], {"scale": 0.001})
     if not QUICK:
-        test_numpy_equality(
+        check.case(
+            test_numpy_equality,
             "seed 7, 3 groups, rows:N, snappy",
             ["--seed", "7", "--keys", "60", "--scale", "0.002", "--groups", "5,300,2", "--buckets", "17",
              "--compression", "snappy", "--groupings", "500"],
             {"seed": 7, "keys": 60, "scale": 0.002, "bounds": (5, 300, 2), "buckets": 17, "groupings": 500},
             layout="rows:1000")
-        test_numpy_equality(
+        check.case(
+            test_numpy_equality,
             "few keys, single file, no compression, 1 thread",
             ["--seed", "123", "--keys", "10", "--scale", "0.01", "--compression", "none", "--threads", "1",
              "--df2-mix", "0.8,2,3,5,7", "--groupings", "40"],
             {"seed": 123, "keys": 10, "scale": 0.01, "groupings": 40, "df2_mix": (0.8, 2, 3, 5, 7)},
             layout="single")
-        test_numpy_equality(
+        check.case(
+            test_numpy_equality,
             "many empty keys, 6 groups",
             ["--seed", "2024", "--keys", "300", "--scale", "0.00002", "--groups", "3,4,5,6,7,65536",
              "--df1-mix", "0.5,0,1000,1,4000"],
             {"seed": 2024, "keys": 300, "scale": 0.00002, "bounds": (3, 4, 5, 6, 7, 65536),
              "df1_mix": (0.5, 0, 1000, 1, 4000)})
-    test_engines_agree_with_plan()
-    test_parallel_mode()
-    test_notebook_threads()
+    check.case(test_engines_agree_with_plan)
+    check.case(test_parallel_mode)
+    check.case(test_notebook_threads)
     return check.summary()
 
 

@@ -1,22 +1,31 @@
 #!/usr/bin/python3
-"""The Parquet conformance corpus (../shared/parquet-testing): every `read`
+"""The Parquet conformance corpus (tests/data/parquet-testing): every `read`
 file must print exactly its expected CSV through `skewjoin cat`, and every
 `error` file must be refused cleanly: non-zero exit, a message on stderr, no
-signal or sanitizer report, within 20 seconds. Failing files are listed by
-name. Comparison follows the corpus README: headers identical, rows in
-order, FLOAT/DOUBLE within 1e-12 relative (nan equals nan), NULL only NULL.
+signal or sanitizer report, within 20 seconds. Comparison follows the
+corpus README: headers identical, rows in order, FLOAT/DOUBLE within 1e-12
+relative (nan equals nan), NULL only NULL.
 
-Environment: SKEWJOIN = the binary (default build/skewjoin).
+Each file is a case: a file or expected CSV that is missing, or anything
+that goes wrong in one case, fails that case under its name and the rest
+still run.  Then the suite checks that of itself: run on a copy of the
+corpus with one file and one expected CSV removed, it must fail exactly
+those two cases, by name, and pass all the others.
+
+Environment: SKEWJOIN = the binary (default build/skewjoin); SKEWJOIN_CORPUS
+= another corpus directory (the self-check's copy).
 Prints "corpus: N passed, N failed" last.
 """
 import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SKEWJOIN = os.environ.get("SKEWJOIN", os.path.join(ROOT, "build", "skewjoin"))
-CORPUS = os.path.join(ROOT, "..", "shared", "parquet-testing")
+CORPUS = os.environ.get("SKEWJOIN_CORPUS", os.path.join(ROOT, "tests", "data", "parquet-testing"))
 
 
 def parse_csv(text):
@@ -85,33 +94,70 @@ def compare(got, want, float_cols):
     return None
 
 
+def run_case(entry):
+    """None when the file does what its manifest line expects; else why not."""
+    name = entry["file"]
+    path = os.path.join(CORPUS, "files", name)
+    if not os.path.exists(path):
+        return f"missing fixture {path}"
+    try:
+        p = subprocess.run([SKEWJOIN, "cat", path], capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "no answer within 20 s"
+    stderr = p.stderr.decode(errors="replace")
+    crashed = p.returncode < 0 or "Sanitizer" in stderr or "runtime error" in stderr
+    if entry["expectation"] == "error":
+        ok = p.returncode > 0 and stderr.strip() and not crashed
+        return None if ok else f"expected a clean error, got exit {p.returncode}: {stderr.strip()[:300]}"
+    if p.returncode != 0 or crashed:
+        return f"exit {p.returncode}: {stderr.strip()[:300]}"
+    cols = [c.rsplit(":", 1)[1] for c in entry["columns"].split(";")] if entry["columns"] else []
+    floats = {i for i, t in enumerate(cols) if t in ("FLOAT", "DOUBLE")}
+    expected = os.path.join(CORPUS, "expected", name + ".csv")
+    if not os.path.exists(expected):
+        return f"missing fixture {expected}"
+    with open(expected, encoding="utf-8") as f:
+        want = f.read()
+    return compare(p.stdout.decode("utf-8", errors="replace"), want, floats)
+
+
+def self_check(entries):
+    """The suite on a copy missing one file and one expected CSV: those two
+    cases fail, by name, and every other one still runs and passes."""
+    reads = [e["file"] for e in entries if e["expectation"] == "read"]
+    gone_file, gone_csv = reads[0], reads[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "corpus")
+        shutil.copytree(CORPUS, copy)
+        os.remove(os.path.join(copy, "files", gone_file))
+        os.remove(os.path.join(copy, "expected", gone_csv + ".csv"))
+        p = subprocess.run([sys.executable, os.path.abspath(__file__)], capture_output=True, text=True,
+                           env=dict(os.environ, SKEWJOIN_CORPUS=copy))
+    want = f"corpus: {len(entries) - 2} passed, 2 failed"
+    ok = (want in p.stdout and f"FAIL {gone_file}: missing fixture" in p.stderr
+          and f"FAIL {gone_csv}: missing fixture" in p.stderr)
+    return None if ok else f"want {want!r}, both named; got {p.stdout.strip()[-200:]!r} {p.stderr.strip()[-400:]!r}"
+
+
 def main():
-    lines = open(os.path.join(CORPUS, "MANIFEST.tsv")).read().splitlines()
-    header = lines[0].split("\t")
     passed, failed, failures = 0, 0, []
-    for line in lines[1:]:
-        entry = dict(zip(header, line.split("\t")))
-        name = entry["file"]
-        path = os.path.join(CORPUS, "files", name)
+    try:
+        with open(os.path.join(CORPUS, "MANIFEST.tsv")) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        print(f"FAIL the manifest: {e}", file=sys.stderr)
+        print("corpus: 0 passed, 1 failed")
+        return 1
+    header = lines[0].split("\t")
+    entries = [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+    cases = [(e["file"], lambda e=e: run_case(e)) for e in entries]
+    if "SKEWJOIN_CORPUS" not in os.environ:
+        cases.append(("self-check: a missing fixture fails its own case", lambda: self_check(entries)))
+    for name, case in cases:
         try:
-            p = subprocess.run([SKEWJOIN, "cat", path], capture_output=True, timeout=20)
-        except subprocess.TimeoutExpired:
-            failures.append(f"{name}: no answer within 20 s")
-            failed += 1
-            continue
-        stderr = p.stderr.decode(errors="replace")
-        crashed = p.returncode < 0 or "Sanitizer" in stderr or "runtime error" in stderr
-        if entry["expectation"] == "error":
-            ok = p.returncode > 0 and stderr.strip() and not crashed
-            problem = None if ok else f"expected a clean error, got exit {p.returncode}: {stderr.strip()[:300]}"
-        else:
-            if p.returncode != 0 or crashed:
-                problem = f"exit {p.returncode}: {stderr.strip()[:300]}"
-            else:
-                cols = [c.rsplit(":", 1)[1] for c in entry["columns"].split(";")] if entry["columns"] else []
-                floats = {i for i, t in enumerate(cols) if t in ("FLOAT", "DOUBLE")}
-                want = open(os.path.join(CORPUS, "expected", name + ".csv"), encoding="utf-8").read()
-                problem = compare(p.stdout.decode("utf-8", errors="replace"), want, floats)
+            problem = case()
+        except Exception as e:  # one case's surprise is that case's failure
+            problem = f"{type(e).__name__}: {e}"
         if problem:
             failed += 1
             failures.append(f"{name}: {problem}")

@@ -97,9 +97,9 @@ def test_generated_files(tmp):
 def main():
     tmp = tempfile.mkdtemp(prefix="sj-rt-")
     try:
-        test_duckdb_files(tmp)
-        test_polars_files(tmp)
-        test_generated_files(tmp)
+        check.case(test_duckdb_files, tmp)
+        check.case(test_polars_files, tmp)
+        check.case(test_generated_files, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return check.summary()

@@ -37,7 +37,7 @@ import pandas as pd  # noqa: E402
 import skewjoin  # noqa: E402
 import skewjoin.dask  # noqa: E402
 
-CORPUS = os.path.join(ROOT, "..", "shared", "parquet-testing")
+CORPUS = os.path.join(ROOT, "tests", "data", "parquet-testing")
 
 
 def fmt_float(v):
@@ -436,14 +436,14 @@ def layout_guard(check, tmp):
 def main():
     check = Checks("package")
     with tempfile.TemporaryDirectory() as tmp:
-        corpus(check)
-        round_trip(check, tmp)
-        queries(check, tmp)
-        partials(check, tmp)
-        splits(check, tmp)
-        dist_aggregates(check, tmp)
-        logical_values(check, tmp)
-        layout_guard(check, tmp)
+        check.case(corpus, check)
+        check.case(round_trip, check, tmp)
+        check.case(queries, check, tmp)
+        check.case(partials, check, tmp)
+        check.case(splits, check, tmp)
+        check.case(dist_aggregates, check, tmp)
+        check.case(logical_values, check, tmp)
+        check.case(layout_guard, check, tmp)
     return check.summary()
 
 

@@ -30,7 +30,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CORPUS_FILES = os.path.join(HERE, "..", "..", "..", "shared", "parquet-testing", "files")  # ../shared, from the repo
+CORPUS_FILES = os.path.join(HERE, "..", "data", "parquet-testing", "files")
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pq"))
 from harness import SKEWJOIN, Checks, duck, without_statistics  # noqa: E402
@@ -131,7 +131,7 @@ BY_KEY = {"K1": ["key", "bucket"], "K2": ["bucket", "key"], "K3": ["df2_group", 
 
 
 def test_canonical(tmp):
-    """The spec's queries on the generator's s=0.001 data.  Q1, Q2 and J as
+    """The queries of docs/queries.md on the generator's s=0.001 data.  Q1, Q2 and J as
     CSV on stdout; Q3, Q4 and QN (answers of 1e6 to 6e7 rows, the merge
     plan's) and the BY_KEY queries as Parquet, compared inside DuckDB."""
     scale = "0.0002" if QUICK else "0.001"
@@ -175,7 +175,7 @@ def test_canonical(tmp):
             os.remove(o)
     if scale == "0.001":
         rc, out, _ = run("--left", left, "--right", right, "--on", "key")
-        check(out == "count\n60226380\n", f"J at s=0.001 is the spec's join size: {out!r}")
+        check(out == "count\n60226380\n", f"J at s=0.001 is docs/generator.md's join size: {out!r}")
     shutil.rmtree(data)
 
 
@@ -706,22 +706,22 @@ def test_bad_input(tmp):
 def main():
     tmp = tempfile.mkdtemp(prefix="sj-query-")
     try:
-        test_canonical(tmp)
-        test_random(tmp)
-        test_direct_path(tmp)
-        test_plans(tmp)
-        test_no_statistics(tmp)
-        test_unsigned(tmp)
-        test_resort(tmp)
-        test_string_keys(tmp)
-        test_string_columns(tmp)
-        test_logical_types(tmp)
-        test_materialize(tmp)
+        check.case(test_canonical, tmp)
+        check.case(test_random, tmp)
+        check.case(test_direct_path, tmp)
+        check.case(test_plans, tmp)
+        check.case(test_no_statistics, tmp)
+        check.case(test_unsigned, tmp)
+        check.case(test_resort, tmp)
+        check.case(test_string_keys, tmp)
+        check.case(test_string_columns, tmp)
+        check.case(test_logical_types, tmp)
+        check.case(test_materialize, tmp)
         if not QUICK:
-            test_hash_plan_memory(tmp)
-            test_memory_limit(tmp)
-        test_parquet_output(tmp)
-        test_bad_input(tmp)
+            check.case(test_hash_plan_memory, tmp)
+            check.case(test_memory_limit, tmp)
+        check.case(test_parquet_output, tmp)
+        check.case(test_bad_input, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return check.summary()
