@@ -74,6 +74,14 @@ void sj_stop_request(sj_stop *s); /* async-signal-safe */
 void sj_stop_reset(sj_stop *s);
 int sj_stop_requested(const sj_stop *s); /* 0 for NULL */
 
+/* The files an argument names, as every command and the Python package
+** read it (src/util/store.c): a directory's files ending in `suffix` (not
+** those whose name starts with '.'); a path that exists, as itself,
+** whatever characters it holds; else a glob's matches.  Sorted by name;
+** sj_list_free frees the list. */
+int sj_list(const char *arg, const char *suffix, char ***names, int *n, sj_error *err);
+void sj_list_free(char **names, int n);
+
 /* CSV output (src/util/csv.c): a text field, quoted only where RFC 4180
 ** needs it; a double as %.17g (nan, inf, -inf); an exact 128-bit integer. */
 void sj_csv_text(FILE *f, const char *s, size_t n);
@@ -285,9 +293,13 @@ int pq_rowgroup_encode(const pq_column_spec *specs, int ncols,
 void pq_rowgroup_free(pq_rowgroup *rg);
 uint64_t pq_rowgroup_bytes(const pq_rowgroup *rg);
 
-/* A Parquet file being written.  Bytes go to "PATH.tmp"; pq_file_close
-** writes the footer and renames the file to PATH, so a file appears under
-** its final name only when it is complete.  pq_file_abort removes it. */
+/* A Parquet file being written.  Bytes go to a temporary file of its own,
+** "PATH.<pid>.<n>.tmp", created exclusively (never through a link);
+** pq_file_close writes the footer, fsyncs, renames the file to PATH and
+** fsyncs its directory, so a file appears under its final name only when it
+** is complete, and stays so across a power cut.  pq_file_abort removes it.
+** Temporaries left by killed processes are removed by the next file
+** created in their directory. */
 typedef struct pq_file pq_file;
 
 int pq_file_open(pq_file **out, const char *path, const pq_column_spec *specs,

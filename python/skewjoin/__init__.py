@@ -13,7 +13,6 @@ A thin layer over libskewjoin (loaded with ctypes, no compiled extension):
 import contextlib
 import ctypes
 import decimal
-import glob
 import io
 import os
 import shutil
@@ -34,12 +33,8 @@ _UNSIGNED = {1: np.uint32, 2: np.uint64}
 
 
 def _files(path):
-    if os.path.isdir(path):
-        files = sorted(glob.glob(os.path.join(path, "*.parquet")))
-        if not files:
-            raise UsageError(_lib.SJ_EUSAGE, f"{path}: no .parquet files in this directory")
-        return files
-    return [path]
+    """A file, a directory's *.parquet or a glob's matches, as the CLI reads them."""
+    return _lib.list_files(path)
 
 
 def _dtype(info):

@@ -143,6 +143,8 @@ _decl = {
     "sj_stop_free": (None, [ctypes.c_void_p]),
     "sj_stop_request": (None, [ctypes.c_void_p]),
     "sj_stop_requested": (ctypes.c_int, [ctypes.c_void_p]),
+    "sj_list": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, P(P(ctypes.c_char_p)), P(ctypes.c_int), P(sj_error)]),
+    "sj_list_free": (None, [P(ctypes.c_char_p), ctypes.c_int]),
     "pq_open": (ctypes.c_int, [P(ctypes.c_void_p), ctypes.c_char_p, P(sj_error)]),
     "pq_close": (None, [ctypes.c_void_p]),
     "pq_ncols": (ctypes.c_int, [ctypes.c_void_p]),
@@ -191,6 +193,17 @@ for _cls in (sj_error, sj_query, sj_query_report, pq_logical, pq_column_info, pq
     if _size != ctypes.sizeof(_cls):
         raise ImportError(f"{lib._name}: struct {_cls.__name__} is {_size} bytes, this package declares "
                           f"{ctypes.sizeof(_cls)}; rebuild the library from the same source tree")
+
+
+def list_files(path, suffix=".parquet"):
+    """The files a path names, as the CLI reads it (sj_list): a directory's
+    *.parquet, an existing file as itself, else a glob's matches."""
+    names, n, err = P(ctypes.c_char_p)(), ctypes.c_int(), sj_error()
+    check(lib.sj_list(os.fsencode(path), suffix.encode(), ctypes.byref(names), ctypes.byref(n), ctypes.byref(err)), err)
+    try:
+        return [os.fsdecode(names[i]) for i in range(n.value)]
+    finally:
+        lib.sj_list_free(names, n)
 
 
 def check(rc, err):

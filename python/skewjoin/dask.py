@@ -35,7 +35,6 @@ a worker is lost.
 import bisect
 import collections
 import ctypes
-import glob
 import operator
 import os
 import shutil
@@ -45,7 +44,6 @@ import uuid
 import weakref
 
 import numpy as np
-import pandas as pd
 
 from . import _lib
 
@@ -161,8 +159,11 @@ _TILERS_KEPT = 4
 
 
 def _parquet_files(path):
-    """The files a path names: a directory's *.parquet, or a glob's matches."""
-    return sorted(glob.glob(os.path.join(path, "*.parquet"))) if os.path.isdir(path) else sorted(glob.glob(path))
+    """The files a path names, as the CLI reads them (none: an empty list)."""
+    try:
+        return _lib.list_files(path)
+    except _lib.UsageError:
+        return []
 
 
 def _files_now(path):

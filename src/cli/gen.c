@@ -45,14 +45,15 @@ static const char help[] =
     "  --compression C     zstd (default), snappy or none, for the integer columns;\n"
     "                      value (random doubles, incompressible) is always stored plain\n"
     "  --threads N         threads to use (default: all cores)\n"
-    "  --force             replace the Parquet files of a dataset already in OUT\n"
+    "  --force             replace a dataset already in OUT (only the files gen writes)\n"
     "  --dry-run           print the plan as JSON without writing: df1_rows, keys,\n"
     "                      max_key_rows, empty_keys\n"
     "  --dry-run=full      also df2_rows, groupings and the exact join_rows; this draws\n"
     "                      the whole stream (as long as generating, minus the writing)\n"
     "\n"
-    "Files appear under their final names only when complete; on failure or Ctrl-C\n"
-    "every file of the run is removed. A JSON summary goes to stdout at the end,\n"
+    "Files appear under their final names only when complete, and OUT/_SUCCESS\n"
+    "last: a dataset without it is incomplete. On failure or Ctrl-C every file of\n"
+    "the run is removed. A JSON summary goes to stdout at the end,\n"
     "progress to stderr when it is a terminal. Exit codes: 0 ok, 1 failure,\n"
     "2 bad parameters (nothing written), 130 interrupted.\n";
 

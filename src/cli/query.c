@@ -32,7 +32,8 @@ static const char help[] =
     "annotated so in Parquet; sum(DECIMAL) is exact, avg(DECIMAL) a double; INT96\n"
     "(legacy Impala/Spark) timestamps are read as TIMESTAMP in nanoseconds.\n"
     "\n"
-    "  --left L, --right R  a Parquet file, a directory of them, or a glob\n"
+    "  --left L, --right R  a Parquet file, a directory of them, or a glob (a path\n"
+    "                       that exists is itself, whatever characters it holds)\n"
     "  --on KEY             the join key column, INT32/INT64 or strings on both\n"
     "                       sides; NULL keys match nothing\n"
     "  --by COLS            comma-separated GROUP BY columns of either side (KEY is the\n"
@@ -67,19 +68,27 @@ static const char help[] =
     "Exit codes: 0 ok, 1 failure, 2 bad usage or input (unknown or ambiguous column,\n"
     "type mismatch, files of one table with different schemas), 130 interrupted.\n";
 
-/* "512M", "4G", "1000000": bytes. */
+/* "512M", "4G", "1000000": a whole number of bytes, KiB, MiB, GiB or TiB,
+** at least 1 byte; anything else ("0.5", "-1", "12Q", "") is refused, never
+** read as 0 (the default). */
 static int parse_size(const char *s, uint64_t *out, sj_error *err) {
-  char *end;
-  double v = strtod(s, &end);
-  uint64_t mult = 1;
-  if (*end == 'K' || *end == 'k') mult = 1 << 10, end++;
-  else if (*end == 'M' || *end == 'm') mult = 1 << 20, end++;
-  else if (*end == 'G' || *end == 'g') mult = 1 << 30, end++;
-  else if (*end == 'T' || *end == 't') mult = (uint64_t)1 << 40, end++;
-  if (*end == 'B' || *end == 'b') end++;
-  if (end == s || *end || !(v > 0) || v * (double)mult > 1e18)
-    return sj_fail(err, SJ_EUSAGE, "--memory-limit: '%s' is not a size like 512M or 4G", s);
-  *out = (uint64_t)(v * (double)mult);
+  const char *p = s;
+  uint64_t v = 0;
+  int digits = 0;
+  for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    if (v > (UINT64_MAX - 9) / 10) digits = -100; /* far too large */
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  int shift = 0;
+  if (*p == 'K' || *p == 'k') shift = 10, p++;
+  else if (*p == 'M' || *p == 'm') shift = 20, p++;
+  else if (*p == 'G' || *p == 'g') shift = 30, p++;
+  else if (*p == 'T' || *p == 't') shift = 40, p++;
+  if (*p == 'B' || *p == 'b') p++;
+  if (digits <= 0 || *p || v == 0 || v > (UINT64_C(1) << 60) >> shift)
+    return sj_fail(err, SJ_EUSAGE, "--memory-limit: '%s' is not a size like 512M or 4G (a whole number, at least 1, "
+                   "with K, M, G or T)", s);
+  *out = v << shift;
   return 0;
 }
 

@@ -22,6 +22,7 @@
 */
 #include "gen_internal.h"
 #include "stream.h"
+#include "../pq/writer.h"
 #include "../util/pool.h"
 
 #include <pthread.h>
@@ -242,6 +243,7 @@ static int write_task(pipeline *pl, gen_task *t, sj_error *err) {
     char path[4096];
     gen_df1_path(pl->p, pl->dir, t->file, path, sizeof path);
     if ((rc = pq_file_open(&pl->file, path, pl->specs, pl->ncols, err))) return rc;
+    pq_file_defer_sync(pl->file); /* gen_run syncs once, then marks the dataset complete */
   }
   if (t->rows && (rc = pq_file_append(pl->file, t->encoded, err))) return rc;
   if (t->last_in_file) {

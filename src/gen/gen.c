@@ -5,12 +5,15 @@
 ** whole or absent.
 */
 #include "gen_internal.h"
+#include "../pq/writer.h"
 #include "../util/alloc.h"
 #include "../util/clock.h"
+#include "../util/store.h"
 
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +71,7 @@ static int write_df2(const gen_params *p, np_rng *rng, const char *path, const s
   w.key = malloc(DF2_RG_ROWS * sizeof(int64_t));
   int rc = w.scratch && w.grouping && w.key ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
   if (!rc) rc = pq_file_open(&w.file, path, w.specs, 2, err);
+  if (!rc) pq_file_defer_sync(w.file);
   if (!rc) rc = gen_df2_walk(p, rng, df2_visit, &w, err);
   if (!rc) rc = df2_flush(&w, err);
   if (!rc) {
@@ -86,10 +90,31 @@ static int write_df2(const gen_params *p, np_rng *rng, const char *path, const s
 
 /* ------------------------------------------------------------- directory */
 
+/* The marker gen writes last: a dataset without it is not complete (the
+** name Spark and Hadoop give theirs). */
+#define GEN_DONE "_SUCCESS"
+
+/* 1 when name (in df1/ or OUT) is one gen writes: key_N.parquet,
+** part_N.parquet, df1.parquet, df2.parquet or the marker, or a temporary
+** of one (NAME.<pid>.<n>.tmp).  --force removes these and nothing else. */
 static int is_ours(const char *name) {
+  char base[256];
   size_t n = strlen(name);
-  return n > 8 && (strcmp(name + n - 8, ".parquet") == 0 ||
-                   (n > 12 && strcmp(name + n - 12, ".parquet.tmp") == 0));
+  if (n >= sizeof base) return 0;
+  memcpy(base, name, n + 1);
+  if (n > 4 && strcmp(base + n - 4, ".tmp") == 0) { /* strip .<pid>.<n>.tmp */
+    char *dot = base + n - 4;
+    for (int k = 0; k < 2 && dot > base; k++) {
+      *dot = 0;
+      dot = strrchr(base, '.');
+      if (!dot || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1)) return 0;
+    }
+    *dot = 0;
+  }
+  if (!strcmp(base, "df1.parquet") || !strcmp(base, "df2.parquet") || !strcmp(base, GEN_DONE)) return 1;
+  const char *digits = !strncmp(base, "key_", 4) ? base + 4 : !strncmp(base, "part_", 5) ? base + 5 : NULL;
+  size_t d = digits ? strspn(digits, "0123456789") : 0;
+  return d > 0 && !strcmp(digits + d, ".parquet");
 }
 
 /* Counts entries of dir other than . and ..; -1 if it does not exist. */
@@ -104,31 +129,48 @@ static long count_entries(const char *dir) {
   return n;
 }
 
-/* Removes the Parquet files a previous run left (with --force). */
+/* Removes the files of dir that gen writes (with --force). */
+static int clear_ours(const char *dir, sj_error *err) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  struct dirent *e;
+  int rc = 0;
+  while (!rc && (e = readdir(d))) {
+    if (!is_ours(e->d_name)) continue;
+    char f[4096 + 256];
+    snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
+    if (unlink(f) != 0 && errno != ENOENT) rc = sj_fail(err, SJ_EIO, "%s: cannot remove: %s", f, strerror(errno));
+  }
+  closedir(d);
+  return rc;
+}
+
+/* Removes the dataset a previous run left (with --force): its marker first,
+** so that it reads as incomplete while it is replaced. */
 static int clear_previous(const char *out_dir, sj_error *err) {
   char path[4096];
+  snprintf(path, sizeof path, "%s/" GEN_DONE, out_dir);
+  if (unlink(path) != 0 && errno != ENOENT) return sj_fail(err, SJ_EIO, "%s: cannot remove: %s", path, strerror(errno));
   snprintf(path, sizeof path, "%s/df1", out_dir);
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      if (!is_ours(e->d_name)) continue;
-      char f[4096 + 256];
-      snprintf(f, sizeof f, "%s/%s", path, e->d_name);
-      if (unlink(f) != 0) {
-        closedir(d);
-        return sj_fail(err, SJ_EIO, "%s: cannot remove: %s", f, strerror(errno));
-      }
-    }
-    closedir(d);
+  int rc = clear_ours(path, err);
+  return rc ? rc : clear_ours(out_dir, err);
+}
+
+/* Every file of the run on disk (one syncfs, not an fsync per file), then
+** the marker, durably. */
+static int mark_done(const char *out_dir, sj_error *err) {
+  int fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || syncfs(fd) != 0) {
+    int rc = sj_fail(err, SJ_EIO, "%s: cannot sync: %s", out_dir, strerror(errno));
+    if (fd >= 0) close(fd);
+    return rc;
   }
-  const char *top[] = {"df1.parquet", "df2.parquet"};
-  for (int i = 0; i < 2; i++) {
-    snprintf(path, sizeof path, "%s/%s", out_dir, top[i]);
-    if (unlink(path) != 0 && errno != ENOENT)
-      return sj_fail(err, SJ_EIO, "%s: cannot remove: %s", path, strerror(errno));
-  }
-  return 0;
+  close(fd);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/" GEN_DONE, out_dir);
+  sj_output *o;
+  int rc = sj_output_create(&o, path, err);
+  return rc ? rc : sj_output_commit(o, err);
 }
 
 static int make_dir(const char *path, sj_error *err) {
@@ -210,6 +252,7 @@ int gen_run(const gen_params *p, const char *out_dir, int force, gen_progress_fn
     snprintf(path, sizeof path, "%s/df2.parquet", out_dir);
     rc = write_df2(p, &rng, path, stop, report, err);
   }
+  if (!rc) rc = mark_done(out_dir, err);
   if (rc && writing) remove_written(p, out_dir, files_done);
   free(rows);
   report->seconds = sj_clock() - t0;

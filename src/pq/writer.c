@@ -20,6 +20,7 @@
 #include "codec.h"
 #include "encoding.h"
 #include "thrift.h"
+#include "writer.h"
 #include "../util/store.h"
 
 #include <assert.h>
@@ -551,6 +552,8 @@ int pq_file_open(pq_file **out, const char *path, const pq_column_spec *specs, i
   *out = f;
   return 0;
 }
+
+void pq_file_defer_sync(pq_file *f) { sj_output_defer_sync(f->out); }
 
 int pq_file_append(pq_file *f, const pq_rowgroup *rg, sj_error *err) {
   assert(rg->ncols == f->ncols);

@@ -86,11 +86,16 @@ static inline void state_add(agg_state *st, agg_fn fn, int is_float, const numco
   }
 }
 
-/* Folds state b, repeated `times` times (the other side's row count), into a. */
-static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int is_float, int64_t times) {
-  if (b->n == 0 || times == 0) return;
-  int first = a->n == 0;
-  a->n += b->n * times;
+/* Folds state b, repeated `times` times (the other side's row count), into
+** a.  Returns nonzero when a count or an integer sum passes its type's
+** range (int64, __int128): impossible for rows read from files, possible for
+** partials (SJPART) that lie; the caller turns it into an error. */
+static inline int state_merge(agg_state *a, const agg_state *b, agg_fn fn, int is_float, int64_t times) {
+  if (b->n == 0 || times == 0) return 0;
+  int first = a->n == 0, over = 0;
+  int64_t n;
+  over |= __builtin_mul_overflow(b->n, times, &n);
+  over |= __builtin_add_overflow(a->n, n, &a->n);
   switch (fn) {
     case F_SUM:
     case F_AVG:
@@ -98,7 +103,9 @@ static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int 
         agg_fadd(a, b->v.f.s * (double)times);
         if (b->v.f.c != 0) agg_fadd(a, b->v.f.c * (double)times); /* most partials are exact */
       } else {
-        a->v.isum += b->v.isum * times;
+        __int128 x;
+        over |= __builtin_mul_overflow(b->v.isum, (__int128)times, &x);
+        over |= __builtin_add_overflow(a->v.isum, x, &a->v.isum);
       }
       break;
     case F_MIN:
@@ -111,6 +118,7 @@ static inline void state_merge(agg_state *a, const agg_state *b, agg_fn fn, int 
       break;
     default: break;
   }
+  return over;
 }
 
 /* Folds rows [0, rows) of column c into one state. */

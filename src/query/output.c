@@ -334,8 +334,6 @@ void out_abort(out_sink *s) {
 
 /* ------------------------------------------------------------ answer rows */
 
-static const char *fn_names[] = {"count", "count", "sum", "min", "max", "avg"};
-
 /* The precision of a DECIMAL the answer writes as INT64 (a sum: DuckDB's
 ** is DECIMAL(38, s); ours holds what fits in 18 digits, else refuses). */
 enum { DECIMAL_DIGITS = 18 };
@@ -346,15 +344,14 @@ void plan_schema(const plan *p, out_schema *s) {
   for (int c = 0; c < s->ncols; c++) {
     int a = c - p->nby;
     if (c < p->nby) {
-      snprintf(s->names[c], sizeof s->names[c], "%s", p->by[c]);
+      plan_column_name(p, c, s->names[c], sizeof s->names[c]);
       s->kinds[c] = p->by_dict[c] ? SJ_COL_STRING : SJ_COL_INT;
       s->dict[c] = p->by_dict[c];
       s->nullable[c] = p->by_nullable[c];
       s->lt[c] = p->by_lt[c];
       continue;
     }
-    if (p->fn[a] == F_COUNT_STAR) snprintf(s->names[c], sizeof s->names[c], "count");
-    else snprintf(s->names[c], sizeof s->names[c], "%s_%s", fn_names[p->fn[a]], p->agg_col[a]);
+    plan_column_name(p, c, s->names[c], sizeof s->names[c]);
     int floaty = p->fn[a] == F_AVG || (p->agg_float[a] && p->fn[a] != F_COUNT);
     int huge = p->fn[a] == F_SUM && !p->agg_float[a];
     s->kinds[c] = floaty ? SJ_COL_DOUBLE : huge ? SJ_COL_HUGEINT : SJ_COL_INT;

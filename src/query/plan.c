@@ -148,6 +148,16 @@ static void key_sides(plan *p) {
   }
 }
 
+static const char *fn_names[] = {"count", "count", "sum", "min", "max", "avg"};
+
+/* Where answer column c comes from, as the user wrote it: "--by g",
+** "--agg sum(value)". */
+static void column_origin(const plan *p, int c, char *buf, size_t n) {
+  int a = c - p->nby;
+  if (c < p->nby) snprintf(buf, n, "--by %s", p->by[c]);
+  else snprintf(buf, n, "--agg %s(%s)", fn_names[p->fn[a]], p->fn[a] == F_COUNT_STAR ? "*" : p->agg_col[a]);
+}
+
 static int plan_query(plan *p, sj_error *err) {
   const sj_query *q = p->q;
   pq_type kt[2];
@@ -236,7 +246,28 @@ static int plan_query(plan *p, sj_error *err) {
     snprintf(s->state_col[s->nstates], sizeof s->state_col[0], "%s", col);
     s->nstates++;
   }
+  /* The answer's column names must differ (a file with two columns of one
+  ** name is one nobody can read back by name). */
+  char names[MAX_BY + MAX_AGGS][96];
+  for (int c = 0; c < p->nby + p->nagg; c++) {
+    plan_column_name(p, c, names[c], sizeof names[c]);
+    for (int d = 0; d < c; d++)
+      if (!strcmp(names[c], names[d])) {
+        char first[160], second[160];
+        column_origin(p, d, first, sizeof first);
+        column_origin(p, c, second, sizeof second);
+        return sj_fail(err, SJ_EUSAGE, "the answer would have two columns named '%s' (%s and %s); name each once",
+                       names[c], first, second);
+      }
+  }
   return 0;
+}
+
+void plan_column_name(const plan *p, int c, char *buf, size_t n) {
+  int a = c - p->nby;
+  if (c < p->nby) snprintf(buf, n, "%s", p->by[c]);
+  else if (p->fn[a] == F_COUNT_STAR) snprintf(buf, n, "count");
+  else snprintf(buf, n, "%s_%s", fn_names[p->fn[a]], p->agg_col[a]);
 }
 
 void side_grouping(const plan *p, const side *s, char *buf, size_t n) {

@@ -104,6 +104,11 @@ void plan_close(plan *p);
 int plan_by_is_string(const plan *p, int i);
 int plan_strings(plan *p, sj_error *err);
 
+/* The name of the answer's column c: a by-column's own, "count" for
+** count(*), FUNC_COLUMN otherwise ("sum_value").  plan_open refuses a
+** query whose answer would hold one name twice. */
+void plan_column_name(const plan *p, int c, char *buf, size_t n);
+
 /* "key, a, b": a side's partial grouping, for --explain. */
 void side_grouping(const plan *p, const side *s, char *buf, size_t n);
 

@@ -270,6 +270,7 @@ static int combine_runs(const merge_layout *lay, int nstates, const agg_fn *fn, 
   radix_pair *refs[2] = {malloc((most ? most : 1) * sizeof(radix_pair)), malloc((most ? most : 1) * sizeof(radix_pair))};
   int rc = !one->entries || !one->runs || !refs[0] || !refs[1] ? sj_fail(err, SJ_ENOMEM, "out of memory combining runs") : 0;
   uint64_t *at = one->entries;
+  int over = 0;
   for (size_t i = 0, i1; !rc && i < nruns; i = i1) {
     uint64_t total = 0;
     for (i1 = i; i1 < nruns && runs[i1].key == runs[i].key; i1++) total += runs[i1].n;
@@ -295,11 +296,16 @@ static int combine_runs(const merge_layout *lay, int nstates, const agg_fn *fn, 
         e[0] = src[0];
         dst->n++;
       }
-      e[1] += src[1];
+      int64_t count;
+      over |= __builtin_add_overflow((int64_t)e[1], (int64_t)src[1], &count);
+      e[1] = (uint64_t)count;
       for (int st = 0; st < nstates; st++)
-        state_merge((agg_state *)(e + 2) + st, (const agg_state *)(src + 2) + st, fn[st], is_float[st], 1);
+        over |= state_merge((agg_state *)(e + 2) + st, (const agg_state *)(src + 2) + st, fn[st], is_float[st], 1);
     }
   }
+  if (!rc && over)
+    rc = sj_fail(err, SJ_ECORRUPT, "combining runs: a count passes int64, or an integer sum 128 bits: partials that "
+                 "claim more rows than there can be");
   free(refs[0]);
   free(refs[1]);
   if (rc) {

@@ -105,6 +105,7 @@ typedef struct worker {
   const struct unit *last;  /* the unit merged last, and where it ended in each of */
   uint32_t *ends;           /* its grouping's runs, in merge_unit's order */
   size_t ends_cap;
+  int overflow;             /* a fold passed int64 counts or __int128 sums */
 } worker;
 
 typedef struct merge_job {
@@ -153,16 +154,18 @@ static void emit(merge_job *j, out_chunk *c, const uint64_t *orow, uint64_t code
   chunk_put(p, c, by, nulls, count, acc);
 }
 
-/* Folds entry e of a cursor into the answer row being built. */
-static inline void fold(const plan *p, int inner, const uint64_t *e, const cursor *c, int64_t *count, agg_state *acc) {
-  int64_t ci = (int64_t)e[1], co = c->outer_count;
-  *count += ci * co;
+/* Folds entry e of a cursor into the answer row being built; nonzero when
+** a count or a sum passes its range (partials that lie: see state_merge). */
+static inline int fold(const plan *p, int inner, const uint64_t *e, const cursor *c, int64_t *count, agg_state *acc) {
+  int64_t ci = (int64_t)e[1], co = c->outer_count, n;
+  int over = __builtin_mul_overflow(ci, co, &n) | __builtin_add_overflow(*count, n, count);
   const agg_state *ist = (const agg_state *)(e + 2);
   for (int a = 0; a < p->nagg; a++) {
     if (p->fn[a] == F_COUNT_STAR) continue;
-    if (p->agg_side[a] == inner) state_merge(&acc[a], &ist[p->agg_state[a]], p->fn[a], p->agg_float[a], co);
-    else state_merge(&acc[a], &c->outer_states[p->agg_state[a]], p->fn[a], p->agg_float[a], ci);
+    if (p->agg_side[a] == inner) over |= state_merge(&acc[a], &ist[p->agg_state[a]], p->fn[a], p->agg_float[a], co);
+    else over |= state_merge(&acc[a], &c->outer_states[p->agg_state[a]], p->fn[a], p->agg_float[a], ci);
   }
+  return over;
 }
 
 static int grow_worker(worker *w, size_t ncurs, size_t nrefs) {
@@ -271,7 +274,7 @@ static int merge_dense(merge_job *j, const unit *u, worker *w, size_t n, out_chu
       cursor *cur = &w->curs[c];
       for (; cur->at < cur->end && cur->at[0] < w1; cur->at += ew) {
         uint64_t *slot = w->dense + (size_t)(cur->at[0] - w0) * sw;
-        fold(p, j->lay->inner, cur->at, cur, (int64_t *)slot, (agg_state *)(slot + 2));
+        w->overflow |= fold(p, j->lay->inner, cur->at, cur, (int64_t *)slot, (agg_state *)(slot + 2));
       }
     }
     for (uint64_t code = w0; code < w1; code++) {
@@ -357,7 +360,7 @@ static int merge_unit(merge_job *j, size_t ui, size_t tile_end, worker *w, out_c
       if (code == UINT64_MAX) break; /* codes are below 2^62 */
       for (size_t c = 0; c < n; c++) /* equal codes fold in cursor order, as the sort below keeps them */
         if (cs[c].at < cs[c].end && cs[c].at[0] == code) {
-          fold(p, j->lay->inner, cs[c].at, &cs[c], &count, acc);
+          w->overflow |= fold(p, j->lay->inner, cs[c].at, &cs[c], &count, acc);
           cs[c].at += ew;
         }
       emit(j, chunk, orow, code, count, acc);
@@ -393,7 +396,7 @@ static int merge_unit(merge_job *j, size_t ui, size_t tile_end, worker *w, out_c
       memset(acc, 0, acc_bytes);
     }
     const cursor *c = &w->curs[refs[i].a];
-    fold(p, j->lay->inner, c->at + (size_t)refs[i].b * ew, c, &count, acc);
+    w->overflow |= fold(p, j->lay->inner, c->at + (size_t)refs[i].b * ew, c, &count, acc);
   }
   emit(j, chunk, orow, code + u->clo, count, acc);
   return 0;
@@ -427,6 +430,9 @@ static int fill_tile(void *ctx, void *state, size_t t, out_chunk *c, sj_error *e
   worker *w = state;
   int rc = 0;
   for (size_t u = j->tiles[t].u0; u < j->tiles[t].u1 && !rc; u++) rc = merge_unit(j, u, j->tiles[t].u1, w, c, err);
+  if (!rc && w->overflow)
+    rc = sj_fail(err, SJ_ECORRUPT, "an answer row's count passes int64, or its integer sum 128 bits: partials that "
+                 "claim more rows than there can be");
   return rc;
 }
 

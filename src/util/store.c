@@ -22,8 +22,12 @@
 #include "io.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,38 +42,74 @@ void sj_list_free(char **names, int n) {
   free(names);
 }
 
+/* A directory's entries ending in suffix, as paths under it; read with
+** readdir, so that a directory whose name holds glob characters is itself. */
+static int list_dir(const char *dir, const char *suffix, glob_t *g) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  size_t cap = 0, ns = strlen(suffix);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n < ns || strcmp(e->d_name + n - ns, suffix) != 0 || e->d_name[0] == '.') continue;
+    if (g->gl_pathc == cap) {
+      cap = cap ? 2 * cap : 64;
+      char **v = realloc(g->gl_pathv, cap * sizeof *v);
+      if (!v) break;
+      g->gl_pathv = v;
+    }
+    size_t len = strlen(dir) + 1 + n + 1;
+    if (!(g->gl_pathv[g->gl_pathc] = malloc(len))) break;
+    snprintf(g->gl_pathv[g->gl_pathc++], len, "%s/%s", dir, e->d_name);
+  }
+  int failed = e != NULL; /* stopped early: out of memory */
+  closedir(d);
+  return failed ? -2 : 0;
+}
+
+static void list_free(glob_t *g, int globbed) {
+  if (globbed) {
+    globfree(g);
+    return;
+  }
+  for (size_t i = 0; i < g->gl_pathc; i++) free(g->gl_pathv[i]);
+  free(g->gl_pathv);
+}
+
 int sj_list(const char *arg, const char *suffix, char ***out, int *n, sj_error *err) {
   *out = NULL;
   *n = 0;
   struct stat st;
   glob_t g;
   memset(&g, 0, sizeof g);
+  int globbed = 0, rc = 0;
+  /* A path that exists is itself, whatever characters it holds; only one
+  ** that does not is a glob. */
   if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
-    char pat[4096];
-    snprintf(pat, sizeof pat, "%s/*%s", arg, suffix);
-    if (glob(pat, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-      globfree(&g);
-      return sj_fail(err, SJ_EUSAGE, "%s: no %s files in this directory", arg, suffix);
-    }
+    int r = list_dir(arg, suffix, &g);
+    if (r == -1) rc = sj_fail(err, SJ_EIO, "%s: cannot list: %s", arg, strerror(errno));
+    else if (r == -2) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    else if (g.gl_pathc == 0) rc = sj_fail(err, SJ_EUSAGE, "%s: no %s files in this directory", arg, suffix);
   } else if (stat(arg, &st) == 0) {
-    if (glob(arg, GLOB_NOCHECK, NULL, &g) != 0) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  } else if (glob(arg, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-    globfree(&g);
-    return sj_fail(err, SJ_EUSAGE, "%s: no such file", arg);
+    if (!(g.gl_pathv = malloc(sizeof *g.gl_pathv)) || !(g.gl_pathv[0] = strdup(arg))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
+    else g.gl_pathc = 1;
+  } else {
+    globbed = 1;
+    if (glob(arg, 0, NULL, &g) != 0 || g.gl_pathc == 0) rc = sj_fail(err, SJ_EUSAGE, "%s: no such file", arg);
   }
-  char **list = calloc(g.gl_pathc, sizeof *list);
-  int rc = list ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
+  char **list = rc ? NULL : calloc(g.gl_pathc, sizeof *list);
+  if (!rc && !list) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   for (size_t i = 0; !rc && i < g.gl_pathc; i++)
     if (!(list[i] = strdup(g.gl_pathv[i]))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   if (rc) {
     if (list) sj_list_free(list, (int)g.gl_pathc);
-    globfree(&g);
+    list_free(&g, globbed);
     return rc;
   }
   qsort(list, g.gl_pathc, sizeof *list, cmp_str);
   *n = (int)g.gl_pathc;
   *out = list;
-  globfree(&g);
+  list_free(&g, globbed);
   return 0;
 }
 
@@ -89,7 +129,8 @@ int sj_input_open(sj_input **out, const char *name, sj_error *err) {
     free(in);
     return sj_fail(err, SJ_ENOMEM, "out of memory");
   }
-  in->fd = open(name, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer */
+  in->fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
   int rc = 0;
   if (in->fd < 0) rc = sj_fail(err, errno == ENOENT ? SJ_EUSAGE : SJ_EIO, "%s: cannot open: %s", name, strerror(errno));
@@ -157,6 +198,7 @@ struct sj_output {
   uint8_t *stage;   /* STAGE_BYTES, DIRECT_ALIGN-aligned; allocated on first use */
   size_t staged;    /* bytes in it */
   uint64_t pos;     /* bytes written (staged ones too) */
+  int defer_sync;   /* the caller syncs the file system before it relies on the file */
 };
 
 static void output_free(sj_output *o) {
@@ -167,20 +209,79 @@ static void output_free(sj_output *o) {
   free(o);
 }
 
+/* The temporary names: NAME.<pid>.<n>.tmp in NAME's directory.  Writers
+** of one name, in one process or several, each have their own, so each
+** commits a whole file (the last rename wins).  A temporary whose pid no
+** longer runs was left by a killed run: the first output a process creates
+** in a directory removes every such one there (once per directory, or
+** gen's thousands of files would each read the directory again).  A pid is
+** only meaningful on this machine: a directory shared with other machines
+** may lose their temporaries. */
+static atomic_uint temp_serial;
+static pthread_mutex_t swept_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *swept[64];
+static int nswept;
+
+/* The directory part of name ("." when there is none). */
+static void dir_of(const char *name, char *dir, size_t n) {
+  const char *slash = strrchr(name, '/');
+  if (!slash) snprintf(dir, n, ".");
+  else if (slash == name) snprintf(dir, n, "/");
+  else snprintf(dir, n, "%.*s", (int)(slash - name), name);
+}
+
+/* The pid of a temporary's name, or 0 when it is not one. */
+static long temp_pid(const char *entry) {
+  size_t n = strlen(entry);
+  if (n < 9 || strcmp(entry + n - 4, ".tmp") != 0) return 0;
+  const char *p = entry + n - 4, *serial, *pid;
+  for (serial = p; serial > entry && serial[-1] >= '0' && serial[-1] <= '9'; serial--) {}
+  if (serial == p || serial - 1 <= entry || serial[-1] != '.') return 0;
+  for (pid = serial - 1; pid > entry && pid[-1] >= '0' && pid[-1] <= '9'; pid--) {}
+  if (pid == serial - 1 || pid - 1 <= entry || pid[-1] != '.') return 0;
+  return strtol(pid, NULL, 10);
+}
+
+static void remove_stale(const char *name) {
+  char dir[4096];
+  dir_of(name, dir, sizeof dir);
+  pthread_mutex_lock(&swept_mu);
+  int seen = 0;
+  for (int i = 0; i < nswept && !seen; i++) seen = strcmp(swept[i], dir) == 0;
+  if (!seen && nswept < (int)(sizeof swept / sizeof *swept) && (swept[nswept] = strdup(dir))) nswept++;
+  pthread_mutex_unlock(&swept_mu);
+  DIR *d = seen ? NULL : opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    long pid = temp_pid(e->d_name);
+    if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+      char path[4096 + 256];
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+  }
+  closedir(d);
+}
+
 int sj_output_create(sj_output **out, const char *name, sj_error *err) {
   *out = NULL;
   sj_output *o = calloc(1, sizeof *o);
-  size_t n = strlen(name);
-  if (!o || !(o->name = strdup(name)) || !(o->tmp = malloc(n + 5))) {
+  size_t n = strlen(name) + 48;
+  if (!o || !(o->name = strdup(name)) || !(o->tmp = malloc(n))) {
     if (o) free(o->name);
     free(o);
     return sj_fail(err, SJ_ENOMEM, "out of memory");
   }
-  memcpy(o->tmp, name, n);
-  memcpy(o->tmp + n, ".tmp", 5);
-  o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
-  o->direct = o->fd >= 0;
-  if (o->fd < 0 && errno == EINVAL) o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  remove_stale(name);
+  /* O_EXCL | O_NOFOLLOW: never a file someone put (or linked) there */
+  int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  do {
+    snprintf(o->tmp, n, "%s.%ld.%u.tmp", name, (long)getpid(), atomic_fetch_add(&temp_serial, 1));
+    o->fd = open(o->tmp, flags | O_DIRECT, 0644);
+    o->direct = o->fd >= 0;
+    if (o->fd < 0 && errno == EINVAL) o->fd = open(o->tmp, flags, 0644);
+  } while (o->fd < 0 && errno == EEXIST);
   if (o->fd < 0) {
     int rc = sj_fail(err, SJ_EIO, "%s: cannot create: %s", o->tmp, strerror(errno));
     output_free(o);
@@ -244,14 +345,32 @@ int sj_output_write(sj_output *o, const void *data, size_t len, sj_error *err) {
 
 uint64_t sj_output_size(const sj_output *o) { return o->pos; }
 
+void sj_output_defer_sync(sj_output *o) { o->defer_sync = 1; }
+
 const char *sj_output_name(const sj_output *o) { return o->name; }
 
+/* Makes the rename in name's directory durable. */
+static int sync_dir(const char *name) {
+  char dir[4096];
+  dir_of(name, dir, sizeof dir);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+/* The bytes reach the disk before the name does, and the name before the
+** commit returns: a power cut leaves the old file or the whole new one. */
 int sj_output_commit(sj_output *o, sj_error *err) {
-  int rc = write_stage(o, err), closed = close(o->fd);
+  int rc = write_stage(o, err);
+  if (!rc && !o->defer_sync && fsync(o->fd) != 0) rc = sj_fail(err, SJ_EIO, "%s: fsync failed: %s", o->name, strerror(errno));
+  int closed = close(o->fd);
   o->fd = -1;
   if (!rc && closed != 0) rc = sj_fail(err, SJ_EIO, "%s: close failed: %s", o->name, strerror(errno));
   if (!rc && rename(o->tmp, o->name) != 0) rc = sj_fail(err, SJ_EIO, "%s: rename failed: %s", o->name, strerror(errno));
   if (rc) unlink(o->tmp);
+  if (!rc && !o->defer_sync && sync_dir(o->name) != 0) rc = sj_fail(err, SJ_EIO, "%s: fsync of its directory failed: %s", o->name, strerror(errno));
   output_free(o);
   return rc;
 }

@@ -18,11 +18,16 @@
 **   sj_input_close
 **
 ** Outputs appear under their name only when complete:
-**   sj_output_create  writes go to NAME.tmp
+**   sj_output_create  writes go to a temporary NAME.<pid>.<n>.tmp of its
+**                     own, created exclusively (never through a link);
+**                     temporaries of runs that died are removed
 **   sj_output_write   bytes appended, in stages of 4 MiB written whole
 **                     (O_DIRECT where the file system takes it)
-**   sj_output_commit  the rest written, closed and renamed to NAME
+**   sj_output_commit  the rest written, fsynced, closed, renamed to NAME,
+**                     and the directory fsynced
 **   sj_output_abort   the partial object removed
+** sj_output_defer_sync leaves out the two fsyncs: for a dataset of many
+** files whose writer syncs the file system once and then marks it complete.
 ** Both free the output.  Messages name the file and say what failed.
 */
 #ifndef SJ_STORE_H
@@ -30,8 +35,8 @@
 
 #include "skewjoin.h"
 
-int sj_list(const char *arg, const char *suffix, char ***names, int *n, sj_error *err);
-void sj_list_free(char **names, int n);
+/* sj_list and sj_list_free are declared in skewjoin.h: the Python package
+** lists files through them too. */
 
 typedef struct sj_input sj_input;
 
@@ -50,6 +55,7 @@ int sj_output_create(sj_output **out, const char *name, sj_error *err);
 int sj_output_write(sj_output *o, const void *data, size_t len, sj_error *err);
 uint64_t sj_output_size(const sj_output *o); /* bytes written so far */
 const char *sj_output_name(const sj_output *o);
+void sj_output_defer_sync(sj_output *o);
 int sj_output_commit(sj_output *o, sj_error *err);
 void sj_output_abort(sj_output *o);
 

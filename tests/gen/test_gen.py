@@ -272,6 +272,15 @@ def test_bad_parameters():
         rc, _, se = gen(out, "--scale", "0.0001", "--force")
         check(rc == 0 and os.path.exists(os.path.join(out, "notes.txt")) and
               os.path.exists(os.path.join(out, "df2.parquet")), f"--force: exit {rc} {se}")
+        check(os.path.exists(os.path.join(out, "_SUCCESS")), "a complete dataset has its _SUCCESS marker")
+        # --force removes gen's own files and their temporaries, nothing else of df1/.
+        theirs = [os.path.join(out, "df1", n) for n in ("mine.parquet", "key_1x.parquet", "key_00001.parquet.bak")]
+        ours = [os.path.join(out, "df1", "key_00001.parquet.4194304.7.tmp"), os.path.join(out, "df1", "key_99999.parquet")]
+        for f in theirs + ours:
+            open(f, "w").write("x")
+        rc, _, se = gen(out, "--scale", "0.0001", "--force")
+        check(rc == 0 and all(os.path.exists(f) for f in theirs), f"--force kept what gen does not write: exit {rc} {se}")
+        check(not any(os.path.exists(f) for f in ours), "--force removed gen's own names and temporaries")
         # An OUT whose parents do not exist yet is made with them (scripts/demo's out/demo-s0.01).
         nested = os.path.join(tmp, "not", "yet", "there")
         rc, _, se = gen(nested, "--scale", "0.0001")

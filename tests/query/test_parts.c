@@ -9,11 +9,14 @@
 **   code packing (merge_layout_pack, src/query/layout.c): codes of packed
 **                tuples sort as the tuples do, NULLs last, and domains that
 **                need more than 62 bits together are refused;
+**   state_merge  (src/query/agg.h) folds exactly and reports a count or
+**                sum past int64 / 128 bits instead of wrapping;
 **   the budget   (src/query/budget.h): the shares of a limit, the sort's
 **                quarter carved off the rest, kept ranks taken off it (at
 **                most half at a time), and the peak a share held.
 */
 #include "check.h"
+#include "query/agg.h"
 #include "query/budget.h"
 #include "query/layout.h"
 #include "util/buf.h"
@@ -177,7 +180,36 @@ static void test_budget(void) {
   CHECK(b.limit > 0 && b.rest == b.limit, "no limit given: half of RAM");
 }
 
+/* state_merge: exact folds, and a count or integer sum past its type's
+** range reported (as partials that lie would make them), never wrapped. */
+static void test_state_merge(void) {
+  agg_state a = {0}, b = {0};
+  b.n = 3;
+  b.v.isum = -7;
+  CHECK(state_merge(&a, &b, F_SUM, 0, 5) == 0 && a.n == 15 && a.v.isum == -35, "sum of 3 values x5: n 15, sum -35");
+  agg_state big = {0};
+  big.n = INT64_MAX / 2 + 1;
+  big.v.isum = 1;
+  agg_state acc = {0};
+  CHECK(state_merge(&acc, &big, F_COUNT, 0, 2) != 0, "a count of 2^62 times 2 passes int64: reported");
+  agg_state huge = {0};
+  huge.n = 1;
+  huge.v.isum = (__int128)1 << 120;
+  agg_state acc2 = {0};
+  CHECK(state_merge(&acc2, &huge, F_SUM, 0, 1 << 10) != 0, "a sum of 2^120 times 2^10 passes 128 bits: reported");
+  agg_state acc3 = {0};
+  acc3.n = INT64_MAX;
+  agg_state one = {0};
+  one.n = 1;
+  CHECK(state_merge(&acc3, &one, F_MIN, 0, 1) != 0, "INT64_MAX values and one more: reported");
+  agg_state f = {0}, fb = {0};
+  fb.n = INT64_MAX / 4;
+  fb.v.f.s = 1e300;
+  CHECK(state_merge(&f, &fb, F_SUM, 1, 2) == 0, "a float sum does not overflow (it becomes inf): not reported");
+}
+
 int main(void) {
+  test_state_merge();
   test_radix();
   test_varint();
   test_packing();

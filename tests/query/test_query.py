@@ -19,6 +19,7 @@ Prints "query: N passed, N failed" last.
 import collections
 import decimal
 import filecmp
+import glob
 import math
 import os
 import random
@@ -650,7 +651,78 @@ def test_parquet_output(tmp):
              f"COPY (SELECT * FROM read_parquet('{out}')) TO '{got}' (HEADER true, NULLSTR '')")
         problem = same_answer(open(got).read(), open(want).read())
         check(problem is None, f"--out parquet read by DuckDB: {problem}")
-        check(not os.path.exists(out + ".tmp"), "--out left a temporary file")
+        check(not glob.glob(out + ".*.tmp"), "--out left a temporary file")
+
+
+def test_output_safety(tmp):
+    """The answer's temporary file is its own: a link at the old fixed name
+    (NAME.tmp) is not followed; two queries writing one --out at once leave
+    a whole file, equal to one of the two answers; a temporary left by a
+    killed run goes with the next write to that name."""
+    data = os.path.join(tmp, "s0.0002-out")
+    subprocess.run([SKEWJOIN, "gen", "--scale", "0.0002", data], check=True, capture_output=True)
+    left, right = os.path.join(data, "df1"), os.path.join(data, "df2.parquet")
+    out = os.path.join(tmp, "shared.parquet")
+    victim = os.path.join(tmp, "victim.txt")
+    with open(victim, "w") as f:
+        f.write("keep me\n")
+    os.symlink(victim, out + ".tmp")
+    base = ["query", "--left", left, "--right", right, "--on", "key", "--agg", "count(*),sum(value)", "--out", out]
+    rc, _, err = run(*base[1:], "--by", "df2_group")
+    check(rc == 0 and open(victim).read() == "keep me\n", f"a link at NAME.tmp is not followed: exit {rc} {err!r}")
+    os.remove(out + ".tmp")
+    # Two writers at once, Q2 against Q1: the survivor is one of them, whole.
+    answers = {}
+    for by in ("df2_group", "df2_group,group1"):
+        one = os.path.join(tmp, f"alone-{len(by)}.csv")
+        run(*base[1:-1], one, "--by", by)
+        answers[by] = open(one).read()
+    procs = [subprocess.Popen([SKEWJOIN, *base, "--by", by], stderr=subprocess.PIPE) for by in answers]
+    codes = [p.wait() for p in procs]
+    got = os.path.join(tmp, "survivor.csv")
+    duck(f"COPY (SELECT * FROM read_parquet('{out}')) TO '{got}' (HEADER true, NULLSTR '')")
+    survivor = open(got).read()
+    check(codes == [0, 0] and any(same_answer(survivor, a) is None for a in answers.values()),
+          f"two writers of one --out: exits {codes}, the file is neither answer")
+    check(not glob.glob(out + ".*.tmp"), f"two writers left temporaries: {glob.glob(out + '.*.tmp')}")
+    # A killed run's temporary (a pid that no longer runs) goes with the next run.
+    p = subprocess.Popen(["sleep", "0"])
+    p.wait()
+    stale = f"{out}.{p.pid}.0.tmp"
+    with open(stale, "w") as f:
+        f.write("half")
+    rc, _, err = run(*base[1:], "--by", "df2_group")
+    check(rc == 0 and not os.path.exists(stale), f"a dead run's temporary is removed: exit {rc} {err!r}")
+
+
+def test_input_paths(tmp):
+    """A path that exists is read as itself, glob characters and all (a file
+    and a directory); a glob is a glob only when no such path exists; a FIFO
+    is refused at once instead of waiting for a writer."""
+    lp, rp, _ = random_tables(tmp, 101)
+    odd_dir = os.path.join(tmp, "d[1]")
+    os.makedirs(odd_dir)
+    shutil.copy(lp, os.path.join(odd_dir, "x[12].parquet"))
+    shutil.copy(rp, os.path.join(odd_dir, "x1.parquet"))  # what x[12] would match as a glob
+    want = run("--left", lp, "--right", rp, "--on", "k", "--by", "b")[1]
+    rc, out, err = run("--left", os.path.join(odd_dir, "x[12].parquet"), "--right", rp, "--on", "k", "--by", "b")
+    check(rc == 0 and out == want, f"x[12].parquet read as itself: exit {rc} {err.strip()!r}")
+    only = os.path.join(tmp, "d[1]-only")
+    os.makedirs(only)
+    shutil.copy(lp, os.path.join(only, "l.parquet"))
+    rc, out, err = run("--left", only, "--right", rp, "--on", "k", "--by", "b")
+    check(rc == 0 and out == want, f"a directory named d[1]-only read as itself: exit {rc} {err.strip()!r}")
+    rc, out, err = run("--left", os.path.join(tmp, "l10?.parquet"), "--right", rp, "--on", "k", "--by", "b")
+    check(rc == 0 and out == want, f"a path that does not exist is a glob: exit {rc} {err.strip()!r}")
+    fifo = os.path.join(tmp, "pipe.parquet")
+    os.mkfifo(fifo)
+    try:
+        p = subprocess.run([SKEWJOIN, "query", "--left", fifo, "--right", rp, "--on", "k"], capture_output=True,
+                           text=True, timeout=20)
+        check(p.returncode == 2 and "not a regular file" in p.stderr and fifo in p.stderr,
+              f"a FIFO is refused by name: exit {p.returncode} {p.stderr.strip()!r}")
+    except subprocess.TimeoutExpired:
+        check(False, "a FIFO as input: no answer within 20 s")
 
 
 def test_bad_input(tmp):
@@ -668,6 +740,12 @@ def test_bad_input(tmp):
         (["--agg", "median(x)"], "median"),
         (["--on", "c"], "c"),
         (["--by", "x"], "DOUBLE"),
+        (["--agg", "count(*),count(*)"], "two columns named 'count'"),
+        (["--agg", "sum(x),SUM( x )"], "two columns named 'sum_x'"),
+        (["--memory-limit", "0.5"], "--memory-limit: '0.5'"),
+        (["--memory-limit", "0"], "--memory-limit: '0'"),
+        (["--memory-limit", "12Q"], "--memory-limit: '12Q'"),
+        (["--memory-limit", "-1"], "--memory-limit: '-1'"),
     ]
     for extra, needle in cases:
         args = ["--left", lp, "--right", rp, "--on", "k", *extra]
@@ -722,6 +800,8 @@ def main():
             check.case(test_memory_limit, tmp)
         check.case(test_parquet_output, tmp)
         check.case(test_bad_input, tmp)
+        check.case(test_output_safety, tmp)
+        check.case(test_input_paths, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return check.summary()
