@@ -99,18 +99,12 @@ static int write_df2(const gen_params *p, np_rng *rng, const char *path, const s
 ** of one (NAME.<pid>.<n>.tmp).  --force removes these and nothing else. */
 static int is_ours(const char *name) {
   char base[256];
-  size_t n = strlen(name);
+  long pid;
+  size_t n = sj_output_temporary_of(name, &pid);
+  if (!n) n = strlen(name);
   if (n >= sizeof base) return 0;
-  memcpy(base, name, n + 1);
-  if (n > 4 && strcmp(base + n - 4, ".tmp") == 0) { /* strip .<pid>.<n>.tmp */
-    char *dot = base + n - 4;
-    for (int k = 0; k < 2 && dot > base; k++) {
-      *dot = 0;
-      dot = strrchr(base, '.');
-      if (!dot || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1)) return 0;
-    }
-    *dot = 0;
-  }
+  memcpy(base, name, n);
+  base[n] = 0;
   if (!strcmp(base, "df1.parquet") || !strcmp(base, "df2.parquet") || !strcmp(base, GEN_DONE)) return 1;
   const char *digits = !strncmp(base, "key_", 4) ? base + 4 : !strncmp(base, "part_", 5) ? base + 5 : NULL;
   size_t d = digits ? strspn(digits, "0123456789") : 0;

@@ -230,16 +230,16 @@ static void dir_of(const char *name, char *dir, size_t n) {
   else snprintf(dir, n, "%.*s", (int)(slash - name), name);
 }
 
-/* The pid of a temporary's name, or 0 when it is not one. */
-static long temp_pid(const char *entry) {
+size_t sj_output_temporary_of(const char *entry, long *pid) {
   size_t n = strlen(entry);
   if (n < 9 || strcmp(entry + n - 4, ".tmp") != 0) return 0;
-  const char *p = entry + n - 4, *serial, *pid;
+  const char *p = entry + n - 4, *serial, *at;
   for (serial = p; serial > entry && serial[-1] >= '0' && serial[-1] <= '9'; serial--) {}
   if (serial == p || serial - 1 <= entry || serial[-1] != '.') return 0;
-  for (pid = serial - 1; pid > entry && pid[-1] >= '0' && pid[-1] <= '9'; pid--) {}
-  if (pid == serial - 1 || pid - 1 <= entry || pid[-1] != '.') return 0;
-  return strtol(pid, NULL, 10);
+  for (at = serial - 1; at > entry && at[-1] >= '0' && at[-1] <= '9'; at--) {}
+  if (at == serial - 1 || at - 1 <= entry || at[-1] != '.') return 0;
+  *pid = strtol(at, NULL, 10);
+  return (size_t)(at - 1 - entry);
 }
 
 static void remove_stale(const char *name) {
@@ -254,8 +254,9 @@ static void remove_stale(const char *name) {
   if (!d) return;
   struct dirent *e;
   while ((e = readdir(d))) {
-    long pid = temp_pid(e->d_name);
-    if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+    long pid = 0;
+    if (sj_output_temporary_of(e->d_name, &pid) && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 &&
+        errno == ESRCH) {
       char path[4096 + 256];
       snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
       unlink(path);

@@ -56,6 +56,9 @@ int sj_output_write(sj_output *o, const void *data, size_t len, sj_error *err);
 uint64_t sj_output_size(const sj_output *o); /* bytes written so far */
 const char *sj_output_name(const sj_output *o);
 void sj_output_defer_sync(sj_output *o);
+/* When the directory entry `entry` is a temporary NAME.<pid>.<n>.tmp: the
+** length of NAME (a prefix of entry), and *pid; else 0. */
+size_t sj_output_temporary_of(const char *entry, long *pid);
 int sj_output_commit(sj_output *o, sj_error *err);
 void sj_output_abort(sj_output *o);
 
