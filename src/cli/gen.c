@@ -34,7 +34,7 @@ static const char help[] =
     "                      (default 0.95,160,125125,1006402,8200726)\n"
     "  --df2-mix F,...     keys per grouping, likewise (default 0.99,1.0,1.5,101.0,554.0)\n"
     "  --rng notebook      one numpy stream, exactly the notebook's values (default);\n"
-    "                      drawn on one thread while the others encode and write\n"
+    "                      drawn by one thread at a time while the others encode\n"
     "  --rng parallel      the same laws from per-key and per-grouping counter-based\n"
     "                      streams: scales with cores, same data for any --threads\n"
     "\n"

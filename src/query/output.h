@@ -136,8 +136,8 @@ void out_abort(out_sink *s); /* NULL: nothing */
 /* Pieces of an answer made on many threads and written in order: fill(ctx,
 ** state, t, chunk) puts piece t's rows in the (emptied) chunk, on any
 ** thread, with that thread's state (from state_new; NULL is an error);
-** the chunk is encoded there, and the calling thread writes the pieces in
-** order, with at most 2·threads + 2 in flight.  progress may be NULL. */
+** the chunk is encoded there, and the pieces are written in order, one at a
+** time (sj_pool_ordered), with at most 2·threads + 2 in flight.  progress may be NULL. */
 typedef struct out_pipeline {
   out_sink *sink;
   const out_schema *schema;

@@ -7,19 +7,17 @@
 **   sj_pool_run          fork-join: fn(ctx, i, worker) for every i in
 **                        [0, n), each once, on any worker; returns when all
 **                        are done, with the first failure's code and message
-**   sj_pool_run_beside   the same while the calling thread runs beside(ctx)
-**                        (the generator draws on it while workers encode)
 **   sj_pool_ordered      the ordered window: make(item) on any worker, at
 **                        most 2·threads + 2 items ahead of the writer, and
-**                        write(item) on the calling thread in item order
+**                        write(item) in item order, by one worker at a time
+**                        (the one that finds the next item to write made)
 **   sj_pool_free         stop and join the workers
 **
 ** `worker` is the worker's number, below sj_pool_threads() and below n: per-
 ** worker state is an array indexed by it.  A stop request (sj_stop, held by
 ** the caller of the query) is checked before every task of sj_pool_run and
-** every item of sj_pool_ordered: a stopped run fails with SJ_EINTR.  The
-** tasks of sj_pool_run_beside check it themselves: they may wait for the
-** calling thread, and it for them, so only they know how to unwind.
+** every item (and write) of sj_pool_ordered: a stopped run fails with
+** SJ_EINTR.
 ** Several threads may run jobs on one pool at once (the distributed tiler
 ** shares one between tiles); jobs are served in the order they came.  A
 ** task must not run a job on its own pool: its worker would wait for itself.
@@ -41,8 +39,6 @@ int sj_pool_threads(const sj_pool *p);
 int sj_pool_stopped(const sj_pool *p);
 
 int sj_pool_run(sj_pool *p, size_t n, sj_task_fn fn, void *ctx, sj_error *err);
-int sj_pool_run_beside(sj_pool *p, size_t n, sj_task_fn fn, void *ctx, int (*beside)(void *ctx, sj_error *err),
-                       sj_error *err);
 
 /* An item once taken by a worker is always made, even after a failure
 ** elsewhere: make(t) may wait for item t - 1's make (the sort's merge hands

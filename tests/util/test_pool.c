@@ -118,6 +118,8 @@ typedef struct win_job {
   size_t fail_make, fail_write; /* n: none */
   uint8_t *made;
   int out_of_order;
+  atomic_int writers; /* writes running now */
+  atomic_int overlapped;
   sj_stop *stop;
   size_t stop_at;
 } win_job;
@@ -136,6 +138,9 @@ static int win_make(void *ctx, size_t t, int worker, sj_error *err) {
 
 static int win_write(void *ctx, size_t t, sj_error *err) {
   win_job *j = ctx;
+  if (atomic_fetch_add(&j->writers, 1)) atomic_store(&j->overlapped, 1);
+  if (t % 13 == 0) usleep(20); /* a slow write, for another worker to overlap it */
+  atomic_fetch_sub(&j->writers, 1);
   if (t != j->written || !j->made[t]) j->out_of_order = 1;
   size_t ahead = atomic_load(&j->highest_taken) - t;
   if (ahead > j->max_ahead) j->max_ahead = ahead;
@@ -168,6 +173,7 @@ static void test_window(void) {
   sj_window w = {j, win_make, win_write};
   CHECK(!sj_pool_ordered(p, j->n, &w, &err) && j->written == j->n && !j->out_of_order,
         "the window writes every item in order (%zu of %zu)", j->written, j->n);
+  CHECK(!j->overlapped, "one write at a time, whichever worker writes");
   CHECK(j->max_ahead < depth, "at most %zu items ahead of the writer: %zu", depth, j->max_ahead);
   win_free(j);
 
