@@ -72,6 +72,7 @@ static int write_df2(const gen_params *p, np_rng *rng, const char *path, const s
   int rc = w.scratch && w.grouping && w.key ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
   if (!rc) rc = pq_file_open(&w.file, path, w.specs, 2, err);
   if (!rc) pq_file_defer_sync(w.file);
+  if (!rc) pq_file_mark_dataset(w.file, "_SUCCESS");
   if (!rc) rc = gen_df2_walk(p, rng, df2_visit, &w, err);
   if (!rc) rc = df2_flush(&w, err);
   if (!rc) {

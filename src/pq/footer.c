@@ -8,6 +8,7 @@
 ** footer says.
 */
 #include "reader.h"
+#include "writer.h"
 #include "thrift.h"
 
 
@@ -334,6 +335,34 @@ static int read_rowgroup(footer_ctx *f, thrift_reader *t, int rg) {
   return 0;
 }
 
+/* key_value_metadata: only the dataset marker of a file skewjoin's gen
+** wrote is kept, and only as one of the two paths gen writes, so that a
+** file cannot make the reader look anywhere else. */
+static void read_key_values(thrift_reader *t, pq_reader *r) {
+  static const char *const markers[] = {"_SUCCESS", "../_SUCCESS"};
+  int et;
+  uint32_t n = tr_list(t, &et);
+  for (uint32_t i = 0; i < n && !t->failed; i++) {
+    if (et != TC_STRUCT) {
+      tr_skip(t, et);
+      continue;
+    }
+    const uint8_t *key = NULL, *value = NULL;
+    size_t klen = 0, vlen = 0;
+    int16_t id;
+    int ty;
+    tr_struct_begin(t);
+    while (tr_field(t, &id, &ty)) {
+      if (id == 1 && ty == TC_BINARY) key = tr_binary(t, &klen);
+      else if (id == 2 && ty == TC_BINARY) value = tr_binary(t, &vlen);
+      else tr_skip(t, ty);
+    }
+    if (!key || !value || klen != strlen(PQ_DATASET_MARKER) || memcmp(key, PQ_DATASET_MARKER, klen)) continue;
+    for (size_t m = 0; m < sizeof markers / sizeof *markers; m++)
+      if (vlen == strlen(markers[m]) && !memcmp(value, markers[m], vlen)) r->marker = markers[m];
+  }
+}
+
 static int read_footer(pq_reader *r, const uint8_t *p, size_t n, sj_error *err) {
   thrift_reader t;
   tr_init(&t, p, n);
@@ -364,6 +393,8 @@ static int read_footer(pq_reader *r, const uint8_t *p, size_t n, sj_error *err) 
       r->chunks = calloc((size_t)(nrg ? nrg : 1) * (size_t)(r->ncols ? r->ncols : 1), sizeof *r->chunks);
       if (!r->rg_rows || !r->chunks || nrg > INT32_MAX) { rc = sj_fail(err, SJ_ENOMEM, "out of memory"); break; }
       for (uint32_t i = 0; i < nrg && !t.failed && !rc; i++) rc = read_rowgroup(&f, &t, (int)i);
+    } else if (id == 5 && ty == TC_LIST) {
+      read_key_values(&t, r);
     } else if (id == 6 && ty == TC_BINARY) {
       size_t len;
       const uint8_t *s = tr_binary(&t, &len);
@@ -382,6 +413,31 @@ static int read_footer(pq_reader *r, const uint8_t *p, size_t n, sj_error *err) 
   if (total != r->nrows)
     return fail_file(r, err, SJ_ECORRUPT, "row groups hold a different number of rows than the footer says%s", NULL);
   return 0;
+}
+
+/* A file gen wrote is read only once its dataset is complete: a run that
+** was stopped or killed leaves files without the marker. */
+static int check_dataset(const pq_reader *r, sj_error *err) {
+  if (!r->marker) return 0;
+  const char *slash = strrchr(r->path, '/');
+  int dir_len = slash ? (int)(slash - r->path + 1) : 0;
+  char marker[4096];
+  if (snprintf(marker, sizeof marker, "%.*s%s", dir_len, r->path, r->marker) >= (int)sizeof marker)
+    return sj_fail(err, SJ_EUSAGE, "%s: path too long", r->path);
+  if (sj_input_exists(marker)) return 0;
+  /* The message names the marker without "..": its directory resolved */
+  char *dir = NULL;
+  if (!strncmp(r->marker, "../", 3)) {
+    marker[strlen(marker) - strlen("_SUCCESS")] = 0;
+    dir = realpath(marker, NULL);
+    snprintf(marker, sizeof marker, "%.*s%s", dir_len, r->path, r->marker);
+  }
+  int rc = sj_fail(err, SJ_EUSAGE,
+                   "%s: its dataset is incomplete: %s%s%s is missing (gen did not finish; run it again with "
+                   "--force, or create the marker if the dataset was copied whole)",
+                   r->path, dir ? dir : "", dir ? "/" : "", dir ? "_SUCCESS" : marker);
+  free(dir);
+  return rc;
 }
 
 /* n bytes of the file at off; a failure is a message naming it. */
@@ -414,6 +470,7 @@ int pq_open(pq_reader **out, const char *path, sj_error *err) {
     else if (!(rc = sj_input_read(r->in, r->footer, meta_len, r->size - 8 - meta_len, err)))
       rc = read_footer(r, r->footer, meta_len, err);
   }
+  if (!rc) rc = check_dataset(r, err);
   if (!rc) rc = sj_input_ready(r->in, err);
   if (!r->created_by && !rc && !(r->created_by = strdup(""))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   if (rc) {

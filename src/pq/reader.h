@@ -38,6 +38,7 @@ struct pq_reader {
   int64_t *rg_rows;
   chunk *chunks; /* [nrgs * ncols] */
   char *created_by;
+  const char *marker; /* the dataset's completion marker (writer.h), or NULL */
   char *names; /* storage for the column names */
 };
 

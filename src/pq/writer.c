@@ -515,6 +515,7 @@ struct pq_file {
   pq_column_spec *specs;
   placed_rowgroup *rgs;
   size_t nrgs, cap;
+  const char *marker; /* pq_file_mark_dataset's, or NULL */
 };
 
 static void file_free(pq_file *f) {
@@ -554,6 +555,11 @@ int pq_file_open(pq_file **out, const char *path, const pq_column_spec *specs, i
 }
 
 void pq_file_defer_sync(pq_file *f) { sj_output_defer_sync(f->out); }
+
+void pq_file_mark_dataset(pq_file *f, const char *marker) {
+  assert(!strcmp(marker, "_SUCCESS") || !strcmp(marker, "../_SUCCESS"));
+  f->marker = marker;
+}
 
 int pq_file_append(pq_file *f, const pq_rowgroup *rg, sj_error *err) {
   assert(rg->ncols == f->ncols);
@@ -711,6 +717,13 @@ static void put_footer(const pq_file *f, sj_buf *out) {
       tw_field(&w, 7, TC_I16);
       sj_buf_uvarint(out, sj_zigzag64((int64_t)i));
     }
+    tw_struct_end(&w);
+  }
+  if (f->marker) { /* key_value_metadata: one KeyValue */
+    tw_list(&w, 5, TC_STRUCT, 1);
+    tw_struct_begin(&w);
+    tw_string(&w, 1, PQ_DATASET_MARKER);
+    tw_string(&w, 2, f->marker);
     tw_struct_end(&w);
   }
   tw_string(&w, 6, "skewjoin version " SJ_VERSION);

@@ -146,6 +146,11 @@ int sj_input_open(sj_input **out, const char *name, sj_error *err) {
 
 uint64_t sj_input_size(const sj_input *in) { return in->size; }
 
+int sj_input_exists(const char *name) {
+  struct stat st;
+  return stat(name, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int sj_input_read(sj_input *in, void *buf, size_t len, uint64_t off, sj_error *err) {
   assert(in->fd >= 0); /* before sj_input_ready */
   int rc = sj_pread_all(in->fd, buf, len, off);

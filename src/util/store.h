@@ -16,6 +16,7 @@
 **                     page cache shared by every reader)
 **   sj_input_release  a range's bytes no longer needed by this process
 **   sj_input_close
+** sj_input_exists   whether a name is a file (a dataset's completion marker)
 **
 ** Outputs appear under their name only when complete:
 **   sj_output_create  writes go to a temporary NAME.<pid>.<n>.tmp of its
@@ -48,6 +49,7 @@ int sj_input_ready(sj_input *in, sj_error *err);
 int sj_input_view(const sj_input *in, uint64_t off, uint64_t len, const uint8_t **bytes, sj_error *err);
 void sj_input_release(const sj_input *in, uint64_t off, uint64_t len);
 void sj_input_close(sj_input *in);
+int sj_input_exists(const char *name);
 
 typedef struct sj_output sj_output;
 

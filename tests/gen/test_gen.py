@@ -314,12 +314,64 @@ def test_interrupted_run():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_incomplete_dataset():
+    """A dataset gen did not finish (killed, or its _SUCCESS removed) is refused by
+    cat and query, naming the marker; a file copied out alone reads once the marker
+    is there too."""
+    tmp = tempfile.mkdtemp(prefix="sj-gen-")
+    try:
+        def refused(what, *args):
+            p = subprocess.run([SKEWJOIN, *args], capture_output=True, text=True)
+            check(p.returncode == 2 and "incomplete" in p.stderr and "_SUCCESS" in p.stderr,
+                  f"{what}: exit {p.returncode} {p.stderr.strip()[:200]}")
+
+        def reads(what, *args):
+            p = subprocess.run([SKEWJOIN, *args], capture_output=True, text=True)
+            check(p.returncode == 0 and p.stdout, f"{what}: exit {p.returncode} {p.stderr.strip()[:200]}")
+
+        # SIGKILL: nothing can clean up, so df1's finished files stay without the marker.
+        out = os.path.join(tmp, "killed")
+        p = subprocess.Popen([SKEWJOIN, "gen", "--scale", "0.05", "--threads", "2", out],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline and len(glob.glob(os.path.join(out, "df1", "*.parquet"))) < 20:
+            time.sleep(0.01)
+        p.kill()
+        p.wait()
+        files = sorted(glob.glob(os.path.join(out, "df1", "key_*.parquet")))
+        check(len(files) >= 20, f"killed run: {len(files)} files written before SIGKILL")
+        if files:
+            refused("cat of a killed run's file", "cat", files[0])
+            refused("query of a killed run's df1", "query", "--left", os.path.join(out, "df1"), "--right", files[0],
+                    "--on", "key", "--agg", "count(*)")
+
+        for layout, df1 in (("per-key", "df1"), ("single", "df1.parquet")):
+            out = os.path.join(tmp, layout)
+            rc, _, se = gen(out, "--scale", "0.0001", "--layout", layout)
+            check(rc == 0, f"gen {layout}: {se}")
+            query = ["query", "--left", os.path.join(out, df1), "--right", os.path.join(out, "df2.parquet"),
+                     "--on", "key", "--agg", "count(*)"]
+            reads(f"{layout}: query of the complete dataset", *query)
+            os.remove(os.path.join(out, "_SUCCESS"))
+            refused(f"{layout}: query without _SUCCESS", *query)
+            refused(f"{layout}: cat of df2 without _SUCCESS", "cat", os.path.join(out, "df2.parquet"))
+        alone = os.path.join(tmp, "alone")
+        os.makedirs(alone)
+        shutil.copy(os.path.join(tmp, "single", "df1.parquet"), alone)
+        refused("a file copied out alone", "cat", os.path.join(alone, "df1.parquet"))
+        open(os.path.join(alone, "_SUCCESS"), "w").close()
+        reads("a file copied out with its marker", "cat", os.path.join(alone, "df1.parquet"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     if not check(os.access(SKEWJOIN, os.X_OK), f"{SKEWJOIN} is not built"):
         return check.summary()
     check.case(test_reference_figures)
     check.case(test_bad_parameters)
     check.case(test_interrupted_run)
+    check.case(test_incomplete_dataset)
     # numpy equality: defaults, another seed, few keys, 3 group columns, empty keys.
     check.case(test_numpy_equality, "s=0.001 defaults", ["--scale", "0.001"], {"scale": 0.001})
     if not QUICK:
