@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Seeds for fuzz_partial: real partials, each behind the sj_dist_info it
 was made under (the fuzz target's input format), from skewjoin.dask's scan
-and combine tasks over a small generated dataset.
+and combine tasks over a small generated dataset, and combined ones with
+every count near 2^63.
 
 usage: seed_partials.py DATA_DIR OUT_DIR   (DATA_DIR from `skewjoin gen`)
 """
@@ -10,7 +11,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "python"))
 import skewjoin.dask as sd  # noqa: E402
+from sjpart import with_counts  # noqa: E402
 
 
 def main(data, out):
@@ -23,7 +26,9 @@ def main(data, out):
         for lo in (0, 20):
             pieces = [(f, rg) for f, rg, _, _ in plan.pieces[lo:lo + 6]]
             part = sd.scan_task(qargs, plan.info_bytes, pieces, ([], []))[0]
-            for blob in (part, sd.combine_task(plan.info_bytes, part)):
+            whole = sd.combine_task(plan.info_bytes, part)
+            # counts near 2^63: valid alone, past int64 when folded
+            for blob in (part, whole, with_counts(whole, 2**62 + 1), with_counts(whole, 2**63 - 1)):
                 with open(os.path.join(out, f"partial_{n:02d}"), "wb") as f:
                     f.write(plan.info_bytes + blob)
                 n += 1

@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import skewjoin  # noqa: E402
 import skewjoin.dask  # noqa: E402
+from sjpart import with_counts  # noqa: E402
 
 CORPUS = os.path.join(ROOT, "tests", "data", "parquet-testing")
 
@@ -282,6 +283,24 @@ def partials(check, tmp):
         check(False, "a partial claiming 2^40 runs: no error")
     except skewjoin.Error as e:
         check("contradict" in str(e), f"a partial claiming 2^40 runs is refused: {e}")
+    # Counts near 2^63: each one is valid, their sum or product is not; an
+    # overflow is an error, never a wrapped count in an answer.
+    same = sd.combine_task(plan.info_bytes, with_counts(whole, 1))
+    check(same == sd.combine_task(plan.info_bytes, whole), "a partial re-framed by the test reads as the original")
+    near = sd.combine_task(plan.info_bytes, with_counts(whole, 2**62 + 1))
+    check(near != whole and sd.combine_task(plan.info_bytes, near) == near,
+          "a partial of counts 2^62 + 1 is valid alone")
+    try:
+        sd.combine_task(plan.info_bytes, near, near)
+        check(False, "combining two partials of counts 2^62 + 1: no error")
+    except skewjoin.Error as e:
+        check("passes int64" in str(e), f"combining counts past 2^63 is refused: {e}")
+    try:
+        rows = sd.tile_task(qargs, plan.info_bytes, plan.pieces[0][0], 0, len(plan.grouping_at) - 1, 0,
+                           1 << plan.info.code_bits, None, near)
+        check(False, f"a tile folding counts of 2^62 + 1 across keys: no error ({len(rows)} bytes of answer)")
+    except skewjoin.Error as e:
+        check("passes int64" in str(e), f"a tile folding counts past 2^63 is refused: {e}")
     other = sd.Plan(os.path.join(data, "df1"), (qargs[0], "key", "df2_group", "count(*)", 1, None))
     try:
         sd.combine_task(other.info_bytes, good)
