@@ -21,6 +21,7 @@
 #include "encoding.h"
 #include "thrift.h"
 #include "writer.h"
+#include "../util/crc32.h"
 #include "../util/store.h"
 
 #include <assert.h>
@@ -111,6 +112,7 @@ static int put_page_from(pq_scratch *s, const uint8_t *raw, size_t raw_len, pq_c
   tw_i32(&w, 1, is_dictionary ? PT_DICTIONARY_PAGE : PT_DATA_PAGE);
   tw_i32(&w, 2, (int32_t)raw_len);
   tw_i32(&w, 3, (int32_t)body_len);
+  tw_i32(&w, 4, (int32_t)sj_crc32(body, body_len)); /* crc: of the page's bytes as stored */
   if (is_dictionary) {
     tw_field(&w, 7, TC_STRUCT);
     tw_struct_begin(&w);

@@ -365,6 +365,49 @@ def test_incomplete_dataset():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_page_checksums():
+    """Every page gen writes carries its CRC-32: a byte flipped among the pages
+    of df1 is refused by cat and by query, never read as data."""
+    import random
+    import re
+    tmp = tempfile.mkdtemp(prefix="sj-gen-")
+    try:
+        out = os.path.join(tmp, "out")
+        rc, _, se = gen(out, "--scale", "0.0001", "--layout", "single")
+        check(rc == 0, f"gen: {se}")
+        path = os.path.join(out, "df1.parquet")
+        with open(path, "rb") as f:
+            data = f.read()
+        pages_end = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+        rng = random.Random(5)
+        query = [SKEWJOIN, "query", "--left", path, "--right", os.path.join(out, "df2.parquet"), "--on", "key",
+                 "--by", "df2_group", "--agg", "count(*),sum(value)"]
+        clean = subprocess.run(query, capture_output=True, text=True).stdout
+        results = {"cat": [], "query": []}
+        for _ in range(20):
+            b = bytearray(data)
+            b[rng.randrange(4, pages_end)] ^= 1 << rng.randrange(8)
+            with open(path, "wb") as f:
+                f.write(b)
+            for name, cmd in (("cat", [SKEWJOIN, "cat", path]), ("query", query)):
+                p = subprocess.run(cmd, capture_output=True, text=True)
+                named = re.search(r"column '\w+', row group \d+, page \d+: checksum mismatch", p.stderr)
+                # the query reads key and value only: a flip in another column's pages
+                # leaves its answer as it was
+                results[name].append("mismatch" if p.returncode == 1 and named else
+                                     "refused" if p.returncode == 1 else
+                                     "unread" if name == "query" and p.returncode == 0 and p.stdout == clean else
+                                     f"exit {p.returncode}")
+        with open(path, "wb") as f:
+            f.write(data)
+        check(all(r in ("mismatch", "refused") for r in results["cat"]) and results["cat"].count("mismatch") >= 16,
+              f"cat of df1 with a flipped byte: {results['cat']}")
+        check(all(r in ("mismatch", "refused", "unread") for r in results["query"]) and
+              results["query"].count("mismatch") >= 10, f"query of df1 with a flipped byte: {results['query']}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     if not check(os.access(SKEWJOIN, os.X_OK), f"{SKEWJOIN} is not built"):
         return check.summary()
@@ -372,6 +415,7 @@ def main():
     check.case(test_bad_parameters)
     check.case(test_interrupted_run)
     check.case(test_incomplete_dataset)
+    check.case(test_page_checksums)
     # numpy equality: defaults, another seed, few keys, 3 group columns, empty keys.
     check.case(test_numpy_equality, "s=0.001 defaults", ["--scale", "0.001"], {"scale": 0.001})
     if not QUICK:
