@@ -330,7 +330,7 @@ static int df1_write(void *ctx, size_t i, sj_error *err) {
     gen_df1_path(j->p, j->dir, t->file, path, sizeof path);
     if ((rc = pq_file_open(&j->file, path, j->specs, j->ncols, err))) return rc;
     pq_file_defer_sync(j->file); /* gen_run syncs once, then marks the dataset complete */
-    pq_file_mark_dataset(j->file, j->p->layout == GEN_LAYOUT_SINGLE ? "_SUCCESS" : "../_SUCCESS");
+    pq_file_mark_dataset(j->file, j->p->layout == GEN_LAYOUT_SINGLE ? PQ_MARKER_HERE : PQ_MARKER_ABOVE);
   }
   if (t->rows && (rc = pq_file_append(j->file, t->encoded, err))) return rc;
   if (t->last_in_file) {

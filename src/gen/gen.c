@@ -72,7 +72,7 @@ static int write_df2(const gen_params *p, np_rng *rng, const char *path, const s
   int rc = w.scratch && w.grouping && w.key ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory");
   if (!rc) rc = pq_file_open(&w.file, path, w.specs, 2, err);
   if (!rc) pq_file_defer_sync(w.file);
-  if (!rc) pq_file_mark_dataset(w.file, "_SUCCESS");
+  if (!rc) pq_file_mark_dataset(w.file, PQ_MARKER_HERE);
   if (!rc) rc = gen_df2_walk(p, rng, df2_visit, &w, err);
   if (!rc) rc = df2_flush(&w, err);
   if (!rc) {
@@ -91,9 +91,8 @@ static int write_df2(const gen_params *p, np_rng *rng, const char *path, const s
 
 /* ------------------------------------------------------------- directory */
 
-/* The marker gen writes last: a dataset without it is not complete (the
-** name Spark and Hadoop give theirs). */
-#define GEN_DONE "_SUCCESS"
+/* The marker gen writes last, PQ_MARKER_HERE in OUT: a dataset without it is
+** not complete (the name Spark and Hadoop give theirs). */
 
 /* 1 when name (in df1/ or OUT) is one gen writes: key_N.parquet,
 ** part_N.parquet, df1.parquet, df2.parquet or the marker, or a temporary
@@ -106,7 +105,7 @@ static int is_ours(const char *name) {
   if (n >= sizeof base) return 0;
   memcpy(base, name, n);
   base[n] = 0;
-  if (!strcmp(base, "df1.parquet") || !strcmp(base, "df2.parquet") || !strcmp(base, GEN_DONE)) return 1;
+  if (!strcmp(base, "df1.parquet") || !strcmp(base, "df2.parquet") || !strcmp(base, PQ_MARKER_HERE)) return 1;
   const char *digits = !strncmp(base, "key_", 4) ? base + 4 : !strncmp(base, "part_", 5) ? base + 5 : NULL;
   size_t d = digits ? strspn(digits, "0123456789") : 0;
   return d > 0 && !strcmp(digits + d, ".parquet");
@@ -144,7 +143,7 @@ static int clear_ours(const char *dir, sj_error *err) {
 ** so that it reads as incomplete while it is replaced. */
 static int clear_previous(const char *out_dir, sj_error *err) {
   char path[4096];
-  snprintf(path, sizeof path, "%s/" GEN_DONE, out_dir);
+  snprintf(path, sizeof path, "%s/" PQ_MARKER_HERE, out_dir);
   if (unlink(path) != 0 && errno != ENOENT) return sj_fail(err, SJ_EIO, "%s: cannot remove: %s", path, strerror(errno));
   snprintf(path, sizeof path, "%s/df1", out_dir);
   int rc = clear_ours(path, err);
@@ -162,7 +161,7 @@ static int mark_done(const char *out_dir, sj_error *err) {
   }
   close(fd);
   char path[4096];
-  snprintf(path, sizeof path, "%s/" GEN_DONE, out_dir);
+  snprintf(path, sizeof path, "%s/" PQ_MARKER_HERE, out_dir);
   sj_output *o;
   int rc = sj_output_create(&o, path, err);
   return rc ? rc : sj_output_commit(o, err);

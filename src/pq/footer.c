@@ -339,7 +339,7 @@ static int read_rowgroup(footer_ctx *f, thrift_reader *t, int rg) {
 ** wrote is kept, and only as one of the two paths gen writes, so that a
 ** file cannot make the reader look anywhere else. */
 static void read_key_values(thrift_reader *t, pq_reader *r) {
-  static const char *const markers[] = {"_SUCCESS", "../_SUCCESS"};
+  static const char *const markers[] = {PQ_MARKER_HERE, PQ_MARKER_ABOVE};
   int et;
   uint32_t n = tr_list(t, &et);
   for (uint32_t i = 0; i < n && !t->failed; i++) {
@@ -425,17 +425,16 @@ static int check_dataset(const pq_reader *r, sj_error *err) {
   if (snprintf(marker, sizeof marker, "%.*s%s", dir_len, r->path, r->marker) >= (int)sizeof marker)
     return sj_fail(err, SJ_EUSAGE, "%s: path too long", r->path);
   if (sj_input_exists(marker)) return 0;
-  /* The message names the marker without "..": its directory resolved */
-  char *dir = NULL;
-  if (!strncmp(r->marker, "../", 3)) {
-    marker[strlen(marker) - strlen("_SUCCESS")] = 0;
+  /* The message names the marker in its directory resolved (no ".."). */
+  char *name = strrchr(marker, '/'), *dir = NULL;
+  if (name) {
+    *name++ = 0;
     dir = realpath(marker, NULL);
-    snprintf(marker, sizeof marker, "%.*s%s", dir_len, r->path, r->marker);
   }
   int rc = sj_fail(err, SJ_EUSAGE,
                    "%s: its dataset is incomplete: %s%s%s is missing (gen did not finish; run it again with "
                    "--force, or create the marker if the dataset was copied whole)",
-                   r->path, dir ? dir : "", dir ? "/" : "", dir ? "_SUCCESS" : marker);
+                   r->path, dir ? dir : "", dir ? "/" : "", name ? name : marker);
   free(dir);
   return rc;
 }

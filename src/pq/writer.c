@@ -559,7 +559,7 @@ int pq_file_open(pq_file **out, const char *path, const pq_column_spec *specs, i
 void pq_file_defer_sync(pq_file *f) { sj_output_defer_sync(f->out); }
 
 void pq_file_mark_dataset(pq_file *f, const char *marker) {
-  assert(!strcmp(marker, "_SUCCESS") || !strcmp(marker, "../_SUCCESS"));
+  assert(!strcmp(marker, PQ_MARKER_HERE) || !strcmp(marker, PQ_MARKER_ABOVE));
   f->marker = marker;
 }
 
