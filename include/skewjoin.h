@@ -290,6 +290,16 @@ void pq_scratch_free(pq_scratch *s);
 int pq_rowgroup_encode(const pq_column_spec *specs, int ncols,
                        const pq_vector *cols, uint64_t rows, pq_scratch *s,
                        pq_rowgroup **out, sj_error *err);
+/* The same row group built from batches, for a writer that cannot hold
+** the group's values at once: pq_rowgroup_begin, pq_rowgroup_add for each
+** batch — every batch but the last a multiple of PQ_PAGE_ROWS rows, so that
+** pages are cut where pq_rowgroup_encode cuts them and the bytes are the
+** same — then pq_rowgroup_end.  Between batches only the columns' encoded
+** pages are held.  A dictionary-encoded column is one batch's only. */
+int pq_rowgroup_begin(int ncols, pq_rowgroup **out, sj_error *err);
+int pq_rowgroup_add(const pq_column_spec *specs, int ncols, const pq_vector *cols,
+                    uint64_t rows, pq_scratch *s, pq_rowgroup *rg, sj_error *err);
+int pq_rowgroup_end(pq_rowgroup *rg, sj_error *err);
 void pq_rowgroup_free(pq_rowgroup *rg);
 uint64_t pq_rowgroup_bytes(const pq_rowgroup *rg);
 

@@ -46,7 +46,8 @@ typedef struct chunk_meta {
 struct pq_rowgroup {
   int ncols;
   uint64_t rows;
-  sj_buf bytes;
+  sj_buf bytes;   /* the column chunks, one after another */
+  sj_buf *parts;  /* built in batches: each column's pages so far, joined into bytes by pq_rowgroup_end */
   chunk_meta cols[];
 };
 
@@ -83,6 +84,8 @@ void pq_scratch_free(pq_scratch *s) {
 void pq_rowgroup_free(pq_rowgroup *rg) {
   if (!rg) return;
   sj_buf_free(&rg->bytes);
+  for (int c = 0; rg->parts && c < rg->ncols; c++) sj_buf_free(&rg->parts[c]);
+  free(rg->parts);
   free(rg);
 }
 
@@ -145,7 +148,15 @@ static int put_page(pq_scratch *s, pq_codec codec, int is_dictionary, uint32_t v
                        out, m, err);
 }
 
+/* Statistics take in each batch's bounds (pq_rowgroup_add). */
 static void stats_i64(chunk_meta *m, int64_t lo, int64_t hi) {
+  if (m->has_stats) {
+    int64_t a, b;
+    memcpy(&a, m->min, 8);
+    memcpy(&b, m->max, 8);
+    lo = a < lo ? a : lo;
+    hi = b > hi ? b : hi;
+  }
   memcpy(m->min, &lo, 8);
   memcpy(m->max, &hi, 8);
   m->has_stats = 1;
@@ -155,6 +166,13 @@ static void stats_i64(chunk_meta *m, int64_t lo, int64_t hi) {
 /* Records double bounds; parquet.thrift: a zero minimum is written -0.0,
 ** a zero maximum +0.0. */
 static void stats_f64_bounds(chunk_meta *m, double lo, double hi) {
+  if (m->has_stats) {
+    double a, b;
+    memcpy(&a, m->min, 8);
+    memcpy(&b, m->max, 8);
+    lo = a < lo ? a : lo;
+    hi = b > hi ? b : hi;
+  }
   if (lo == 0) lo = -0.0;
   if (hi == 0) hi = 0.0;
   memcpy(m->min, &lo, 8);
@@ -390,6 +408,13 @@ static int encode_int32(const pq_column_spec *sp, const pq_vector *v, uint64_t r
     rc = put_page(s, sp->codec, 0, n, E_PLAIN, out, m, err);
   }
   if (!rc && have) {
+    if (m->has_stats) {
+      int32_t a, b;
+      memcpy(&a, m->min, 4);
+      memcpy(&b, m->max, 4);
+      lo = a < lo ? a : lo;
+      hi = b > hi ? b : hi;
+    }
     memcpy(m->min, &lo, 4);
     memcpy(m->max, &hi, 4);
     m->has_stats = 1;
@@ -470,37 +495,87 @@ static int check_shape(const pq_column_spec *sp, const pq_vector *v, sj_error *e
                           sp->name);
 }
 
-int pq_rowgroup_encode(const pq_column_spec *specs, int ncols, const pq_vector *cols,
-                       uint64_t rows, pq_scratch *s, pq_rowgroup **out, sj_error *err) {
-  *out = NULL;
-  if (rows > INT32_MAX) return sj_fail(err, SJ_EUSAGE, "row group of %llu rows is too large",
-                                       (unsigned long long)rows);
-  pq_rowgroup *rg = calloc(1, sizeof *rg + (size_t)ncols * sizeof(chunk_meta));
-  if (!rg) return sj_fail(err, SJ_ENOMEM, "out of memory");
-  rg->ncols = ncols;
-  rg->rows = rows;
-  int rc = 0;
+/* Encodes rows of every column onto rg: into its bytes (one batch), or
+** into each column's part (built in batches). */
+static int encode_rows(const pq_column_spec *specs, int ncols, const pq_vector *cols, uint64_t rows, pq_scratch *s,
+                       pq_rowgroup *rg, sj_error *err) {
+  assert(ncols == rg->ncols);
+  if (rg->rows + rows > INT32_MAX)
+    return sj_fail(err, SJ_EUSAGE, "row group of %llu rows is too large", (unsigned long long)(rg->rows + rows));
+  int first = rg->rows == 0, rc = 0;
   for (int c = 0; c < ncols && !rc; c++) {
     chunk_meta *m = &rg->cols[c];
-    m->start = m->data_page = rg->bytes.len;
+    sj_buf *out = rg->parts ? &rg->parts[c] : &rg->bytes;
+    if (first) m->start = m->data_page = out->len;
     if ((rc = check_shape(&specs[c], &cols[c], err))) break;
     switch (cols[c].kind) {
       case PQ_VEC_CODES:
-        m->encoding = E_RLE_DICTIONARY;
-        rc = encode_codes(&specs[c], &cols[c], rows, s, &rg->bytes, m, err);
-        break;
       case PQ_VEC_RUNS:
+        if (!first) return sj_fail(err, SJ_EUSAGE, "column %s: a dictionary-encoded column is one batch", specs[c].name);
         m->encoding = E_RLE_DICTIONARY;
-        rc = encode_runs(&specs[c], &cols[c], rows, s, &rg->bytes, m, err);
+        rc = cols[c].kind == PQ_VEC_CODES ? encode_codes(&specs[c], &cols[c], rows, s, out, m, err)
+                                          : encode_runs(&specs[c], &cols[c], rows, s, out, m, err);
         break;
       default:
         m->encoding = specs[c].encoding == PQ_ENC_DELTA ? E_DELTA_BINARY_PACKED : E_PLAIN;
-        rc = encode_values(&specs[c], &cols[c], rows, s, &rg->bytes, m, err);
+        rc = encode_values(&specs[c], &cols[c], rows, s, out, m, err);
     }
   }
+  rg->rows += rows;
+  return rc;
+}
+
+static pq_rowgroup *rowgroup_new(int ncols) {
+  return calloc(1, sizeof(pq_rowgroup) + (size_t)ncols * sizeof(chunk_meta));
+}
+
+int pq_rowgroup_encode(const pq_column_spec *specs, int ncols, const pq_vector *cols,
+                       uint64_t rows, pq_scratch *s, pq_rowgroup **out, sj_error *err) {
+  *out = NULL;
+  pq_rowgroup *rg = rowgroup_new(ncols);
+  if (!rg) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  rg->ncols = ncols;
+  int rc = encode_rows(specs, ncols, cols, rows, s, rg, err);
   if (rc) { pq_rowgroup_free(rg); return rc; }
   *out = rg;
   return 0;
+}
+
+int pq_rowgroup_begin(int ncols, pq_rowgroup **out, sj_error *err) {
+  pq_rowgroup *rg = *out = rowgroup_new(ncols);
+  if (rg) {
+    rg->ncols = ncols;
+    rg->parts = calloc((size_t)(ncols ? ncols : 1), sizeof *rg->parts);
+  }
+  if (rg && rg->parts) return 0;
+  pq_rowgroup_free(rg);
+  *out = NULL;
+  return sj_fail(err, SJ_ENOMEM, "out of memory");
+}
+
+int pq_rowgroup_add(const pq_column_spec *specs, int ncols, const pq_vector *cols, uint64_t rows, pq_scratch *s,
+                    pq_rowgroup *rg, sj_error *err) {
+  assert(rg->parts);
+  if (rg->rows % PQ_PAGE_ROWS)
+    return sj_fail(err, SJ_EUSAGE, "a batch of a row group after one of %llu rows, not a multiple of %u",
+                   (unsigned long long)(rg->rows % PQ_PAGE_ROWS), PQ_PAGE_ROWS);
+  return encode_rows(specs, ncols, cols, rows, s, rg, err);
+}
+
+int pq_rowgroup_end(pq_rowgroup *rg, sj_error *err) {
+  assert(rg->parts);
+  uint64_t total = 0;
+  for (int c = 0; c < rg->ncols; c++) total += rg->parts[c].len;
+  sj_buf_reserve(&rg->bytes, (size_t)total);
+  for (int c = 0; c < rg->ncols; c++) {
+    rg->cols[c].start += rg->bytes.len;
+    rg->cols[c].data_page += rg->bytes.len;
+    sj_buf_put(&rg->bytes, rg->parts[c].data, rg->parts[c].len);
+    sj_buf_free(&rg->parts[c]);
+  }
+  free(rg->parts);
+  rg->parts = NULL;
+  return rg->bytes.failed ? sj_fail(err, SJ_ENOMEM, "out of memory") : 0;
 }
 
 /* ------------------------------------------------------------------ files */
@@ -564,7 +639,7 @@ void pq_file_mark_dataset(pq_file *f, const char *marker) {
 }
 
 int pq_file_append(pq_file *f, const pq_rowgroup *rg, sj_error *err) {
-  assert(rg->ncols == f->ncols);
+  assert(rg->ncols == f->ncols && !rg->parts);
   if (f->nrgs == f->cap) {
     size_t cap = f->cap ? 2 * f->cap : 8;
     placed_rowgroup *r = realloc(f->rgs, cap * sizeof *r);

@@ -284,8 +284,8 @@ typedef struct answer_writer {
 } answer_writer;
 
 static int flush_rows(answer_writer *w, sj_error *err) {
-  out_blob b;
-  int rc = out_encode(w->sink, &w->c, w->scratch, &b, err);
+  out_blob b = {0};
+  int rc = out_encode(w->sink, &w->c, 1, w->scratch, &b, err);
   if (!rc) rc = out_write(w->sink, &b, err);
   w->c.rows = 0;
   return rc;

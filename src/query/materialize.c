@@ -387,7 +387,7 @@ int materialize_run(plan *p, const char *path, plan_report *rep, sj_error *err) 
   double t_plan = (sj_clock() - t0);
   if (!rc) rc = out_open(&sink, path, NULL, schema, err);
   if (!rc) {
-    out_pipeline pl = {sink, schema, p->pool, j->npieces, j, state_new, state_free, fill_piece,
+    out_pipeline pl = {sink, schema, p->pool, j->npieces, 0, j, state_new, state_free, fill_piece,
                        p->q->progress, p->q->progress_ctx};
     rc = out_pipeline_run(&pl, &rows_out, err);
   }

@@ -51,9 +51,12 @@ static int grow(void **p, uint64_t n, size_t w) {
 }
 
 int chunk_reserve(out_chunk *c, uint64_t rows) {
-  if (c->rows + rows <= c->cap) return 0;
+  uint64_t want = c->rows + rows;
+  if (c->batch && want > c->batch) want = c->batch;
+  if (want <= c->cap) return 0;
   uint64_t cap = c->cap ? c->cap : 1024;
-  while (cap < c->rows + rows) cap *= 2;
+  while (cap < want) cap *= 2;
+  if (c->batch && cap > c->batch) cap = c->batch;
   for (int i = 0; i < c->ncols; i++) {
     out_col *col = &c->cols[i];
     int bad = col->kind == SJ_COL_DOUBLE  ? grow((void **)&col->d, cap, 8)
@@ -66,6 +69,15 @@ int chunk_reserve(out_chunk *c, uint64_t rows) {
   return 0;
 }
 
+
+int chunk_room(out_chunk *c, sj_error *err) {
+  assert(c->rows == c->cap);
+  if (!c->batch || c->cap < c->batch)
+    return chunk_reserve(c, c->cap ? c->cap : 1) ? sj_fail(err, SJ_ENOMEM, "out of memory for the answer's rows") : 0;
+  int rc = c->flush(c->flush_ctx, c, err);
+  c->rows = 0;
+  return rc;
+}
 
 /* ------------------------------------------------------------------- CSV */
 
@@ -89,7 +101,8 @@ static const uint8_t *string_at(const out_schema *schema, int i, const out_col *
 }
 
 static int encode_csv(const out_schema *schema, const out_chunk *c, out_blob *b, sj_error *err) {
-  FILE *f = open_memstream(&b->text, &b->len);
+  out_blob more = {0};
+  FILE *f = open_memstream(&more.text, &more.len);
   if (!f) return sj_fail(err, SJ_ENOMEM, "out of memory");
   char line[64];
   for (uint64_t r = 0; r < c->rows; r++) {
@@ -119,10 +132,10 @@ static int encode_csv(const out_schema *schema, const out_chunk *c, out_blob *b,
   }
   int bad = ferror(f);
   if (fclose(f) || bad) {
-    out_blob_free(b);
+    out_blob_free(&more);
     return sj_fail(err, SJ_ENOMEM, "out of memory formatting the answer");
   }
-  return 0;
+  return out_blob_append(b, &more, err);
 }
 
 /* --------------------------------------------------------------- the sink */
@@ -163,7 +176,7 @@ static int gather_strings(const out_schema *schema, int i, const out_col *col, u
   return 0;
 }
 
-static int encode_parquet(file_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
+static int encode_parquet(file_sink *s, const out_chunk *c, int last, pq_scratch *scratch, out_blob *b, sj_error *err) {
   pq_vector vecs[MAX_BY + MAX_AGGS];
   int64_t *narrowed[MAX_BY + MAX_AGGS] = {0};
   uint8_t *bytes[MAX_BY + MAX_AGGS] = {0};
@@ -194,7 +207,13 @@ static int encode_parquet(file_sink *s, const out_chunk *c, pq_scratch *scratch,
                                          : (pq_vector){.kind = PQ_VEC_I64, .i64 = narrowed[i] ? narrowed[i] : col->i};
     vecs[i].valid = col->valid;
   }
-  if (!rc) rc = pq_rowgroup_encode(s->specs, c->ncols, vecs, c->rows, scratch, &b->rg, err);
+  if (!rc && last && !b->rg) { /* the piece in one chunk */
+    rc = pq_rowgroup_encode(s->specs, c->ncols, vecs, c->rows, scratch, &b->rg, err);
+  } else if (!rc) {
+    if (!b->rg) rc = pq_rowgroup_begin(c->ncols, &b->rg, err);
+    if (!rc && c->rows) rc = pq_rowgroup_add(s->specs, c->ncols, vecs, c->rows, scratch, b->rg, err);
+    if (!rc && last) rc = pq_rowgroup_end(b->rg, err);
+  }
   for (int i = 0; i < c->ncols; i++) {
     free(narrowed[i]);
     free(bytes[i]);
@@ -203,9 +222,10 @@ static int encode_parquet(file_sink *s, const out_chunk *c, pq_scratch *scratch,
   return rc;
 }
 
-static int file_encode(out_sink *base, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
+static int file_encode(out_sink *base, const out_chunk *c, int last, pq_scratch *scratch, out_blob *b, sj_error *err) {
   file_sink *s = (file_sink *)base;
-  return s->pq ? encode_parquet(s, c, scratch, b, err) : encode_csv(base->schema, c, b, err);
+  if (!c->rows && !b->rg) return 0;
+  return s->pq ? encode_parquet(s, c, last, scratch, b, err) : encode_csv(base->schema, c, b, err);
 }
 
 static int file_write(out_sink *base, out_blob *b, sj_error *err) {
@@ -306,13 +326,27 @@ int out_open(out_sink **out, const char *path, FILE *stream, const out_schema *s
 
 /* ------------------------------------------------------------ every sink */
 
-int out_encode(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err) {
-  memset(b, 0, sizeof *b);
+int out_encode(out_sink *s, const out_chunk *c, int last, pq_scratch *scratch, out_blob *b, sj_error *err) {
   if (c->bad_null)
     return sj_fail(err, SJ_ECORRUPT, "a NULL in the answer's column %s, which the input files' statistics "
                    "say cannot be NULL", s->schema->names[c->bad_null - 1]);
-  if (c->rows == 0) return 0;
-  return s->ops->encode(s, c, scratch, b, err);
+  return s->ops->encode(s, c, last, scratch, b, err);
+}
+
+int out_blob_append(out_blob *b, out_blob *more, sj_error *err) {
+  if (!b->text) {
+    *b = *more;
+    memset(more, 0, sizeof *more);
+    return 0;
+  }
+  char *t = realloc(b->text, b->len + more->len);
+  if (t) {
+    memcpy(t + b->len, more->text, more->len);
+    b->text = t;
+    b->len += more->len;
+  }
+  out_blob_free(more);
+  return t ? 0 : sj_fail(err, SJ_ENOMEM, "out of memory for the answer's rows");
 }
 
 void out_blob_free(out_blob *b) {
@@ -373,19 +407,34 @@ typedef struct piece {
   out_blob blob;
 } piece;
 
+typedef struct pipe_job pipe_job;
+
 typedef struct worker_state { /* what one worker fills and encodes with */
   int ready;
   out_chunk chunk;
   pq_scratch *scratch;
   void *state;
+  pipe_job *job;
+  piece *piece; /* being filled */
 } worker_state;
 
-typedef struct pipe_job {
+struct pipe_job {
   const out_pipeline *pl;
   piece *pieces;
   worker_state *workers;
   uint64_t rows;
-} pipe_job;
+};
+
+/* The chunk's rows onto its piece's blob: a batch, or the piece's last rows. */
+static int pipe_encode(worker_state *w, int last, sj_error *err) {
+  w->piece->rows += w->chunk.rows;
+  return out_encode(w->job->pl->sink, &w->chunk, last, w->scratch, &w->piece->blob, err);
+}
+
+static int pipe_flush(void *ctx, out_chunk *c, sj_error *err) {
+  (void)c;
+  return pipe_encode(ctx, 0, err);
+}
 
 static int pipe_make(void *ctx, size_t t, int worker, sj_error *err) {
   pipe_job *j = ctx;
@@ -394,14 +443,18 @@ static int pipe_make(void *ctx, size_t t, int worker, sj_error *err) {
   if (!w->ready) {
     w->ready = 1;
     chunk_init(&w->chunk, pl->schema);
+    w->chunk.batch = pl->batch;
+    w->chunk.flush = pipe_flush;
+    w->chunk.flush_ctx = w;
     w->scratch = pq_scratch_new();
     w->state = pl->state_new(pl->ctx);
+    w->job = j;
   }
   if (!w->scratch || !w->state) return sj_fail(err, SJ_ENOMEM, "out of memory");
   w->chunk.rows = 0;
+  w->piece = &j->pieces[t];
   int rc = pl->fill(pl->ctx, w->state, t, &w->chunk, err);
-  j->pieces[t].rows = w->chunk.rows;
-  if (!rc) rc = out_encode(pl->sink, &w->chunk, w->scratch, &j->pieces[t].blob, err);
+  if (!rc) rc = pipe_encode(w, 1, err);
   return rc;
 }
 

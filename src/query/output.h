@@ -33,6 +33,11 @@ typedef struct out_chunk {
   out_col cols[MAX_BY + MAX_AGGS];
   int nullable[MAX_BY + MAX_AGGS];
   int bad_null; /* 1 + a non-nullable column that got a NULL; 0 */
+  /* A piece of out_pipeline with a batch: the chunk grows to `batch` rows
+  ** at most, and chunk_room hands its rows on (flush) when it is full. */
+  uint64_t batch;
+  int (*flush)(void *ctx, struct out_chunk *c, sj_error *err);
+  void *flush_ctx;
 } out_chunk;
 
 /* The answer's columns: names, kinds and whether they may hold NULLs. */
@@ -47,7 +52,11 @@ typedef struct out_schema {
 
 void plan_schema(const plan *p, out_schema *s);
 int chunk_init(out_chunk *c, const out_schema *s);
+/* Room for `rows` more rows, or up to the batch where the chunk has one. */
 int chunk_reserve(out_chunk *c, uint64_t rows);
+/* A full chunk (rows == cap): grown towards its batch, or at its batch
+** flushed and emptied. */
+int chunk_room(out_chunk *c, sj_error *err);
 void chunk_free(out_chunk *c);
 /* Row r of column i is NULL when `null`; a NULL where the schema has none
 ** is remembered and refused when the chunk is encoded. */
@@ -105,8 +114,10 @@ static inline void chunk_put(const plan *p, out_chunk *c, const int64_t *by, uin
 
 
 /* Where the answer goes.  A sink takes chunks encoded on any thread
-** (encode, one scratch per thread), the encoded blobs in the answer's order
-** on one thread (write, which frees the blob), then close — with a line for
+** (encode, one scratch per thread: it appends the chunk's rows to the blob,
+** and `last` says the blob is whole — a piece may come in several chunks),
+** the encoded blobs in the answer's order on one thread (write, which frees
+** the blob), then close — with a line for
 ** --explain in `explain` when the sink has one to say (explain may be NULL)
 ** — or abort.  out_open makes the file and stream sinks: a CSV or Parquet
 ** file written atomically, or CSV on a stream; sort.c's out_open_sorted
@@ -115,7 +126,7 @@ typedef struct out_sink out_sink;
 typedef struct out_blob { char *text; size_t len; pq_rowgroup *rg; } out_blob;
 
 typedef struct out_sink_ops {
-  int (*encode)(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err);
+  int (*encode)(out_sink *s, const out_chunk *c, int last, pq_scratch *scratch, out_blob *b, sj_error *err);
   int (*write)(out_sink *s, out_blob *b, sj_error *err);
   int (*close)(out_sink *s, char *explain, size_t n, sj_error *err); /* frees s */
   void (*abort)(out_sink *s);                                         /* frees s */
@@ -127,8 +138,10 @@ struct out_sink {
 };
 
 int out_open(out_sink **s, const char *path, FILE *stream, const out_schema *schema, sj_error *err);
-int out_encode(out_sink *s, const out_chunk *c, pq_scratch *scratch, out_blob *b, sj_error *err);
+int out_encode(out_sink *s, const out_chunk *c, int last, pq_scratch *scratch, out_blob *b, sj_error *err);
 int out_write(out_sink *s, out_blob *b, sj_error *err);
+/* Moves more's bytes onto the end of b's (text blobs). */
+int out_blob_append(out_blob *b, out_blob *more, sj_error *err);
 void out_blob_free(out_blob *b);
 int out_close(out_sink *s, char *explain, size_t n, sj_error *err);
 void out_abort(out_sink *s); /* NULL: nothing */
@@ -137,12 +150,17 @@ void out_abort(out_sink *s); /* NULL: nothing */
 ** state, t, chunk) puts piece t's rows in the (emptied) chunk, on any
 ** thread, with that thread's state (from state_new; NULL is an error);
 ** the chunk is encoded there, and the pieces are written in order, one at a
-** time (sj_pool_ordered), with at most 2·threads + 2 in flight.  progress may be NULL. */
+** time (sj_pool_ordered), with at most 2·threads + 2 in flight.  With a
+** batch, the chunk holds that many rows at most and fill makes room with
+** chunk_room: a piece is encoded batch by batch (a batch of PQ_PAGE_ROWS
+** gives the same bytes as one chunk would), so that only its encoded bytes
+** grow with it.  progress may be NULL. */
 typedef struct out_pipeline {
   out_sink *sink;
   const out_schema *schema;
   sj_pool *pool;
   size_t npieces;
+  uint64_t batch; /* 0: a piece's rows in one chunk */
   void *ctx;
   void *(*state_new)(void *ctx);
   void (*state_free)(void *state);

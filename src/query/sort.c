@@ -65,12 +65,16 @@ static int cmp_index(const void *x, const void *y, void *ctx) {
 }
 
 /* Engine chunk c as records, in out->text (any thread). */
-static int sort_encode(out_sink *base, const out_chunk *c, pq_scratch *scratch, out_blob *out, sj_error *err) {
+static int sort_encode(out_sink *base, const out_chunk *c, int last, pq_scratch *scratch, out_blob *out, sj_error *err) {
   (void)scratch;
+  (void)last;
   const out_sorter *s = (const out_sorter *)base;
   size_t bytes = (size_t)c->rows * s->rw * 8;
-  uint64_t *rec = malloc(bytes ? bytes : 1);
-  if (!rec) return sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+  if (!bytes) return 0;
+  char *text = realloc(out->text, out->len + bytes); /* appended to the piece's records */
+  if (!text) return sj_fail(err, SJ_ENOMEM, "out of memory sorting the answer");
+  out->text = text;
+  uint64_t *rec = (uint64_t *)(text + out->len);
   for (uint64_t r = 0; r < c->rows; r++) {
     uint64_t *e = rec + (size_t)r * s->rw;
     e[0] = 0;
@@ -83,8 +87,7 @@ static int sort_encode(out_sink *base, const out_chunk *c, pq_scratch *scratch, 
       else memcpy(e + s->slot[j], &col->i[r], 8);
     }
   }
-  out->text = (char *)rec;
-  out->len = bytes;
+  out->len += bytes;
   return 0;
 }
 
@@ -217,7 +220,7 @@ static int write_final(out_sorter *s, sj_error *err) {
   pthread_mutex_init(&j.mu, NULL);
   pthread_cond_init(&j.cv, NULL);
   size_t pieces = (size_t)((s->rows + SORT_CHUNK_ROWS - 1) / SORT_CHUNK_ROWS);
-  out_pipeline pl = {s->final, s->fs, s->pool, pieces, &j, final_state, final_state_free,
+  out_pipeline pl = {s->final, s->fs, s->pool, pieces, 0, &j, final_state, final_state_free,
                      s->runs ? fill_merged : fill_sorted, s->progress, s->progress_ctx};
   uint64_t rows = 0;
   if (!rc) rc = out_pipeline_run(&pl, &rows, err);

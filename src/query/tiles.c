@@ -23,7 +23,7 @@
 ** entries into few rows: the grouping of all keys by `bucket`); a unit's
 ** entries, about UNIT_ROWS, stay in the core's cache between being listed
 ** and being folded. */
-enum { TILE_ROWS = 1 << 18, TILE_ENTRIES = 1 << 21, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16 };
+enum { TILE_ROWS = 1 << 17, TILE_ENTRIES = 1 << 21, UNIT_ROWS = 1 << 15, SAMPLES_PER_PIECE = 16 };
 /* Up to FEW_RUNS runs a unit merges by comparing their heads; more, by a
 ** radix sort of their entries.  Measured on GROUP BY df2_group, bucket at
 ** s=0.001 on one thread (least user time of 6 runs): 3.12 s with the sort
@@ -130,7 +130,12 @@ typedef struct merge_job {
 
 
 /* One answer row: the grouping's outer values, the code's inner values. */
-static void emit(merge_job *j, out_chunk *c, const uint64_t *orow, uint64_t code, int64_t count, const agg_state *acc) {
+static int emit(merge_job *j, out_chunk *c, const uint64_t *orow, uint64_t code, int64_t count, const agg_state *acc,
+                sj_error *err) {
+  if (c->rows == c->cap) {
+    int rc = chunk_room(c, err);
+    if (rc) return rc;
+  }
   const plan *p = j->p;
   const merge_layout *lay = j->lay;
   int64_t by[MAX_BY];
@@ -152,6 +157,7 @@ static void emit(merge_job *j, out_chunk *c, const uint64_t *orow, uint64_t code
     }
   }
   chunk_put(p, c, by, nulls, count, acc);
+  return 0;
 }
 
 /* Folds entry e of a cursor into the answer row being built; nonzero when
@@ -201,8 +207,11 @@ static void run_blocks(const mrun *run, uint64_t clo, uint64_t chi, uint32_t *lo
 }
 
 /* Reads back, for unit u of a tile that ends at unit u_end, the spilled
-** entries of as many of the following units of u's grouping as fit in
-** j->read_bytes (u's at least): each run of the grouping gives one slice. */
+** entries of as many of the following units of u's grouping as about fit in
+** j->read_bytes (u's at least): each run of the grouping gives one slice,
+** one pread of its indexed blocks.  Only the entries within the span's codes
+** are kept (the blocks' ends are moved off as each run is read), so what is
+** held is the span's entries, not a grouping of many runs times a block. */
 static int read_span(merge_job *j, worker *w, size_t u, size_t u_end, sj_error *err) {
   const unit *first = &j->units[u];
   size_t ew = j->ew, nruns = j->run_end[first->o1 - 1] - j->run_at[first->o0]; /* at most */
@@ -217,37 +226,39 @@ static int read_span(merge_job *j, worker *w, size_t u, size_t u_end, sj_error *
     w->slices_cap = nruns;
   }
   size_t span = 1;
-  while (u + span < u_end && j->units[u + span].o0 == first->o0 && j->units[u + span].o1 == first->o1) span++;
-  size_t words;
-  for (;;) { /* halved until its slices fit, or it is one unit */
-    uint64_t clo = first->clo, chi = j->units[u + span - 1].chi;
-    size_t k = 0;
-    words = 0;
-    for (uint32_t o = first->o0; o < first->o1; o++)
-      for (size_t r = j->run_at[o]; r < j->run_end[o]; r++, k++) {
-        run_blocks(&j->runs[r], clo, chi, &w->slice_lo[k], &w->slice_hi[k]);
-        w->slice_at[k] = words;
-        words += (size_t)(w->slice_hi[k] - w->slice_lo[k]) * ew;
-      }
-    if (span == 1 || words * 8 <= j->read_bytes) break;
-    span /= 2;
-  }
-  if (words > w->spilled_cap) {
-    uint64_t *b = realloc(w->spilled, words * 8);
-    if (!b) return sj_fail(err, SJ_ENOMEM, "out of memory reading the merge plan's spill file");
-    budget_hold(j->p->mem, MEM_READS, (int64_t)(words - w->spilled_cap) * 8);
-    w->spilled = b;
-    w->spilled_cap = words;
-  }
-  size_t k = 0, reads = 0;
+  uint64_t bytes = first->entries * ew * 8;
+  while (u + span < u_end && j->units[u + span].o0 == first->o0 && j->units[u + span].o1 == first->o1 &&
+         bytes + j->units[u + span].entries * ew * 8 <= j->read_bytes / 4 * 3) /* the entries are estimates */
+    bytes += j->units[u + span++].entries * ew * 8;
+  uint64_t clo = first->clo, chi = j->units[u + span - 1].chi;
+  size_t k = 0, reads = 0, used = 0; /* words of `spilled` */
   for (uint32_t o = first->o0; o < first->o1; o++)
     for (size_t r = j->run_at[o]; r < j->run_end[o]; r++, k++) {
       const mrun *run = &j->runs[r];
-      if (w->slice_hi[k] == w->slice_lo[k]) continue;
-      int rc = sj_temp_read(j->spill_fd, w->spilled + w->slice_at[k], (size_t)(w->slice_hi[k] - w->slice_lo[k]) * ew * 8,
-                          run->off + (uint64_t)w->slice_lo[k] * ew * 8, SPILL_FILE, err);
-      if (rc) return rc;
-      reads++;
+      uint32_t lo, hi;
+      run_blocks(run, clo, chi, &lo, &hi);
+      size_t words = (size_t)(hi - lo) * ew;
+      if (used + words > w->spilled_cap) {
+        size_t cap = (used + words + (1 << 16) - 1) & ~(size_t)((1 << 16) - 1); /* in steps of 512 KB */
+        uint64_t *b = realloc(w->spilled, cap * 8);
+        if (!b) return sj_fail(err, SJ_ENOMEM, "out of memory reading the merge plan's spill file");
+        budget_hold(j->p->mem, MEM_READS, (int64_t)(cap - w->spilled_cap) * 8);
+        w->spilled = b;
+        w->spilled_cap = cap;
+      }
+      uint64_t *at = w->spilled + used;
+      if (words) {
+        int rc = sj_temp_read(j->spill_fd, at, words * 8, run->off + (uint64_t)lo * ew * 8, SPILL_FILE, err);
+        if (rc) return rc;
+        reads++;
+      }
+      const uint64_t *a = entry_lower_bound(at, hi - lo, ew, clo);
+      const uint64_t *b = entry_lower_bound(a, hi - lo - (size_t)(a - at) / ew, ew, chi);
+      w->slice_at[k] = used;
+      w->slice_lo[k] = lo + (uint32_t)((size_t)(a - at) / ew);
+      w->slice_hi[k] = w->slice_lo[k] + (uint32_t)((size_t)(b - a) / ew);
+      memmove(at, a, (size_t)(b - a) * 8);
+      used += (size_t)(b - a);
     }
   atomic_fetch_add(&j->spill_reads, reads);
   w->span_u0 = u;
@@ -279,7 +290,8 @@ static int merge_dense(merge_job *j, const unit *u, worker *w, size_t n, out_chu
     }
     for (uint64_t code = w0; code < w1; code++) {
       const uint64_t *slot = w->dense + (size_t)(code - w0) * sw;
-      if (slot[0]) emit(j, chunk, orow, code, (int64_t)slot[0], (const agg_state *)(slot + 2)); /* counts are >= 1 */
+      int rc = slot[0] ? emit(j, chunk, orow, code, (int64_t)slot[0], (const agg_state *)(slot + 2), err) : 0; /* counts are >= 1 */
+      if (rc) return rc;
     }
   }
   return 0;
@@ -344,7 +356,8 @@ static int merge_unit(merge_job *j, size_t ui, size_t tile_end, worker *w, out_c
   }
   if (!n) return 0;
   uint64_t most = u->chi - u->clo < total ? u->chi - u->clo : total;
-  if (chunk_reserve(chunk, most) || grow_worker(w, 0, n > FEW_RUNS ? total : 0))
+  int sort = n > FEW_RUNS && u->chi - u->clo > 2 * total; /* else merged by heads, or dense */
+  if (chunk_reserve(chunk, most) || grow_worker(w, 0, sort ? total : 0))
     return sj_fail(err, SJ_ENOMEM, "out of memory for the answer's rows");
   const uint64_t *orow = agg_table_row(j->outer, j->order[u->o0]); /* the grouping's values */
   agg_state acc[MAX_AGGS];
@@ -363,13 +376,14 @@ static int merge_unit(merge_job *j, size_t ui, size_t tile_end, worker *w, out_c
           w->overflow |= fold(p, j->lay->inner, cs[c].at, &cs[c], &count, acc);
           cs[c].at += ew;
         }
-      emit(j, chunk, orow, code, count, acc);
+      int rc = emit(j, chunk, orow, code, count, acc, err);
+      if (rc) return rc;
       count = 0;
       memset(acc, 0, acc_bytes);
     }
     return 0;
   }
-  if (u->chi - u->clo <= 2 * total) return merge_dense(j, u, w, n, chunk, orow, err);
+  if (!sort) return merge_dense(j, u, w, n, chunk, orow, err);
   /* Many runs, sparse codes: their entries sorted by code relative to the unit's first
   ** (fewer radix passes for a narrow unit), stable so that equal codes
   ** fold in cursor order. */
@@ -390,7 +404,8 @@ static int merge_unit(merge_job *j, size_t ui, size_t tile_end, worker *w, out_c
       __builtin_prefetch(ahead + ew - 1); /* an entry may straddle two lines */
     }
     if (refs[i].k != code) {
-      emit(j, chunk, orow, code + u->clo, count, acc);
+      int rc = emit(j, chunk, orow, code + u->clo, count, acc, err);
+      if (rc) return rc;
       code = refs[i].k;
       count = 0;
       memset(acc, 0, acc_bytes);
@@ -398,8 +413,7 @@ static int merge_unit(merge_job *j, size_t ui, size_t tile_end, worker *w, out_c
     const cursor *c = &w->curs[refs[i].a];
     w->overflow |= fold(p, j->lay->inner, c->at + (size_t)refs[i].b * ew, c, &count, acc);
   }
-  emit(j, chunk, orow, code + u->clo, count, acc);
-  return 0;
+  return emit(j, chunk, orow, code + u->clo, count, acc, err);
 }
 
 /* out_pipeline's callbacks: a tile is consecutive units, merged by a
@@ -580,7 +594,7 @@ int merge_write(const plan *p, const merge_layout *lay, const merge_runs *r, con
     rows += j.units[u].rows;
     entries += j.units[u].entries;
   }
-  out_pipeline pl = {sink, schema, p->pool, j.ntiles, &j, worker_new, worker_free, fill_tile,
+  out_pipeline pl = {sink, schema, p->pool, j.ntiles, PQ_PAGE_ROWS, &j, worker_new, worker_free, fill_tile,
                      p->q->progress, p->q->progress_ctx};
   if (!rc) rc = out_pipeline_run(&pl, &st->rows_out, err);
   st->spill_reads = atomic_load(&j.spill_reads);

@@ -196,6 +196,100 @@ static void test_large(const char *dir) {
   unlink(path);
 }
 
+/* Reads a whole file into *out; its length, or 0. */
+static size_t slurp(const char *path, uint8_t **out) {
+  FILE *f = fopen(path, "rb");
+  *out = NULL;
+  if (!f) return 0;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  *out = malloc(n > 0 ? (size_t)n : 1);
+  size_t got = *out && n > 0 ? fread(*out, 1, (size_t)n, f) : 0;
+  fclose(f);
+  return got;
+}
+
+/* A row group built in batches (pq_rowgroup_begin/add/end) of whole pages
+** is the same bytes as one encoded at once, for every column kind that may
+** be batched — the columns' bounds taken over all batches (the smallest
+** and largest values are in different batches); a batch after one that is
+** not whole pages, and a dictionary column after the first batch, are
+** refused. */
+static void test_batches(void) {
+  enum { N = 3 * PQ_PAGE_ROWS + 1234 };
+  static int64_t seq[N], opt[N], day[N];
+  static double val[N];
+  static uint8_t valid[N];
+  static uint64_t off[N + 1];
+  static char text[N * 4];
+  uint64_t at = 0;
+  for (int i = 0; i < N; i++) {
+    seq[i] = i < (int)PQ_PAGE_ROWS ? i : -(int64_t)i * 3;  /* the least in the last batch */
+    opt[i] = (i * 7919) % 1000 - (i > 2 * (int)PQ_PAGE_ROWS ? 5000 : 0);
+    day[i] = 19000 + i % 400;
+    val[i] = i == 5 ? 1e9 : i * 0.5 - 100;            /* the largest in the first */
+    valid[i] = i % 11 != 0;
+    off[i] = at;
+    at += (uint64_t)snprintf(text + at, 4, "%d", i % 1000);
+  }
+  off[N] = at;
+  pq_column_spec specs[5] = {{"s", PQ_INT64, PQ_ENC_DELTA, PQ_CODEC_ZSTD, 0, {0}},
+                             {"o", PQ_INT64, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 1, {0}},
+                             {"d", PQ_INT32, PQ_ENC_PLAIN, PQ_CODEC_NONE, 0, {PQ_LT_DATE, 0, 0, 0, 0}},
+                             {"v", PQ_DOUBLE, PQ_ENC_PLAIN, PQ_CODEC_NONE, 1, {0}},
+                             {"t", PQ_BYTE_ARRAY, PQ_ENC_PLAIN, PQ_CODEC_ZSTD, 0, {0}}};
+  char whole[] = "/tmp/sj-test-whole-XXXXXX", batched[] = "/tmp/sj-test-batched-XXXXXX";
+  sj_error err;
+  pq_vector v[5] = {{.kind = PQ_VEC_I64, .i64 = seq},
+                    {.kind = PQ_VEC_I64, .i64 = opt, .valid = valid},
+                    {.kind = PQ_VEC_I64, .i64 = day},
+                    {.kind = PQ_VEC_F64, .f64 = val, .valid = valid},
+                    {.kind = PQ_VEC_BYTES, .bytes = (const uint8_t *)text, .offsets = off}};
+  CHECK(write_file(whole, specs, 5, v, N, 1, &err) == 0, err.msg);
+  close(mkstemp(batched));
+  pq_scratch *s = pq_scratch_new();
+  pq_rowgroup *rg = NULL;
+  pq_file *f = NULL;
+  int rc = pq_rowgroup_begin(5, &rg, &err);
+  for (uint64_t r0 = 0; !rc && r0 < N; r0 += 2 * PQ_PAGE_ROWS) { /* two pages, then the rest */
+    uint64_t n = N - r0 < 2 * PQ_PAGE_ROWS ? N - r0 : 2 * PQ_PAGE_ROWS;
+    pq_vector b[5];
+    memcpy(b, v, sizeof b);
+    b[0].i64 += r0, b[1].i64 += r0, b[1].valid += r0, b[2].i64 += r0, b[3].f64 += r0, b[3].valid += r0;
+    b[4].offsets += r0;
+    rc = pq_rowgroup_add(specs, 5, b, n, s, rg, &err);
+  }
+  if (!rc) rc = pq_rowgroup_end(rg, &err);
+  if (!rc) rc = pq_file_open(&f, batched, specs, 5, &err);
+  if (!rc) rc = pq_file_append(f, rg, &err);
+  if (!rc) rc = pq_file_close(f, NULL, &err);
+  CHECK(rc == 0, err.msg);
+  pq_rowgroup_free(rg);
+  uint8_t *a, *b;
+  size_t na = slurp(whole, &a), nb = slurp(batched, &b);
+  CHECK(na > 0 && na == nb && !memcmp(a, b, na), "a row group in batches of whole pages: the same bytes");
+  free(a);
+  free(b);
+  /* a batch after a part of a page; a dictionary column past the first batch */
+  rc = pq_rowgroup_begin(5, &rg, &err);
+  if (!rc) rc = pq_rowgroup_add(specs, 5, v, 1000, s, rg, &err);
+  CHECK(rc == 0 && pq_rowgroup_add(specs, 5, v, 1000, s, rg, &err) == SJ_EUSAGE && strstr(err.msg, "multiple"),
+        "a batch after one that is not whole pages is refused");
+  pq_rowgroup_free(rg);
+  pq_run one = {7, PQ_PAGE_ROWS};
+  pq_column_spec ks = {"k", PQ_INT64, PQ_ENC_DICTIONARY, PQ_CODEC_ZSTD, 0, {0}};
+  pq_vector kv = {.kind = PQ_VEC_RUNS, .runs = &one, .run_count = 1};
+  rc = pq_rowgroup_begin(1, &rg, &err);
+  if (!rc) rc = pq_rowgroup_add(&ks, 1, &kv, PQ_PAGE_ROWS, s, rg, &err);
+  CHECK(rc == 0 && pq_rowgroup_add(&ks, 1, &kv, PQ_PAGE_ROWS, s, rg, &err) == SJ_EUSAGE && strstr(err.msg, "k"),
+        "a dictionary column in a second batch is refused, naming it");
+  pq_rowgroup_free(rg);
+  pq_scratch_free(s);
+  unlink(whole);
+  unlink(batched);
+}
+
 int main(void) {
   static uint16_t codes[ROWS];
   static int64_t seq[ROWS];
@@ -260,5 +354,6 @@ int main(void) {
   test_logical();
   test_large("/tmp");
   if (access("/dev/shm", W_OK) == 0) test_large("/dev/shm");
+  test_batches();
   return check_summary("pq_reader");
 }
