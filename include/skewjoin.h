@@ -203,6 +203,12 @@ typedef struct pq_column {
 } pq_column;
 
 int pq_read(const pq_reader *r, int rg, int col, pq_column *out, sj_error *err);
+/* About the memory pq_read of that column chunk takes, from the footer
+** alone: its values (and offsets, validity) for the rows the row group
+** declares, its pages as stored and uncompressed.  Callers that bound their
+** memory check it before reading: a row group may declare far more rows
+** than its bytes hold (one RLE run). */
+uint64_t pq_read_bytes(const pq_reader *r, int rg, int col);
 void pq_column_free(pq_column *c);
 
 /* A dictionary-encoded column chunk as codes into its dictionary, without
@@ -402,7 +408,7 @@ int gen_run(const gen_params *p, const char *out_dir, int force,
 typedef struct sj_query {
   const char *left, *right, *on, *by, *aggs;
   int threads;           /* 0: all cores */
-  uint64_t memory_limit; /* bytes the query may hold; 0: half of RAM */
+  uint64_t memory_limit; /* bytes the query may hold; 0: sj_memory_default() */
   const char *out;       /* FILE.csv or FILE.parquet, written atomically; NULL: CSV on csv */
   FILE *csv;             /* NULL: stdout */
   const char *temp_dir;  /* spill files; NULL: $TMPDIR or /tmp */
@@ -431,6 +437,9 @@ typedef struct sj_query_report {
 /* Runs the query and writes its answer, sorted by the by-columns, as it is
 ** produced: the answer is never held whole unless the plan needs it. */
 int sj_query_run(const sj_query *q, sj_query_report *report, sj_error *err);
+/* The memory limit when none is given: half of RAM (4 GiB where the system
+** does not say). */
+uint64_t sj_memory_default(void);
 
 /* ---------------------------------------------------------- distributed */
 

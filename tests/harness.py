@@ -49,3 +49,44 @@ def duck(*sql):
     p = subprocess.run(["node", os.path.join(ORACLE, "q.mjs"), *sql],
                        capture_output=True, text=True, check=True)
     return [json.loads(line) for line in p.stdout.splitlines()]
+
+
+MEMORY_CGROUPS = "/sys/fs/cgroup/memory"  # the cgroup v1 memory controller
+
+
+def in_memory_cgroup(limit_mib, argv):
+    """Runs argv inside a memory cgroup of its own that holds at most
+    limit_mib MiB (its page cache included, as a container's limit does).
+    Returns (exit code, stderr, the cgroup's peak bytes, OOM kills), or None
+    where this machine offers no memory cgroup to make (the caller says
+    that it skipped)."""
+    path = os.path.join(MEMORY_CGROUPS, f"skewjoin-test-{os.getpid()}")
+    try:
+        os.mkdir(path)
+    except OSError:
+        return None
+    try:
+        with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
+            f.write(str(limit_mib << 20))
+        procs = os.path.join(path, "cgroup.procs")
+
+        def enter():
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+
+        p = subprocess.run(argv, preexec_fn=enter, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        with open(os.path.join(path, "memory.max_usage_in_bytes")) as f:
+            peak = int(f.read())
+        kills = 0
+        with open(os.path.join(path, "memory.oom_control")) as f:
+            for line in f:
+                if line.startswith("oom_kill "):
+                    kills = int(line.split()[1])
+        return p.returncode, p.stderr, peak, kills
+    finally:
+        try:
+            with open(os.path.join(path, "memory.force_empty"), "w") as f:
+                f.write("0")  # the page cache it still holds goes, so that it can be removed
+        except OSError:
+            pass
+        os.rmdir(path)

@@ -17,6 +17,10 @@ int cli_exit_code(int status);
 ** Return 0 on success, SJ_EUSAGE with a message naming `what` otherwise. */
 int cli_parse_u64(const char *s, const char *what, uint64_t *out, sj_error *err);
 int cli_parse_double(const char *s, const char *what, double *out, sj_error *err);
+/* --memory-limit's "512M", "4G", "1000000": a whole number of bytes, KiB,
+** MiB, GiB or TiB, at least 1 byte; anything else ("0.5", "-1", "12Q", "")
+** is refused, never read as 0 (the default). */
+int cli_parse_size(const char *s, uint64_t *out, sj_error *err);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal. */
 typedef struct cli_progress {

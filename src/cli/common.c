@@ -72,6 +72,27 @@ void cli_progress_finish(cli_progress *pr) {
   if (pr->enabled) fprintf(stderr, "\r%*s\r", 100, "");
 }
 
+int cli_parse_size(const char *s, uint64_t *out, sj_error *err) {
+  const char *p = s;
+  uint64_t v = 0;
+  int digits = 0;
+  for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    if (v > (UINT64_MAX - 9) / 10) digits = -100; /* far too large */
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  int shift = 0;
+  if (*p == 'K' || *p == 'k') shift = 10, p++;
+  else if (*p == 'M' || *p == 'm') shift = 20, p++;
+  else if (*p == 'G' || *p == 'g') shift = 30, p++;
+  else if (*p == 'T' || *p == 't') shift = 40, p++;
+  if (*p == 'B' || *p == 'b') p++;
+  if (digits <= 0 || *p || v == 0 || v > (UINT64_C(1) << 60) >> shift)
+    return sj_fail(err, SJ_EUSAGE, "--memory-limit: '%s' is not a size like 512M or 4G (a whole number, at least 1, "
+                   "with K, M, G or T)", s);
+  *out = v << shift;
+  return 0;
+}
+
 int cli_one_file(int argc, char **argv, const char *cmd, const char *help) {
   if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
     fputs(help, stdout);

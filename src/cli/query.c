@@ -55,7 +55,12 @@ static const char help[] =
     "                       file when they could pass half of it (the page cache\n"
     "                       holds them, not the process); re-sorting an answer\n"
     "                       holds a quarter of it, then spills; the hash plan's\n"
-    "                       answer groups go to sorted runs past half of it, merged\n"
+    "                       answer groups go to sorted runs past half of it, merged.\n"
+    "                       Row groups are decoded whole, a quarter of it at a time\n"
+    "                       (a larger one alone); one that needs more than the\n"
+    "                       limit (or 64M) is refused before it is read (exit 1).\n"
+    "                       The process holds the limit plus about 25 MB per thread\n"
+    "                       and 2 KB per input file (README: the memory limit)\n"
     "  --temp-dir DIR       where spill files go (default $TMPDIR or /tmp); they are\n"
     "                       unlinked at creation, so nothing is left behind\n"
     "  --explain            print the plan with its actual sizes and times to stderr\n"
@@ -67,30 +72,6 @@ static const char help[] =
     "by COLS (NULLS LAST) and the same, byte for byte, for any --threads.\n"
     "Exit codes: 0 ok, 1 failure, 2 bad usage or input (unknown or ambiguous column,\n"
     "type mismatch, files of one table with different schemas), 130 interrupted.\n";
-
-/* "512M", "4G", "1000000": a whole number of bytes, KiB, MiB, GiB or TiB,
-** at least 1 byte; anything else ("0.5", "-1", "12Q", "") is refused, never
-** read as 0 (the default). */
-static int parse_size(const char *s, uint64_t *out, sj_error *err) {
-  const char *p = s;
-  uint64_t v = 0;
-  int digits = 0;
-  for (; *p >= '0' && *p <= '9'; p++, digits++) {
-    if (v > (UINT64_MAX - 9) / 10) digits = -100; /* far too large */
-    v = v * 10 + (uint64_t)(*p - '0');
-  }
-  int shift = 0;
-  if (*p == 'K' || *p == 'k') shift = 10, p++;
-  else if (*p == 'M' || *p == 'm') shift = 20, p++;
-  else if (*p == 'G' || *p == 'g') shift = 30, p++;
-  else if (*p == 'T' || *p == 't') shift = 40, p++;
-  if (*p == 'B' || *p == 'b') p++;
-  if (digits <= 0 || *p || v == 0 || v > (UINT64_C(1) << 60) >> shift)
-    return sj_fail(err, SJ_EUSAGE, "--memory-limit: '%s' is not a size like 512M or 4G (a whole number, at least 1, "
-                   "with K, M, G or T)", s);
-  *out = v << shift;
-  return 0;
-}
 
 int cli_query(int argc, char **argv) {
   enum { O_LEFT = 256, O_RIGHT, O_ON, O_BY, O_AGG, O_OUT, O_THREADS, O_MEM, O_TEMP, O_EXPLAIN, O_HELP, O_MAT };
@@ -124,7 +105,7 @@ int cli_query(int argc, char **argv) {
           rc = sj_fail(&err, SJ_EUSAGE, "--threads must be 1 to %d", SJ_MAX_THREADS);
         q.threads = (int)u;
         break;
-      case O_MEM: rc = parse_size(optarg, &q.memory_limit, &err); break;
+      case O_MEM: rc = cli_parse_size(optarg, &q.memory_limit, &err); break;
       case O_TEMP: q.temp_dir = optarg; break;
       case O_EXPLAIN: explain = 1; break;
       case 'h':

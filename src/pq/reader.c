@@ -551,6 +551,18 @@ void pq_release_rowgroup(const pq_reader *r, int rg) {
   if (lo < hi) sj_input_release(r->in, lo, hi - lo);
 }
 
+uint64_t pq_read_bytes(const pq_reader *r, int rg, int col) {
+  if (rg < 0 || rg >= r->nrgs || col < 0 || col >= r->ncols) return 0;
+  const chunk *ch = &r->chunks[(size_t)rg * (size_t)r->ncols + (size_t)col];
+  const pq_column_info *ci = &r->cols[col];
+  uint64_t per_row = (ci->type == PQ_BYTE_ARRAY ? 8 : (uint64_t)type_width(ci->type, ci->type_length)) + (uint64_t)ci->optional;
+  /* pq_open checked the rows (at most 2^31) and the stored size (within the
+  ** file); the uncompressed size is only a claim */
+  uint64_t bytes = (uint64_t)r->rg_rows[rg] * per_row + (uint64_t)ch->info.compressed_size;
+  int64_t u = ch->info.uncompressed_size;
+  return u <= 0 ? bytes : (uint64_t)u > UINT64_MAX - bytes ? UINT64_MAX : bytes + (uint64_t)u;
+}
+
 int pq_read(const pq_reader *r, int rg, int col, pq_column *out, sj_error *err) {
   return read_chunk(r, rg, col, out, NULL, NULL, err);
 }

@@ -239,6 +239,7 @@ static int stream_left(plan *p, agg_table *answer, sj_extsort **runs, uint64_t l
   size_t nmorsels, window = 4 * (size_t)p->threads;
   morsel *morsels = NULL;
   int rc = list_morsels(L, &morsels, &nmorsels, err);
+  if (!rc) rc = scan_check_morsels(p, L, morsels, nmorsels, err);
   uint32_t *ri = rc ? NULL : sorted_by_join_key(rt);
   key_index index = {NULL, 0};
   stream_job j = {{p, L, NULL, calloc(window, sizeof(agg_table))}, rt, ri, &index, calloc(window, sizeof(agg_table)),

@@ -50,6 +50,13 @@ int side_open(plan *p, side *s, const char *arg, sj_error *err) {
 /* ------------------------------------------------------------------ scan */
 
 
+void side_close_files(side *s) {
+  for (int f = 0; f < s->nfiles; f++) {
+    if (s->files[f]) pq_close(s->files[f]);
+    s->files[f] = NULL;
+  }
+}
+
 int list_morsels(side *s, morsel **out, size_t *n, sj_error *err) {
   size_t total = 0;
   for (int f = 0; f < s->nfiles; f++) total += (size_t)pq_nrowgroups(s->files[f]);

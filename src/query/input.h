@@ -13,6 +13,10 @@
 ** agree.  side_open_files is how the distributed tasks open their pieces. */
 int side_open(plan *p, side *s, const char *arg, sj_error *err);
 int side_open_files(plan *p, side *s, char *const *names, int n, sj_error *err);
+/* Closes the side's files once a plan has read all it needs of them: their
+** footers (a few KB a file, thousands of files) are not held through the
+** answer's merge.  s->files[f] become NULL; counts stay. */
+void side_close_files(side *s);
 
 /* Every (file, row group) of a side, in file order: the scan's morsels;
 ** s->rows_scanned becomes their rows (the same count for every pass). */

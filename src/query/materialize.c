@@ -258,6 +258,7 @@ static int cut_pieces(mjob *j, uint64_t *joined, sj_error *err) {
   side *s = &j->p->s[0];
   size_t nm;
   int rc = list_morsels(s, &j->morsels, &nm, err);
+  if (!rc) rc = scan_check_morsels(j->p, s, j->morsels, nm, err);
   size_t cap = nm + 16;
   if (!rc && !(j->pieces = malloc(cap * sizeof *j->pieces))) rc = sj_fail(err, SJ_ENOMEM, "out of memory");
   *joined = 0;

@@ -65,6 +65,10 @@ int merge_run(plan *p, out_sink *sink, const out_schema *schema, plan_report *re
   merge_groups groups = {0};
   if (!rc) rc = merge_groupings(p, &lay, &groups, err);
   double t_outer = (sj_clock() - t0) - t_inner;
+  if (!rc) { /* both sides are scanned */
+    side_close_files(in);
+    side_close_files(out);
+  }
   merge_range all = {0, UINT32_MAX, 0, UINT64_MAX};
   if (!rc) rc = merge_write(p, &lay, &runs, &groups, &all, sink, schema, &st, err);
   if (!rc) {

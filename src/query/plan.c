@@ -361,6 +361,7 @@ void plan_close(plan *p) {
     free(p->s[s].files);
   }
   sj_pool_free(p->pool);
+  if (p->mem) budget_free(p->mem);
   free(p->mem);
   memset(p, 0, sizeof *p);
 }

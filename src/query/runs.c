@@ -215,13 +215,15 @@ static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol 
     }
   }
   /* Runs of equal (key, code) become entries; runs of one key, an mrun. */
-  uint64_t nentries = 0, nruns = 0;
-  for (uint64_t i = 0; i < live && !*rc; i++)
-    if (i == 0 || sorted[i].k != sorted[i - 1].k || (key_bits + lay->bits > 64 &&
-        num_i(&cols[0], sorted[i].a) != num_i(&cols[0], sorted[i - 1].a))) nentries++;
+  uint64_t nentries = 0, nkeys = 0, nruns = 0;
+  for (uint64_t i = 0; i < live && !*rc; i++) {
+    int new_key = i == 0 || num_i(&cols[0], sorted[i].a) != num_i(&cols[0], sorted[i - 1].a);
+    nkeys += new_key;
+    nentries += new_key || sorted[i].k != sorted[i - 1].k;
+  }
   if (!*rc && nentries) {
     part->entries = calloc(nentries, ew * 8);
-    part->runs = malloc(sizeof *part->runs * (size_t)nentries);
+    part->runs = malloc(sizeof *part->runs * (size_t)nkeys);
     if (!part->entries || !part->runs) *rc = sj_fail(err, SJ_ENOMEM, "out of memory sorting the %s side", s->what);
   }
   uint64_t code_mask = lay->bits ? ~(uint64_t)0 >> (64 - lay->bits) : 0;
@@ -242,11 +244,8 @@ static uint64_t sort_into_runs(inner_job *j, size_t m, int worker, const numcol 
     agg_state *st = (agg_state *)(e + 2);
     for (int k = 0; k < ns; k++) state_add(&st[k], p->fn[s->state_agg[k]], s->state_is_float[k], &cols[1 + nby + k], row);
   }
+  assert(*rc || nruns == nkeys);
   part->nruns = nruns;
-  if (nruns) { /* kept to the end: no room wasted (the array was sized for one run per entry) */
-    mrun *exact = realloc(part->runs, nruns * sizeof *exact);
-    if (exact) part->runs = exact;
-  }
   return nentries;
 }
 
@@ -331,24 +330,25 @@ static int scan_inner_morsel(inner_job *j, size_t m, int worker, uint64_t *nentr
   const plan *p = j->p;
   side *s = j->s;
   const pq_reader *r = s->files[j->morsels[m].file];
-  int rg = j->morsels[m].rg, nby = s->nby, ns = s->nstates;
+  int rg = j->morsels[m].rg, nby = s->nby;
   const char *names[1 + MAX_BY + MAX_AGGS];
   numcol cols[1 + MAX_BY + MAX_AGGS];
-  names[0] = p->q->on;
-  for (int i = 0; i < nby; i++) names[1 + i] = s->by[i];
-  for (int i = 0; i < ns; i++) names[1 + nby + i] = s->state_col[i];
-  int need = 1 + nby + ns;
+  int need = scan_columns(p, s, names);
+  uint64_t held = scan_morsel_bytes(p, s, r, rg);
+  budget_wait(p->mem, MEM_SCAN, held);
   int rc = read_scan_columns(p, r, rg, names, need, cols, err);
   for (int c = 0; c < nby && !rc; c++)
     if (p->by_rank[s->by_out[c]]) rc = rank_dict_map(p->by_rank[s->by_out[c]], &cols[1 + c].raw, pq_path(r), err);
   if (rc) {
     for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
+    budget_give(p->mem, MEM_SCAN, held);
     return rc;
   }
   uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
   *nentries = 1;
   if (!one_key_one_entry(j, m, cols, rows, &rc, err)) *nentries = sort_into_runs(j, m, worker, cols, rows, r, rg, &rc, err);
   for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
+  budget_give(p->mem, MEM_SCAN, held);
   if (j->spill_fd >= 0) pq_release_rowgroup(r, rg);
   return rc;
 }
@@ -421,6 +421,8 @@ int merge_scan(plan *p, const merge_layout *lay, const morsel *m, size_t n, int 
                sj_error *err) {
   memset(out, 0, sizeof *out);
   out->spill_fd = -1;
+  int checked = scan_check_morsels(p, &p->s[lay->inner], m, n, err);
+  if (checked) return checked;
   inner_job *ij = calloc(1, sizeof *ij);
   if (!ij) return sj_fail(err, SJ_ENOMEM, "out of memory");
   ij->p = p;

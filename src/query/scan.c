@@ -27,6 +27,47 @@ static const key_dict *scan_dict(const plan *p, const char *const *names, int c)
   return NULL;
 }
 
+int scan_columns(const plan *p, const side *s, const char **names) {
+  names[0] = p->q->on;
+  for (int i = 0; i < s->nby; i++) names[1 + i] = s->by[i];
+  for (int i = 0; i < s->nstates; i++) names[1 + s->nby + i] = s->state_col[i];
+  return 1 + s->nby + s->nstates;
+}
+
+uint64_t scan_morsel_bytes(const plan *p, const side *s, const pq_reader *r, int rg) {
+  const char *names[1 + MAX_BY + MAX_AGGS];
+  int n = scan_columns(p, s, names);
+  /* per row beyond the columns: two radix pairs, and an entry of a run or
+  ** a row of a table (key, by-columns, count, states) */
+  uint64_t bytes = (uint64_t)pq_rowgroup_rows(r, rg) * (32 + 8 * (2 + (uint64_t)s->nby + 4 * (uint64_t)s->nstates));
+  for (int c = 0; c < n; c++) {
+    uint64_t more = pq_read_bytes(r, rg, pq_find_column(r, names[c]));
+    bytes = more > UINT64_MAX - bytes ? UINT64_MAX : bytes + more;
+  }
+  return bytes;
+}
+
+/* A row group is scanned whole: one that needs more than the memory limit
+** is refused — but a limit under SCAN_FLOOR (a tiny limit that only asks
+** for everything to spill) lets row groups of up to SCAN_FLOOR through, one
+** at a time. */
+#define SCAN_FLOOR ((uint64_t)64 << 20)
+
+int scan_check_morsels(plan *p, const side *s, const morsel *m, size_t n, sj_error *err) {
+  budget_share(p->mem, MEM_SCAN);
+  uint64_t most = p->mem->limit > SCAN_FLOOR ? p->mem->limit : SCAN_FLOOR;
+  for (size_t i = 0; i < n; i++) {
+    const pq_reader *r = s->files[m[i].file];
+    uint64_t bytes = scan_morsel_bytes(p, s, r, m[i].rg);
+    if (bytes > most)
+      return sj_fail(err, SJ_ENOMEM, "%s: row group %d holds %lld rows, which take about %.0f MB to scan: more "
+                     "than the %.0f MB a row group may take under this memory limit (give at least --memory-limit "
+                     "%.0fM)", pq_path(r), m[i].rg, (long long)pq_rowgroup_rows(r, m[i].rg), (double)bytes / 1048576.0,
+                     (double)most / 1048576.0, (double)bytes / 1048576.0 + 1);
+  }
+  return 0;
+}
+
 int read_scan_columns(const plan *p, const pq_reader *r, int rg, const char *const *names, int n, numcol *cols,
                       sj_error *err) {
   int rc = read_columns(r, rg, names, n, cols, err);
@@ -141,15 +182,17 @@ int scan_morsel(void *ctx, size_t m, int worker, sj_error *err) {
   pq_reader *r = s->files[j->morsels[m].file];
   int rg = j->morsels[m].rg;
   agg_table *t = &j->tables[m];
-  int need = 1 + s->nby + s->nstates;
   numcol cols[1 + MAX_BY + MAX_AGGS];
   const char *names[1 + MAX_BY + MAX_AGGS];
-  names[0] = j->p->q->on;
-  for (int i = 0; i < s->nby; i++) names[1 + i] = s->by[i];
-  for (int i = 0; i < s->nstates; i++) names[1 + s->nby + i] = s->state_col[i];
+  int need = scan_columns(j->p, s, names);
   if (agg_table_init(t, 1 + s->nby, s->nstates)) return sj_fail(err, SJ_ENOMEM, "out of memory");
+  uint64_t held = scan_morsel_bytes(j->p, s, r, rg);
+  budget_wait(j->p->mem, MEM_SCAN, held);
   int rc = read_scan_columns(j->p, r, rg, names, need, cols, err);
-  if (rc) return rc;
+  if (rc) {
+    budget_give(j->p->mem, MEM_SCAN, held);
+    return rc;
+  }
   uint64_t rows = (uint64_t)pq_rowgroup_rows(r, rg);
   int64_t keys[1 + MAX_BY];
   if (!rc) {
@@ -173,6 +216,7 @@ int scan_morsel(void *ctx, size_t m, int worker, sj_error *err) {
       state_add(&st[k], j->p->fn[s->state_agg[k]], s->state_is_float[k], &cols[1 + s->nby + k], i);
   }
   for (int c = 0; c < need; c++) pq_column_free(&cols[c].raw);
+  budget_give(j->p->mem, MEM_SCAN, held);
   return rc;
 }
 
@@ -181,7 +225,11 @@ int scan_side(plan *p, side *s, sj_error *err) {
   scan_job j = {p, s, NULL, NULL};
   size_t nmorsels;
   int rc = list_morsels(s, &j.morsels, &nmorsels, err);
-  if (rc) return rc;
+  if (!rc) rc = scan_check_morsels(p, s, j.morsels, nmorsels, err);
+  if (rc) {
+    free(j.morsels);
+    return rc;
+  }
   j.tables = calloc(nmorsels ? nmorsels : 1, sizeof *j.tables);
   if (!j.tables) { free(j.morsels); return sj_fail(err, SJ_ENOMEM, "out of memory"); }
   rc = sj_pool_run(p->pool, nmorsels, scan_morsel, &j, err);
