@@ -148,37 +148,38 @@ static int put_page(pq_scratch *s, pq_codec codec, int is_dictionary, uint32_t v
                        out, m, err);
 }
 
-/* Statistics take in each batch's bounds (pq_rowgroup_add). */
-static void stats_i64(chunk_meta *m, int64_t lo, int64_t hi) {
-  if (m->has_stats) {
-    int64_t a, b;
-    memcpy(&a, m->min, 8);
-    memcpy(&b, m->max, 8);
-    lo = a < lo ? a : lo;
-    hi = b > hi ? b : hi;
-  }
-  memcpy(m->min, &lo, 8);
-  memcpy(m->max, &hi, 8);
+/* Statistics take in each batch's bounds (pq_rowgroup_add): lo and hi, of
+** type T, widened by the bounds an earlier batch recorded. */
+#define WIDEN_BY_RECORDED(T, m, lo, hi) \
+  do {                                  \
+    if ((m)->has_stats) {               \
+      T was_lo, was_hi;                 \
+      memcpy(&was_lo, (m)->min, sizeof was_lo); \
+      memcpy(&was_hi, (m)->max, sizeof was_hi); \
+      lo = was_lo < lo ? was_lo : lo;   \
+      hi = was_hi > hi ? was_hi : hi;   \
+    }                                   \
+  } while (0)
+
+static void set_bounds(chunk_meta *m, const void *lo, const void *hi, int len) {
+  memcpy(m->min, lo, (size_t)len);
+  memcpy(m->max, hi, (size_t)len);
   m->has_stats = 1;
-  m->stats_len = 8;
+  m->stats_len = len;
+}
+
+static void stats_i64(chunk_meta *m, int64_t lo, int64_t hi) {
+  WIDEN_BY_RECORDED(int64_t, m, lo, hi);
+  set_bounds(m, &lo, &hi, 8);
 }
 
 /* Records double bounds; parquet.thrift: a zero minimum is written -0.0,
 ** a zero maximum +0.0. */
 static void stats_f64_bounds(chunk_meta *m, double lo, double hi) {
-  if (m->has_stats) {
-    double a, b;
-    memcpy(&a, m->min, 8);
-    memcpy(&b, m->max, 8);
-    lo = a < lo ? a : lo;
-    hi = b > hi ? b : hi;
-  }
+  WIDEN_BY_RECORDED(double, m, lo, hi);
   if (lo == 0) lo = -0.0;
   if (hi == 0) hi = 0.0;
-  memcpy(m->min, &lo, 8);
-  memcpy(m->max, &hi, 8);
-  m->has_stats = 1;
-  m->stats_len = 8;
+  set_bounds(m, &lo, &hi, 8);
 }
 
 /* Min and max in four independent lanes: one chain of dependent compares
@@ -408,17 +409,8 @@ static int encode_int32(const pq_column_spec *sp, const pq_vector *v, uint64_t r
     rc = put_page(s, sp->codec, 0, n, E_PLAIN, out, m, err);
   }
   if (!rc && have) {
-    if (m->has_stats) {
-      int32_t a, b;
-      memcpy(&a, m->min, 4);
-      memcpy(&b, m->max, 4);
-      lo = a < lo ? a : lo;
-      hi = b > hi ? b : hi;
-    }
-    memcpy(m->min, &lo, 4);
-    memcpy(m->max, &hi, 4);
-    m->has_stats = 1;
-    m->stats_len = 4;
+    WIDEN_BY_RECORDED(int32_t, m, lo, hi);
+    set_bounds(m, &lo, &hi, 4);
   }
   return rc;
 }
