@@ -90,3 +90,33 @@ def in_memory_cgroup(limit_mib, argv):
         except OSError:
             pass
         os.rmdir(path)
+
+
+def huge_rowgroups(path):
+    """Writes a valid Parquet file of two row groups that declare 2^31 - 1
+    rows each: one INT64 column `key`, 7 throughout (a dictionary page and
+    one RLE run a page): 2.5 MB on disk, 32 GiB as values."""
+    sys.path.insert(0, os.path.join(ROOT, "python"))
+    import ctypes
+    from skewjoin import _lib
+
+    class pq_run(ctypes.Structure):
+        _fields_ = [("value", ctypes.c_int64), ("count", ctypes.c_uint64)]
+
+    spec = (_lib.pq_column_spec * 1)()
+    spec[0].name, spec[0].type, spec[0].encoding, spec[0].codec = b"key", 2, 2, 6  # INT64, dictionary, zstd
+    run = pq_run(7, 2**31 - 1)
+    vec = (_lib.pq_vector * 1)()
+    vec[0].kind, vec[0].runs, vec[0].run_count = 3, ctypes.addressof(run), 1  # PQ_VEC_RUNS
+    err, f = _lib.sj_error(), ctypes.c_void_p()
+    _lib.check(_lib.lib.pq_file_open(ctypes.byref(f), os.fsencode(path), spec, 1, ctypes.byref(err)), err)
+    scratch = _lib.lib.pq_scratch_new()
+    for _ in range(2):
+        rg = ctypes.c_void_p()
+        _lib.check(_lib.lib.pq_rowgroup_encode(spec, 1, vec, 2**31 - 1, scratch, ctypes.byref(rg), ctypes.byref(err)),
+                   err)
+        rc = _lib.lib.pq_file_append(f, rg, ctypes.byref(err))
+        _lib.lib.pq_rowgroup_free(rg)
+        _lib.check(rc, err)
+    _lib.lib.pq_scratch_free(scratch)
+    _lib.check(_lib.lib.pq_file_close(f, None, ctypes.byref(err)), err)

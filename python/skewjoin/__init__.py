@@ -191,7 +191,13 @@ def _iter_file(path, columns, whole=False):
 
 def _frame(r, rgs, want, names, infos, err):
     parts = {c: [] for c in want}
+    most = _lib.lib.sj_memory_default()
     for rg in rgs:
+        need = sum(_lib.lib.pq_read_bytes(r, rg, names.index(c)) for c in want)
+        if need > most:  # a row group may declare far more rows than its bytes hold
+            path = _lib.lib.pq_path(r).decode("utf-8", "replace")
+            raise _lib.Error(_lib.SJ_ENOMEM, f"{path}: row group {rg} holds {_lib.lib.pq_rowgroup_rows(r, rg)} rows, "
+                             f"which take about {need >> 20} MB decoded: more than half of this machine's memory")
         for c in want:
             ci = names.index(c)
             col = _lib.pq_column()
@@ -236,7 +242,9 @@ def read_parquet(path, columns=None):
     datetime64 (UTC-aware for UTC-adjusted timestamps), TIME as
     timedelta64, DECIMAL (in integers or FIXED_LEN_BYTE_ARRAY) as
     decimal.Decimal; text as str; other byte arrays, INT96 and
-    FIXED_LEN_BYTE_ARRAY as bytes.
+    FIXED_LEN_BYTE_ARRAY as bytes.  A row group that would take more than
+    half of RAM decoded (a file may declare 2^31 rows in a few bytes) raises
+    skewjoin.Error before anything is read.
     """
     frames = [_read_file(f, columns) for f in _files(os.fspath(path))]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -23,6 +23,7 @@ class UsageError(Error, ValueError):
 
 
 SJ_EUSAGE = 2
+SJ_ENOMEM = 3
 SJ_EINTR = 5
 
 
@@ -152,6 +153,9 @@ _decl = {
     "pq_nrowgroups": (ctypes.c_int, [ctypes.c_void_p]),
     "pq_rowgroup_rows": (ctypes.c_int64, [ctypes.c_void_p, ctypes.c_int]),
     "pq_read": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, P(pq_column), P(sj_error)]),
+    "pq_read_bytes": (ctypes.c_uint64, [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]),
+    "sj_memory_default": (ctypes.c_uint64, []),
+    "pq_path": (ctypes.c_char_p, [ctypes.c_void_p]),
     "pq_column_free": (None, [P(pq_column)]),
     "sj_bytes_free": (None, [P(sj_bytes)]),
     "pq_scratch_new": (ctypes.c_void_p, []),

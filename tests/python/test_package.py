@@ -31,7 +31,7 @@ import _thread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from harness import Checks, ROOT, SKEWJOIN, duck, without_statistics  # noqa: E402
+from harness import Checks, ROOT, SKEWJOIN, duck, huge_rowgroups, without_statistics  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "python"))
 import numpy as np  # noqa: E402
@@ -460,6 +460,20 @@ def logical_values(check, tmp):
           f"{alone.dtypes.to_dict()}")
 
 
+def huge_rowgroups_refused(check, tmp):
+    """read_parquet of a valid file whose row groups declare 2^31 - 1 rows
+    each (32 GiB as values, 2.5 MB on disk) raises the library's out-of-
+    memory error naming the row group, before anything is allocated."""
+    path = os.path.join(tmp, "huge.parquet")
+    huge_rowgroups(path)
+    try:
+        skewjoin.read_parquet(path)
+        check(False, "read_parquet of row groups of 2^31 - 1 rows returned")
+    except skewjoin.Error as e:
+        check(e.code == 3 and "row group 0 holds 2147483647 rows" in str(e), f"read_parquet of huge row groups: {e}")
+    os.remove(path)
+
+
 def layout_guard(check, tmp):
     """A package whose ctypes declaration of a struct differs from the
     library's (pq_column_spec without its last field) is refused at import,
@@ -490,6 +504,7 @@ def main():
         check.case(splits, check, tmp)
         check.case(dist_aggregates, check, tmp)
         check.case(logical_values, check, tmp)
+        check.case(huge_rowgroups_refused, check, tmp)
         check.case(layout_guard, check, tmp)
     return check.summary()
 
